@@ -1,0 +1,70 @@
+"""Find the daemon, or start it in the background (like ``emacsclient -a ''``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lfctl.client import Client
+from localforge.paths import Paths
+
+START_TIMEOUT_S = 60.0
+
+
+class DaemonUnavailable(Exception):
+    pass
+
+
+def connect(paths: Paths, *, start: bool, socket_path: Path | None = None) -> Client:
+    path = socket_path or paths.socket
+    try:
+        return Client.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        if not start:
+            raise DaemonUnavailable(
+                f"lfd is not running (no daemon on {path}); start it with 'lfd serve' "
+                "or drop --no-start"
+            ) from exc
+    return start_daemon(paths, path)
+
+
+def start_daemon(paths: Paths, socket_path: Path) -> Client:
+    """Start ``lfd serve`` detached and wait until its socket answers."""
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    out_path = paths.state_dir / "lfd.out"
+    with out_path.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localforge", "serve"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            return Client.connect(socket_path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass
+        if process.poll() is not None:
+            # Another lfctl may have won the race: its daemon is then the one to use.
+            try:
+                return Client.connect(socket_path)
+            except (FileNotFoundError, ConnectionRefusedError):
+                raise DaemonUnavailable(
+                    f"lfd exited with status {process.returncode} while starting:\n"
+                    + _tail(out_path)
+                ) from None
+        time.sleep(0.05)
+    raise DaemonUnavailable(f"lfd did not open {socket_path} within {START_TIMEOUT_S:g}s; see {out_path}")
+
+
+def _tail(path: Path, lines: int = 10) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

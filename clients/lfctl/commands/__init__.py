@@ -1,0 +1,1 @@
+"""lfctl command groups; each module exposes ``register(subparsers)``."""

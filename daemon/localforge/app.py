@@ -1,0 +1,163 @@
+"""Composition root: build the services, then startup → serve → shutdown.
+
+Services are created here and nowhere else. Each one is started in order after
+storage and stopped in reverse; RPC method modules reach them through the
+``App`` handed to every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from localforge import __version__
+from localforge.errors import ConfigError, LocalForgeError
+from localforge.paths import Paths
+from localforge.rpc.dispatch import Registry
+from localforge.rpc.methods import all_methods
+from localforge.rpc.server import RpcServer
+from localforge.runtime import InstanceLock, ensure_private_dir
+from localforge.service import Service
+from localforge.settings import LoadedSettings, Settings, load_settings
+from localforge.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        paths: Paths,
+        loaded: LoadedSettings,
+        *,
+        flags: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> None:
+        self.paths = paths
+        self.loaded = loaded
+        self.flags = dict(flags or {})
+        self.config_file = config_file
+        self.started_at = time.time()
+        self.storage = Database(paths.database, self.settings.storage)
+        self.services: list[Service] = [self.storage]
+        self.rpc = RpcServer(
+            self,
+            Registry(all_methods()),
+            paths.socket,
+            max_frame_bytes=self.settings.daemon.max_frame_bytes,
+            idle_frame_timeout_s=self.settings.daemon.idle_frame_timeout_s,
+        )
+        self._socket_lock = InstanceLock(paths.lock, str(paths.socket))
+        self._data_lock = InstanceLock(paths.data_dir / "lfd.lock", f"data dir {paths.data_dir}")
+        self._stop = asyncio.Event()
+
+    @property
+    def settings(self) -> Settings:
+        return self.loaded.settings
+
+    # --- lifecycle --------------------------------------------------------
+
+    async def serve(self) -> None:
+        self._claim()
+        try:
+            await self._start_services()
+            await self.rpc.start()
+            self._install_signal_handlers()
+            log.info("lfd %s ready (pid %d)", __version__, os.getpid())
+            await self._stop.wait()
+            log.info("shutting down")
+            await self.rpc.close(self.settings.daemon.shutdown_grace_s)
+            await self._stop_services()
+        finally:
+            self._socket_lock.release()
+            self._data_lock.release()
+        log.info("stopped")
+
+    def _claim(self) -> None:
+        """Private runtime dir, one daemon per socket and per data dir; then the other dirs."""
+        ensure_private_dir(self.paths.runtime_dir)
+        self._socket_lock.acquire()
+        try:
+            for directory in (self.paths.data_dir, self.paths.state_dir):
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._data_lock.acquire()
+        except BaseException:
+            self._socket_lock.release()
+            raise
+
+    async def _start_services(self) -> None:
+        for service in self.services:
+            log.info("starting %s", service.name)
+            await service.start()
+
+    async def _stop_services(self) -> None:
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("error while stopping %s", service.name)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_shutdown)
+
+    def request_shutdown(self) -> None:
+        """Stop after the current event-loop turn, so the caller's answer is sent first."""
+        asyncio.get_running_loop().call_soon(self._stop.set)
+
+    # --- operations used by RPC methods -------------------------------------
+
+    def reload(self) -> LoadedSettings:
+        """Re-read config; on any error keep the old settings and raise ConfigError."""
+        try:
+            loaded = load_settings(self.paths, flags=self.flags, config_file=self.config_file)
+        except ConfigError as exc:
+            raise ConfigError(f"config not reloaded, the previous one stays in force: {exc.message}") from exc
+        self.loaded = loaded
+        log.info("configuration reloaded from %s", loaded.config_file)
+        return loaded
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "socket": str(self.paths.socket),
+            "dirs": {
+                "config": str(self.paths.config_dir),
+                "data": str(self.paths.data_dir),
+                "state": str(self.paths.state_dir),
+                "runtime": str(self.paths.runtime_dir),
+            },
+            "log_file": str(self.paths.log_file),
+            "config": {
+                "file": str(self.loaded.config_file),
+                "file_found": self.loaded.config_file_found,
+                "env": self.loaded.env_keys,
+                "flags": sorted(self.flags),
+            },
+            "services": {service.name: service.status() for service in self.services},
+        }
+
+
+def run_daemon(
+    paths: Paths, loaded: LoadedSettings, flags: Mapping[str, str], config_file: Path | None
+) -> int:
+    """Run until shutdown; return the process exit code."""
+
+    async def main() -> None:
+        await App(paths, loaded, flags=flags, config_file=config_file).serve()
+
+    try:
+        asyncio.run(main())
+    except LocalForgeError as exc:
+        log.error("%s", exc.message)
+        return 1
+    return 0

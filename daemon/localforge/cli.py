@@ -1,0 +1,80 @@
+"""`lfd`: the daemon's command line (serve, and tools that work without a daemon)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from localforge import __version__
+from localforge.errors import LocalForgeError
+from localforge.logs import setup_logging
+from localforge.paths import Paths
+from localforge.settings import load_settings, parse_flag_assignments
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/localforge/config.toml)")
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set daemon.log_level=debug (repeatable)",
+    )
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def _flags(args: argparse.Namespace) -> dict[str, str]:
+    flags = parse_flag_assignments(args.assignments)
+    if args.log_level:
+        flags["daemon.log_level"] = args.log_level
+    return flags
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from localforge.app import run_daemon
+
+    paths = Paths.from_env()
+    flags = _flags(args)
+    loaded = load_settings(paths, flags=flags, config_file=args.config)
+    setup_logging(loaded.settings.daemon.log_level, paths.log_file)
+    return run_daemon(paths, loaded, flags, args.config)
+
+
+def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("serve", help="run the daemon in the foreground")
+    add_settings_flags(parser)
+    parser.set_defaults(func=cmd_serve)
+
+
+COMMANDS: tuple[Register, ...] = (register_serve,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lfd", description="LocalForge daemon")
+    parser.add_argument("--version", action="version", version=f"lfd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except LocalForgeError as exc:
+        print(f"lfd: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

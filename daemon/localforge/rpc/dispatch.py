@@ -1,0 +1,136 @@
+"""Method registry and dispatch: validate params, call the handler, map errors.
+
+A method is a name, a pydantic model for its params and an async handler
+``handler(ctx, params)``. Method modules under ``rpc/methods/`` each expose
+``methods() -> list[Method]``; the registry is built from them at start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from localforge.errors import InvalidParams, MethodNotFound
+
+if TYPE_CHECKING:
+    from localforge.app import App
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+Notify = Callable[[Any], None]
+
+
+class Params(BaseModel):
+    """Base for method params: unknown fields are an error, naming the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoParams(Params):
+    pass
+
+
+@dataclass
+class CallContext:
+    """What a handler may use: the app's services and, for streaming methods, ``stream``."""
+
+    app: App
+    request_id: int | str | None
+    stream: Notify
+
+    @property
+    def services(self) -> App:
+        return self.app
+
+
+Handler = Callable[[CallContext, P], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Method(Generic[P]):
+    name: str
+    params: type[P]
+    handler: Handler[P]
+    summary: str
+    streams: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        fields = {}
+        for field_name, info in self.params.model_fields.items():
+            fields[field_name] = {
+                "type": _type_name(info.annotation),
+                "required": info.is_required(),
+                "description": info.description or "",
+                **({} if info.is_required() else {"default": _jsonable(info.get_default())}),
+            }
+        return {"name": self.name, "summary": self.summary, "streams": self.streams, "params": fields}
+
+
+class Registry:
+    def __init__(self, methods: Iterable[Method[Any]] = ()) -> None:
+        self._methods: dict[str, Method[Any]] = {}
+        for method in methods:
+            self.add(method)
+
+    def add(self, method: Method[Any]) -> None:
+        if method.name in self._methods:
+            raise ValueError(f"method {method.name!r} registered twice")
+        self._methods[method.name] = method
+
+    def get(self, name: str) -> Method[Any]:
+        method = self._methods.get(name)
+        if method is None:
+            raise MethodNotFound(
+                f"unknown method {name!r}; daemon.methods lists the {len(self._methods)} known ones"
+            )
+        return method
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [self._methods[name].describe() for name in sorted(self._methods)]
+
+    async def call(self, ctx: CallContext, name: str, raw: dict[str, Any] | list[Any] | None) -> Any:
+        method = self.get(name)
+        params = bind_params(method, raw)
+        return await method.handler(ctx, params)
+
+
+def bind_params(method: Method[P], raw: dict[str, Any] | list[Any] | None) -> P:
+    if isinstance(raw, list):
+        names = list(method.params.model_fields)
+        if len(raw) > len(names):
+            raise InvalidParams(f"{method.name} takes at most {len(names)} positional params")
+        raw = dict(zip(names, raw, strict=False))
+    try:
+        return method.params.model_validate(raw or {})
+    except ValidationError as exc:
+        raise InvalidParams(_explain(method.name, exc)) from exc
+
+
+def _explain(method: str, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "params"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown param '{field}'")
+        elif err["type"] == "missing":
+            problems.append(f"missing param '{field}'")
+        else:
+            problems.append(f"param '{field}': {err['msg']} (got {err.get('input')!r:.60})")
+    return f"invalid params for {method}: " + "; ".join(problems)
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
+    return str(value)

@@ -1,0 +1,90 @@
+"""LSP-style ``Content-Length`` framing with a size cap.
+
+``FrameDecoder`` is fed raw bytes as they arrive and hands back whole bodies;
+anything that cannot be framed raises ``FramingError`` and the connection that
+sent it is closed (the other connections never notice).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+HEADER_END = b"\r\n\r\n"
+MAX_HEADER_BYTES = 8 * 1024
+FRAMING_HELP = "each message must start with 'Content-Length: N\\r\\n\\r\\n' followed by N bytes of JSON"
+
+
+class FramingError(Exception):
+    """The byte stream cannot be split into messages; the connection must close."""
+
+
+class FrameTooLarge(FramingError):
+    """A message announced a length above the cap."""
+
+
+def encode(message: Any) -> bytes:
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+class FrameDecoder:
+    def __init__(self, max_body_bytes: int) -> None:
+        self.max_body_bytes = max_body_bytes
+        self._buffer = bytearray()
+        self._body_length: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True while part of a message has arrived and the rest has not."""
+        return bool(self._buffer) or self._body_length is not None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        bodies = []
+        while True:
+            if self._body_length is None and not self._read_header():
+                break
+            assert self._body_length is not None
+            if len(self._buffer) < self._body_length:
+                break
+            bodies.append(bytes(self._buffer[: self._body_length]))
+            del self._buffer[: self._body_length]
+            self._body_length = None
+        return bodies
+
+    def _read_header(self) -> bool:
+        if self._buffer[:1] in (b"{", b"["):
+            raise FramingError(f"missing Content-Length header: {FRAMING_HELP}")
+        end = self._buffer.find(HEADER_END)
+        if end < 0:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                raise FramingError(f"header longer than {MAX_HEADER_BYTES} bytes: {FRAMING_HELP}")
+            return False
+        header = bytes(self._buffer[:end])
+        del self._buffer[: end + len(HEADER_END)]
+        self._body_length = self._content_length(header)
+        return True
+
+    def _content_length(self, header: bytes) -> int:
+        length: int | None = None
+        for line in header.split(b"\r\n"):
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise FramingError(f"malformed header line {line[:80]!r}: {FRAMING_HELP}")
+            if name.strip().lower() != b"content-length":
+                continue  # Content-Type and friends are allowed and ignored.
+            text = value.strip()
+            if not text.isdigit():
+                raise FramingError(
+                    f"Content-Length must be a non-negative integer, got {text[:40]!r}"
+                )
+            length = int(text)
+        if length is None:
+            raise FramingError(f"missing Content-Length header: {FRAMING_HELP}")
+        if length > self.max_body_bytes:
+            raise FrameTooLarge(
+                f"message of {length} bytes exceeds the {self.max_body_bytes}-byte cap "
+                "(daemon.max_frame_bytes); send smaller messages or raise the cap"
+            )
+        return length

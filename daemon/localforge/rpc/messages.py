@@ -1,0 +1,84 @@
+"""JSON-RPC 2.0 message rules: turn a frame body into requests or error responses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from localforge.errors import InvalidRequest, LocalForgeError, ParseError
+
+RequestId = int | str | None
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    params: dict[str, Any] | list[Any] | None
+    id: RequestId
+    is_notification: bool
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A batch element or message that broke the rules; answered with this error."""
+
+    id: RequestId
+    error: LocalForgeError
+
+
+Message = Request | Invalid
+
+
+def decode_body(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"message is not valid UTF-8 (byte {exc.start}): encode JSON as UTF-8") from exc
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ParseError("JSON is nested too deeply: flatten the message") from exc
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def parse(payload: Any) -> list[Message] | Message:
+    """A batch gives a list (never empty), a single message gives one item."""
+    if isinstance(payload, list):
+        if not payload:
+            return Invalid(None, InvalidRequest("empty batch: send at least one request"))
+        return [_one(item) for item in payload]
+    return _one(payload)
+
+
+def _one(item: Any) -> Message:
+    if not isinstance(item, dict):
+        kind = type(item).__name__
+        return Invalid(None, InvalidRequest(f"a request must be a JSON object, got {kind}"))
+    raw_id = item.get("id")
+    id_ok = raw_id is None or (isinstance(raw_id, int | str) and not isinstance(raw_id, bool))
+    rid: RequestId = raw_id if id_ok else None
+    if item.get("jsonrpc") != "2.0":
+        return Invalid(rid, InvalidRequest("'jsonrpc' must be exactly \"2.0\""))
+    if not id_ok:
+        return Invalid(None, InvalidRequest("'id' must be a string, an integer or null"))
+    method = item.get("method")
+    if not isinstance(method, str) or not method:
+        return Invalid(rid, InvalidRequest("'method' must be a non-empty string"))
+    params = item.get("params")
+    if params is not None and not isinstance(params, dict | list):
+        return Invalid(rid, InvalidRequest("'params' must be an object or an array"))
+    return Request(method, params, rid, is_notification="id" not in item)
+
+
+def response(rid: RequestId, result: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "result": result}
+
+
+def error_response(rid: RequestId, error: LocalForgeError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": error.to_rpc()}
+
+
+def notification(method: str, params: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": method, "params": params}

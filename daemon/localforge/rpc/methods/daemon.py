@@ -1,0 +1,56 @@
+"""daemon.*: status, methods, reload, shutdown, and a streaming probe."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import Field
+
+from localforge.rpc.dispatch import CallContext, Method, NoParams, Params
+
+
+async def status(ctx: CallContext, _: NoParams) -> dict[str, Any]:
+    return ctx.app.status()
+
+
+async def list_methods(ctx: CallContext, _: NoParams) -> list[dict[str, Any]]:
+    return ctx.app.rpc.registry.describe()
+
+
+async def reload(ctx: CallContext, _: NoParams) -> dict[str, Any]:
+    loaded = ctx.app.reload()
+    return {"reloaded": True, "config_file": str(loaded.config_file), "file_found": loaded.config_file_found}
+
+
+async def shutdown(ctx: CallContext, _: NoParams) -> dict[str, Any]:
+    ctx.app.request_shutdown()
+    return {"stopping": True}
+
+
+class TicksParams(Params):
+    count: int = Field(3, ge=0, le=10_000, description="how many stream notifications to send")
+    interval_ms: float = Field(0, ge=0, le=60_000, description="pause between notifications")
+
+
+async def ticks(ctx: CallContext, params: TicksParams) -> dict[str, Any]:
+    for tick in range(params.count):
+        ctx.stream({"tick": tick})
+        await asyncio.sleep(params.interval_ms / 1000)
+    return {"ticks": params.count}
+
+
+def methods() -> list[Method[Any]]:
+    return [
+        Method("daemon.status", NoParams, status, "version, pid, uptime, paths and each service's state"),
+        Method("daemon.methods", NoParams, list_methods, "every method with its parameters"),
+        Method("daemon.reload", NoParams, reload, "re-read the config; an invalid file keeps the old one"),
+        Method("daemon.shutdown", NoParams, shutdown, "finish in-flight requests, then exit 0"),
+        Method(
+            "daemon.ticks",
+            TicksParams,
+            ticks,
+            "stream `count` $/stream notifications, then answer (a probe for streaming clients)",
+            streams=True,
+        ),
+    ]

@@ -1,0 +1,71 @@
+"""The listening socket: bind safely, accept connections, drain them on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from localforge.rpc.connection import Connection
+from localforge.rpc.dispatch import Registry
+
+if TYPE_CHECKING:
+    from localforge.app import App
+
+log = logging.getLogger(__name__)
+
+
+class RpcServer:
+    def __init__(
+        self,
+        app: App,
+        registry: Registry,
+        socket_path: Path,
+        *,
+        max_frame_bytes: int,
+        idle_frame_timeout_s: float,
+    ) -> None:
+        self.app = app
+        self.registry = registry
+        self.socket_path = socket_path
+        self.max_frame_bytes = max_frame_bytes
+        self.idle_frame_timeout_s = idle_frame_timeout_s
+        self.connections: set[Connection] = set()
+        self.closing = False
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Bind the socket as 0600. The caller holds the instance lock, so a leftover is stale."""
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_unix_server(
+                lambda: Connection(self), path=str(self.socket_path), backlog=256
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.socket_path, 0o600)
+        log.info("listening on %s", self.socket_path)
+
+    async def close(self, grace_s: float) -> None:
+        """Stop accepting, give in-flight requests ``grace_s`` to finish, then close."""
+        if self._server is not None:
+            self._server.close()
+        in_flight: list[asyncio.Task[Any]] = [t for c in self.connections for t in c.tasks]
+        if in_flight:
+            log.info("waiting up to %gs for %d in-flight requests", grace_s, len(in_flight))
+            _done, pending = await asyncio.wait(in_flight, timeout=grace_s)
+            self.closing = True
+            for task in pending:
+                task.cancel()
+        self.closing = True
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()

@@ -1,0 +1,331 @@
+"""One typed settings tree: defaults < config.toml < LOCALFORGE_* environment < flags.
+
+Each section is a small pydantic model. The loader merges the layers as plain
+dicts, validates once, and remembers which layer set every key so that
+``lfctl config show`` can say where a value came from.
+
+Environment names are derived from the tree: ``LOCALFORGE_<SECTION>_<KEY>``
+(``LOCALFORGE_<KEY>`` for top-level keys); a field may declare another name with
+``json_schema_extra={"env": "..."}``. Lists of paths are ``:``-separated, other
+lists and tables are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from localforge.errors import ConfigError
+from localforge.paths import Paths
+
+ENV_PREFIX = "LOCALFORGE_"
+MIB = 1024 * 1024
+
+Source = Literal["default", "file", "env", "flag"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DaemonSettings(Section):
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_frame_bytes: int = Field(16 * MIB, ge=1024, description="largest JSON-RPC frame accepted")
+    shutdown_grace_s: float = Field(10.0, ge=0, description="time in-flight requests get on shutdown")
+    idle_frame_timeout_s: float = Field(
+        30.0, gt=0, description="a connection that stalls mid-frame this long is closed"
+    )
+
+
+class StorageSettings(Section):
+    synchronous: Literal["normal", "full"] = "full"
+    busy_timeout_ms: int = Field(5000, ge=0)
+
+
+class ClassifierSettings(Section):
+    artifact: Path | None = Field(None, description="trained artifact; the bundled one when unset")
+    features: Literal["tfidf", "tfidf+embedding"] = "tfidf"
+    min_confidence: float = Field(0.6, ge=0, le=1, description="below this, route as general")
+    max_chars: int = Field(4000, ge=16, description="longer queries are truncated before classifying")
+
+
+class EmbeddingSettings(Section):
+    model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2", description="any fastembed model name"
+    )
+    max_chars: int = Field(2000, ge=16, description="longer texts are truncated before embedding")
+
+
+class MemorySettings(Section):
+    url: str | None = Field(None, description="Qdrant server; the embedded Qdrant Edge when unset")
+    api_key: str | None = None
+    collection: str = "localforge"
+    store_text: bool = True
+    top_k: int = Field(10, ge=1, le=1000)
+    decay: float = Field(0.95, gt=0, le=1, description="λ per day in the memory score")
+    max_points: int = Field(1_000_000, ge=1)
+    max_age_days: float | None = Field(None, gt=0)
+
+
+class WeightSettings(Section):
+    benchmark: float = Field(0.4, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_BENCHMARK"})
+    memory: float = Field(0.3, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_MEMORY"})
+    latency: float = Field(0.15, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_LATENCY"})
+    feedback: float = Field(0.15, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_FEEDBACK"})
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> WeightSettings:
+        if self.benchmark + self.memory + self.latency + self.feedback <= 0:
+            raise ValueError("at least one routing weight must be above 0")
+        return self
+
+
+class RoutingSettings(Section):
+    fallback_confidence: float = Field(0.3, ge=0, le=1)
+    fallback_min_queries: int = Field(2, ge=1)
+    fallback_min_success: float = Field(0.6, ge=0, le=1)
+    hysteresis: float = Field(0.05, ge=0, le=1, description="score gain a model swap must beat")
+
+
+class ResidencySettings(Section):
+    ram_budget_mb: int | None = Field(None, ge=64, description="CPU mode budget; 60% of RAM if unset")
+    vram_reserve_mb: int = Field(512, ge=0)
+    default_ttl_s: float = Field(1800.0, ge=0)
+    load_timeout_s: float = Field(120.0, gt=0)
+    generate_timeout_s: float = Field(300.0, gt=0)
+
+
+class ModelEntry(Section):
+    name: str = Field(min_length=1)
+    path: Path | None = None
+    url: str | None = None
+    n_ctx: int = Field(4096, ge=64)
+    n_gpu_layers: int = -1
+    family: str | None = None
+    prompt_format: str | None = None
+    benchmarks: dict[str, float] = Field(default_factory=dict)
+    pinned: bool = False
+    ttl_s: float | None = Field(None, ge=0)
+    tags: list[str] = Field(default_factory=list)
+    load_time_ms: float | None = Field(None, ge=0, description="expected load time until measured")
+    avg_latency_ms: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _path_or_url(self) -> ModelEntry:
+        if (self.path is None) == (self.url is None):
+            raise ValueError(f"model '{self.name}' needs exactly one of 'path' or 'url'")
+        return self
+
+
+class Settings(Section):
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    weights: WeightSettings = Field(default_factory=WeightSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    residency: ResidencySettings = Field(default_factory=ResidencySettings)
+    model_dirs: list[Path] = Field(default_factory=list)
+    models: list[ModelEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Validated settings plus where each value came from."""
+
+    settings: Settings
+    sources: dict[str, Source]
+    config_file: Path
+    config_file_found: bool
+    env_keys: list[str] = field(default_factory=list)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every leaf setting as ``{key, value, source}``, for ``config show``."""
+        rows = []
+        for key, value in _flatten(self.settings.model_dump(mode="json")).items():
+            rows.append({"key": key, "value": value, "source": self.sources.get(key, "default")})
+        return rows
+
+
+def load_settings(
+    paths: Paths,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> LoadedSettings:
+    """Merge the four layers and validate; raise ConfigError naming key, value and source."""
+    env = os.environ if env is None else env
+    config_file = config_file or _config_path_from_env(env) or paths.config_file
+    layers: list[tuple[Source, dict[str, Any]]] = []
+    found = config_file.is_file()
+    if found:
+        layers.append(("file", read_config_file(config_file)))
+    env_layer, env_keys = _env_layer(env)
+    layers.append(("env", env_layer))
+    layers.append(("flag", _flag_layer(flags or {})))
+
+    merged: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for source, layer in layers:
+        _deep_merge(merged, layer)
+        for key in _flatten(layer):
+            sources[key] = source
+    settings = validate(merged, sources)
+    return LoadedSettings(settings, sources, config_file, found, env_keys)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}; fix the syntax") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+
+
+def check_config_file(path: Path) -> Settings:
+    """Validate one config file on its own (``lfctl config check FILE``)."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    data = read_config_file(path)
+    return validate(data, {key: "file" for key in _flatten(data)})
+
+
+def validate(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from exc
+
+
+def _explain(exc: ValidationError, sources: Mapping[str, Source]) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        where = sources.get(key) or _source_of_prefix(key, sources)
+        origin = f" (from {where})" if where else ""
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown setting '{key}'{origin}: remove it or check the spelling")
+            continue
+        shown = err.get("input")
+        value = "" if isinstance(shown, dict) else f" = {shown!r}"
+        problems.append(f"invalid setting '{key}'{value}{origin}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def _source_of_prefix(key: str, sources: Mapping[str, Source]) -> Source | None:
+    for known, source in sources.items():
+        if known.startswith(key + ".") or key.startswith(known + "."):
+            return source
+    return None
+
+
+def _config_path_from_env(env: Mapping[str, str]) -> Path | None:
+    value = env.get(ENV_PREFIX + "CONFIG")
+    return Path(value) if value else None
+
+
+def env_names() -> dict[str, tuple[str, ...]]:
+    """Map every environment variable name to the settings path it sets."""
+    names: dict[str, tuple[str, ...]] = {}
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            for key, sub in annotation.model_fields.items():
+                extra = sub.json_schema_extra if isinstance(sub.json_schema_extra, dict) else {}
+                env_name = str(extra.get("env") or f"{ENV_PREFIX}{name}_{key}".upper())
+                names[env_name] = (name, key)
+        else:
+            names[f"{ENV_PREFIX}{name}".upper()] = (name,)
+    return names
+
+
+def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    layer: dict[str, Any] = {}
+    used = []
+    for env_name, path in env_names().items():
+        if env_name not in env:
+            continue
+        used.append(env_name)
+        _set_path(layer, path, _parse_env_value(path, env[env_name], env_name))
+    return layer, used
+
+
+def _parse_env_value(path: tuple[str, ...], raw: str, env_name: str) -> Any:
+    annotation = _annotation_of(path)
+    if get_origin(annotation) is list and get_args(annotation) and get_args(annotation)[0] is Path:
+        return [part for part in raw.split(os.pathsep) if part]
+    if get_origin(annotation) in (list, dict) or raw.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{env_name} must be JSON for this setting: {exc}") from exc
+    return raw
+
+
+def _annotation_of(path: tuple[str, ...]) -> Any:
+    model: type[BaseModel] = Settings
+    annotation: Any = None
+    for part in path:
+        annotation = model.model_fields[part].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return annotation
+
+
+def _flag_layer(flags: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for dotted, raw in flags.items():
+        path = tuple(dotted.split("."))
+        try:
+            value = _parse_env_value(path, raw, f"--set {dotted}")
+        except KeyError:
+            value = raw  # unknown key: validation reports it with its name
+        _set_path(layer, path, value)
+    return layer
+
+
+def parse_flag_assignments(assignments: list[str]) -> dict[str, str]:
+    """Turn ``["daemon.log_level=debug", ...]`` into a dict; reject malformed items."""
+    flags = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE (for example daemon.log_level=debug), got {item!r}")
+        flags[key.strip()] = value
+    return flags
+
+
+def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested tables to dotted keys; lists (like ``models``) stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "benchmarks":
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat

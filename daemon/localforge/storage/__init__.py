@@ -1,0 +1,1 @@
+"""SQLite storage: the source of truth for requests, outcomes, feedback and model statistics."""

@@ -1,0 +1,1 @@
+"""Test helpers shared by unit and e2e tests."""
