@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[full,dev]'
+	$(PY) -m pip install -q -e '.[full,server,dev]'
 	$(PY) -m pip install -q --no-deps $(NODEPS)
 	touch $@
 
@@ -34,6 +34,8 @@ test: lint typecheck
 
 bench: setup
 	$(PY) bench/rpc.py
+	$(PY) bench/route.py
+	$(PY) bench/routing_sim.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

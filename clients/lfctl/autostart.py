@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -28,6 +29,10 @@ def connect(paths: Paths, *, start: bool, socket_path: Path | None = None) -> Cl
                 f"lfd is not running (no daemon on {path}); start it with 'lfd serve' "
                 "or drop --no-start"
             ) from exc
+        if path != paths.socket:
+            raise DaemonUnavailable(
+                f"no daemon on {path}; lfctl only starts lfd on its own socket {paths.socket}"
+            ) from exc
     return start_daemon(paths, path)
 
 
@@ -50,8 +55,9 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
             return Client.connect(socket_path)
         except (FileNotFoundError, ConnectionRefusedError):
             pass
-        if process.poll() is not None:
-            # Another lfctl may have won the race: its daemon is then the one to use.
+        if process.poll() is not None and not _lock_held(paths.lock):
+            # Ours gave up and nobody else is starting one (when another lfctl won the
+            # race, its daemon holds the lock and is the one to wait for).
             try:
                 return Client.connect(socket_path)
             except (FileNotFoundError, ConnectionRefusedError):
@@ -60,7 +66,24 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
                     + _tail(out_path)
                 ) from None
         time.sleep(0.05)
-    raise DaemonUnavailable(f"lfd did not open {socket_path} within {START_TIMEOUT_S:g}s; see {out_path}")
+    raise DaemonUnavailable(
+        f"lfd did not open {socket_path} within {START_TIMEOUT_S:g}s; see {out_path}"
+    )
+
+
+def _lock_held(lock: Path) -> bool:
+    """True while some lfd holds the instance lock (it may still be starting)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _tail(path: Path, lines: int = 10) -> str:

@@ -1,8 +1,8 @@
 """A small synchronous JSON-RPC client for the daemon's Unix socket.
 
-    with Client.connect(path) as client:
-        client.call("daemon.status")
-        client.call("chat.complete", {...}, on_stream=print)   # $/stream notifications
+with Client.connect(path) as client:
+    client.call("daemon.status")
+    client.call("chat.complete", {...}, on_stream=print)   # $/stream notifications
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from localforge.rpc.framing import FrameDecoder, encode
-from localforge.rpc.messages import decode_body
+from localforge.rpc.messages import decode_body, request
 
 DEFAULT_MAX_FRAME = 256 * 1024 * 1024
 OnStream = Callable[[Any], None]
@@ -68,15 +68,30 @@ class Client:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = params
-        self.sock.sendall(encode(message))
+        self._send(encode(message))
 
     def send_request(self, method: str, params: Any = None) -> int:
         rid = next(self._ids)
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params is not None:
-            message["params"] = params
-        self.sock.sendall(encode(message))
+        self._send(encode(request(rid, method, params)))
         return rid
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The daemon hung up; it may have said why first (e.g. a refused peer).
+            try:
+                while True:
+                    message = self.receive()
+                    if isinstance(message, dict) and message.get("id") is None:
+                        error = message.get("error")
+                        if isinstance(error, dict):
+                            raise RpcError(
+                                error.get("code", 0), error.get("message", ""), error.get("data")
+                            ) from None
+            except (ConnectionClosed, OSError):
+                pass
+            raise
 
     def cancel(self, rid: int) -> None:
         self.notify("$/cancelRequest", {"id": rid})
@@ -96,6 +111,10 @@ class Client:
                 if params.get("id") == rid and on_stream is not None:
                     on_stream(params.get("data"))
                 continue
+            if message.get("id") is None and "error" in message:
+                # Not about one request but about this connection (refused, unreadable).
+                error = message["error"]
+                raise RpcError(error.get("code", 0), error.get("message", ""), error.get("data"))
             if message.get("id") != rid:
                 continue
             if "error" in message:

@@ -21,7 +21,9 @@ class Context:
 
     def client(self) -> Client:
         if self._client is None:
-            self._client = connect(self.paths, start=not self.args.no_start, socket_path=self.args.socket)
+            self._client = connect(
+                self.paths, start=not self.args.no_start, socket_path=self.args.socket
+            )
         return self._client
 
     def call(self, method: str, params: Any = None, on_stream: Any = None) -> Any:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from lfctl.autostart import DaemonUnavailable
 from lfctl.client import ConnectionClosed, RpcError
-from lfctl.commands import daemon
+from lfctl.commands import chat, classify, daemon, feedback, memory, models, route
 from lfctl.context import Context
 from localforge import __version__
 from localforge.errors import LocalForgeError
 
-GROUPS = (daemon,)
+GROUPS = (daemon, chat, models, classify, route, feedback, memory)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lfctl {__version__}")
     parser.add_argument("--socket", type=Path, help="daemon socket (default: the per-user one)")
     parser.add_argument(
-        "--no-start", action="store_true", help="fail instead of starting lfd when it is not running"
+        "--no-start",
+        action="store_true",
+        help="fail instead of starting lfd when it is not running",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
@@ -43,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except LocalForgeError as exc:
         print(f"lfctl: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"lfctl: cannot reach lfd: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

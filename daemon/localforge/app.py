@@ -8,6 +8,8 @@ storage and stopped in reverse; RPC method modules reach them through the
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 import os
 import signal
@@ -17,8 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from localforge import __version__
-from localforge.errors import ConfigError, LocalForgeError
+from localforge.errors import ConfigError, Unavailable
+from localforge.memory.service import MemoryService
+from localforge.models.manager import ModelManager
+from localforge.models.registry import ModelRegistry
 from localforge.paths import Paths
+from localforge.routing.classifier import ClassifierService
+from localforge.routing.router import Classifies, Router
 from localforge.rpc.dispatch import Registry
 from localforge.rpc.methods import all_methods
 from localforge.rpc.server import RpcServer
@@ -38,6 +45,7 @@ class App:
         *,
         flags: Mapping[str, str] | None = None,
         config_file: Path | None = None,
+        socket_lock: InstanceLock | None = None,
     ) -> None:
         self.paths = paths
         self.loaded = loaded
@@ -46,6 +54,27 @@ class App:
         self.started_at = time.time()
         self.storage = Database(paths.database, self.settings.storage)
         self.services: list[Service] = [self.storage]
+        # The model catalogue; it starts before anything that serves or routes models.
+        self.registry = ModelRegistry(
+            lambda: self.settings,
+            self.storage,
+            config_file=lambda: self.loaded.config_file,
+            reload_config=self.reload,
+        )
+        self.services.append(self.registry)
+        # Model workers, residency and serving; the router's source of candidates.
+        self.models = ModelManager(
+            lambda: self.settings, self.registry, self.storage, paths.state_dir
+        )
+        self.services.append(self.models)
+        # The task classifier (artifact loaded at start); the router asks it for every query.
+        self.classifier = ClassifierService(lambda: self.settings.classifier)
+        self.services.append(self.classifier)
+        # Interactions, embeddings and the vector index; then the router that uses them.
+        self.memory = MemoryService(self.storage, paths.data_dir, lambda: self.settings)
+        self.services.append(self.memory)
+        self.router = Router(self.memory, self.models, lambda: self.settings, self._task_classifier)
+        self.services.append(self.router)
         self.rpc = RpcServer(
             self,
             Registry(all_methods()),
@@ -53,9 +82,17 @@ class App:
             max_frame_bytes=self.settings.daemon.max_frame_bytes,
             idle_frame_timeout_s=self.settings.daemon.idle_frame_timeout_s,
         )
-        self._socket_lock = InstanceLock(paths.lock, str(paths.socket))
+        self._socket_lock = socket_lock or InstanceLock(paths.lock, str(paths.socket))
         self._data_lock = InstanceLock(paths.data_dir / "lfd.lock", f"data dir {paths.data_dir}")
         self._stop = asyncio.Event()
+        self.changed_on_reload: list[str] = []
+
+    def _task_classifier(self) -> Classifies:
+        service = getattr(self, "classifier", None)
+        if service is None:
+            raise Unavailable("the task classifier service is not configured")
+        classifier: Classifies = service.classifier
+        return classifier
 
     @property
     def settings(self) -> Settings:
@@ -67,6 +104,10 @@ class App:
         self._claim()
         try:
             await self._start_services()
+            # Models, tokenizers and libraries loaded at start live as long as the daemon:
+            # keep them out of the cyclic GC, whose full passes over them stall every client.
+            gc.collect()
+            gc.freeze()
             await self.rpc.start()
             self._install_signal_handlers()
             log.info("lfd %s ready (pid %d)", __version__, os.getpid())
@@ -82,7 +123,8 @@ class App:
     def _claim(self) -> None:
         """Private runtime dir, one daemon per socket and per data dir; then the other dirs."""
         ensure_private_dir(self.paths.runtime_dir)
-        self._socket_lock.acquire()
+        if not self._socket_lock.held:
+            self._socket_lock.acquire()
         try:
             for directory in (self.paths.data_dir, self.paths.state_dir):
                 directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -92,12 +134,18 @@ class App:
             raise
 
     async def _start_services(self) -> None:
+        started: list[Service] = []
         for service in self.services:
             log.info("starting %s", service.name)
-            await service.start()
+            try:
+                await service.start()
+            except BaseException:
+                await self._stop_services(started)  # leave nothing half-open behind
+                raise
+            started.append(service)
 
-    async def _stop_services(self) -> None:
-        for service in reversed(self.services):
+    async def _stop_services(self, services: list[Service] | None = None) -> None:
+        for service in reversed(self.services if services is None else services):
             try:
                 await service.stop()
             except Exception:
@@ -119,16 +167,30 @@ class App:
         try:
             loaded = load_settings(self.paths, flags=self.flags, config_file=self.config_file)
         except ConfigError as exc:
-            raise ConfigError(f"config not reloaded, the previous one stays in force: {exc.message}") from exc
+            raise ConfigError(
+                f"config not reloaded, the previous one stays in force: {exc.message}"
+            ) from exc
+        before = {row["key"]: row["value"] for row in self.loaded.describe()}
         self.loaded = loaded
-        log.info("configuration reloaded from %s", loaded.config_file)
+        self.registry.settings_reloaded()
+        self.changed_on_reload = sorted(
+            row["key"] for row in loaded.describe() if before.get(row["key"]) != row["value"]
+        )
+        # Settings read per use take effect now; services that copied theirs at start keep them.
+        logging.getLogger().setLevel(loaded.settings.daemon.log_level.upper())
+        self.rpc.max_frame_bytes = loaded.settings.daemon.max_frame_bytes
+        self.rpc.idle_frame_timeout_s = loaded.settings.daemon.idle_frame_timeout_s
+        log.info(
+            "configuration reloaded from %s; changed: %s",
+            loaded.config_file,
+            ", ".join(self.changed_on_reload) or "nothing",
+        )
         return loaded
 
-    def status(self) -> dict[str, Any]:
+    @functools.cached_property
+    def _where(self) -> dict[str, Any]:
+        """The parts of ``status`` that never change (status is a hot path for monitors)."""
         return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime_s": round(time.time() - self.started_at, 3),
             "socket": str(self.paths.socket),
             "dirs": {
                 "config": str(self.paths.config_dir),
@@ -137,6 +199,14 @@ class App:
                 "runtime": str(self.paths.runtime_dir),
             },
             "log_file": str(self.paths.log_file),
+        }
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 3),
+            **self._where,
             "config": {
                 "file": str(self.loaded.config_file),
                 "file_found": self.loaded.config_file_found,
@@ -148,16 +218,21 @@ class App:
 
 
 def run_daemon(
-    paths: Paths, loaded: LoadedSettings, flags: Mapping[str, str], config_file: Path | None
+    paths: Paths,
+    loaded: LoadedSettings,
+    flags: Mapping[str, str],
+    config_file: Path | None,
+    socket_lock: InstanceLock | None = None,
 ) -> int:
-    """Run until shutdown; return the process exit code."""
+    """Run until shutdown; return the process exit code.
+
+    A refusal to start (unsafe directory, already running, …) propagates as a
+    ``LocalForgeError`` so that ``lfd`` prints it plainly and exits 1.
+    """
 
     async def main() -> None:
-        await App(paths, loaded, flags=flags, config_file=config_file).serve()
+        app = App(paths, loaded, flags=flags, config_file=config_file, socket_lock=socket_lock)
+        await app.serve()
 
-    try:
-        asyncio.run(main())
-    except LocalForgeError as exc:
-        log.error("%s", exc.message)
-        return 1
+    asyncio.run(main())
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,13 +12,17 @@ from localforge import __version__
 from localforge.errors import LocalForgeError
 from localforge.logs import setup_logging
 from localforge.paths import Paths
+from localforge.routing.classify_args import register_classify, register_train
+from localforge.runtime import InstanceLock, ensure_private_dir
 from localforge.settings import load_settings, parse_flag_assignments
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/localforge/config.toml)")
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/localforge/config.toml)"
+    )
     parser.add_argument(
         "--set",
         dest="assignments",
@@ -37,13 +42,18 @@ def _flags(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from localforge.app import run_daemon
-
     paths = Paths.from_env()
     flags = _flags(args)
     loaded = load_settings(paths, flags=flags, config_file=args.config)
+    os.umask(0o077)  # logs, database and memory hold the user's queries: keep them private
+    # Claim the socket before importing the services, so a second lfd is refused at once.
+    ensure_private_dir(paths.runtime_dir)
+    socket_lock = InstanceLock(paths.lock, str(paths.socket))
+    socket_lock.acquire()
     setup_logging(loaded.settings.daemon.log_level, paths.log_file)
-    return run_daemon(paths, loaded, flags, args.config)
+    from localforge.app import run_daemon
+
+    return run_daemon(paths, loaded, flags, args.config, socket_lock)
 
 
 def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +62,7 @@ def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(func=cmd_serve)
 
 
-COMMANDS: tuple[Register, ...] = (register_serve,)
+COMMANDS: tuple[Register, ...] = (register_serve, register_classify, register_train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ def setup_logging(level: str, log_file: Path | None) -> None:
         root.removeHandler(handler)
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handlers.append(
             logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3)
         )

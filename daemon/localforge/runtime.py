@@ -40,7 +40,8 @@ def ensure_private_dir(path: Path) -> None:
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise StartupError(
-            f"{path} has mode {mode:04o}, open to other users; run 'chmod 700 {path}' and start again"
+            f"{path} has mode {mode:04o}, open to other users; "
+            f"run 'chmod 700 {path}' and start again"
         )
 
 
@@ -51,6 +52,10 @@ class InstanceLock:
         self.path = path
         self.what = what
         self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

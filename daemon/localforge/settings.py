@@ -38,7 +38,9 @@ class Section(BaseModel):
 class DaemonSettings(Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_frame_bytes: int = Field(16 * MIB, ge=1024, description="largest JSON-RPC frame accepted")
-    shutdown_grace_s: float = Field(10.0, ge=0, description="time in-flight requests get on shutdown")
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="time in-flight requests get on shutdown"
+    )
     idle_frame_timeout_s: float = Field(
         30.0, gt=0, description="a connection that stalls mid-frame this long is closed"
     )
@@ -51,9 +53,14 @@ class StorageSettings(Section):
 
 class ClassifierSettings(Section):
     artifact: Path | None = Field(None, description="trained artifact; the bundled one when unset")
-    features: Literal["tfidf", "tfidf+embedding"] = "tfidf"
+    features: Literal["tfidf", "tfidf+embedding"] = Field(
+        "tfidf+embedding",
+        description="bundled artifact to use: TF-IDF alone, or with the sentence embedding",
+    )
     min_confidence: float = Field(0.6, ge=0, le=1, description="below this, route as general")
-    max_chars: int = Field(4000, ge=16, description="longer queries are truncated before classifying")
+    max_chars: int = Field(
+        4000, ge=16, description="longer queries are truncated before classifying"
+    )
 
 
 class EmbeddingSettings(Section):
@@ -72,6 +79,12 @@ class MemorySettings(Section):
     decay: float = Field(0.95, gt=0, le=1, description="λ per day in the memory score")
     max_points: int = Field(1_000_000, ge=1)
     max_age_days: float | None = Field(None, gt=0)
+    retention_interval_s: float = Field(
+        3600.0, gt=0, description="how often max_points and max_age_days are applied"
+    )
+    optimize_interval_s: float = Field(
+        30.0, gt=0, description="how often the embedded index is optimised after writes"
+    )
 
 
 class WeightSettings(Section):
@@ -92,14 +105,57 @@ class RoutingSettings(Section):
     fallback_min_queries: int = Field(2, ge=1)
     fallback_min_success: float = Field(0.6, ge=0, le=1)
     hysteresis: float = Field(0.05, ge=0, le=1, description="score gain a model swap must beat")
+    fallback_min_similarity: float = Field(
+        0.5, ge=-1, le=1, description="cosine similarity a past query needs to count as similar"
+    )
+    benchmark_prior_weight: float = Field(
+        1.0,
+        ge=0,
+        description="evidence weight worth the benchmark: memory takes n/(n+this) of the "
+        "benchmark's weight (0: off)",
+    )
+    exploration: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="score bonus for a model with little evidence: this/sqrt(1+evidence weight)",
+    )
+    same_task_memory: bool = Field(
+        True, description="only past queries of the same task type count as memory evidence"
+    )
 
 
 class ResidencySettings(Section):
-    ram_budget_mb: int | None = Field(None, ge=64, description="CPU mode budget; 60% of RAM if unset")
+    ram_budget_mb: int | None = Field(
+        None, ge=64, description="CPU mode budget; 60% of RAM if unset"
+    )
     vram_reserve_mb: int = Field(512, ge=0)
     default_ttl_s: float = Field(1800.0, ge=0)
     load_timeout_s: float = Field(120.0, gt=0)
     generate_timeout_s: float = Field(300.0, gt=0)
+    max_group_wait_s: float = Field(
+        8.0, ge=0, description="how long a request may wait while another model serves its queue"
+    )
+    preload: list[str] = Field(
+        default_factory=list, description="models loaded at start (pinned ones are too)"
+    )
+    spare_worker: bool = Field(
+        True, description="keep one started worker ready, so a load skips its start-up"
+    )
+    reuse_prompt_prefix: bool = Field(
+        True,
+        description="reuse the cached prompt prefix (faster; greedy output may differ in ties)",
+    )
+
+
+# Benchmarks a model's scores are keyed by, with the top of each scale (MT-Bench is 0-10).
+BENCHMARK_SCALES = {
+    "humaneval": 100.0,
+    "gsm8k": 100.0,
+    "mmlu_pro": 100.0,
+    "mt_bench": 10.0,
+    "gpqa": 100.0,
+}
 
 
 class ModelEntry(Section):
@@ -121,6 +177,19 @@ class ModelEntry(Section):
     def _path_or_url(self) -> ModelEntry:
         if (self.path is None) == (self.url is None):
             raise ValueError(f"model '{self.name}' needs exactly one of 'path' or 'url'")
+        return self
+
+    @model_validator(mode="after")
+    def _known_benchmarks(self) -> ModelEntry:
+        for key, value in self.benchmarks.items():
+            scale = BENCHMARK_SCALES.get(key)
+            if scale is None:
+                known = ", ".join(BENCHMARK_SCALES)
+                raise ValueError(
+                    f"model '{self.name}': unknown benchmark '{key}'; use one of {known}"
+                )
+            if not 0 <= value <= scale:
+                raise ValueError(f"model '{self.name}': {key} = {value} is outside 0-{scale:g}")
         return self
 
 
@@ -300,7 +369,9 @@ def parse_flag_assignments(assignments: list[str]) -> dict[str, str]:
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE (for example daemon.log_level=debug), got {item!r}")
+            raise ConfigError(
+                f"--set expects KEY=VALUE (for example daemon.log_level=debug), got {item!r}"
+            )
         flags[key.strip()] = value
     return flags
 

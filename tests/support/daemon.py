@@ -49,6 +49,25 @@ class Home:
         return path
 
 
+def two_models_config(gemma: Path, residency: str, extra: str = "") -> str:
+    """One GGUF registered twice, as "writer" and "coder", under the given [residency] lines."""
+    return f"""
+[residency]
+{residency}
+
+[[models]]
+name = "writer"
+path = "{gemma}"
+n_ctx = 512
+
+[[models]]
+name = "coder"
+path = "{gemma}"
+n_ctx = 512
+{extra}
+"""
+
+
 @contextmanager
 def temp_home(extra_env: Mapping[str, str] | None = None) -> Iterator[Home]:
     with tempfile.TemporaryDirectory(prefix="lf", dir="/tmp") as root:
@@ -64,14 +83,14 @@ class DaemonProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True, timeout: float = 60.0) -> DaemonProcess:
-        log = (self.home.root / "daemon.out").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localforge", "serve", *self.args],
-            env=self.home.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        with (self.home.root / "daemon.out").open("ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "localforge", "serve", *self.args],
+                env=self.home.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         if wait:
             self.wait_ready(timeout)
         return self
@@ -126,7 +145,9 @@ def run_daemon(home: Home, args: list[str] | None = None) -> Iterator[DaemonProc
         daemon.stop()
 
 
-def lfctl(home: Home, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def lfctl(
+    home: Home, *args: str, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lfctl.main", *args],
         env=home.env,

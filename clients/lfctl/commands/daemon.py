@@ -1,16 +1,18 @@
-"""lfctl status | stop | config show | config check | methods."""
+"""lfctl status | stop | reload | config show | config check | methods."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from lfctl.autostart import DaemonUnavailable
-from lfctl.client import Client
+from lfctl.client import Client, ConnectionClosed
 from lfctl.context import Context
 from lfctl.render import duration, table
-from localforge.settings import check_config_file, load_settings
 
 
 def status(ctx: Context) -> int:
@@ -32,7 +34,11 @@ def status(ctx: Context) -> int:
         rows.append(("env", ", ".join(config["env"])))
     print(table(rows))
     print("services")
-    print(table([(f"  {name}", s["state"], s.get("detail", "")) for name, s in info["services"].items()]))
+    print(
+        table(
+            [(f"  {name}", s["state"], s.get("detail", "")) for name, s in info["services"].items()]
+        )
+    )
     return 0
 
 
@@ -45,24 +51,84 @@ def stop(ctx: Context) -> int:
     with client:
         pid = client.call("daemon.status")["pid"]
         client.call("daemon.shutdown")
-    print(f"lfd (pid {pid}) is stopping")
+        # The daemon closes every connection once its in-flight requests are answered.
+        client.sock.settimeout(ctx.args.timeout)
+        with contextlib.suppress(ConnectionClosed, OSError):
+            while True:
+                client.receive()
+    if not _wait_exit(pid, ctx.args.timeout):
+        print(f"lfd (pid {pid}) is still stopping after {ctx.args.timeout:g}s")
+        return 1
+    print(f"lfd (pid {pid}) stopped")
     return 0
 
 
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return True  # the pid now belongs to someone else's process
+        if _is_zombie(pid):
+            return True  # exited; its parent has not collected the status yet
+        time.sleep(0.02)
+    return False
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
 def config_show(ctx: Context) -> int:
-    path = ctx.args.config
-    loaded = load_settings(ctx.paths, config_file=path)
-    rows = loaded.describe()
+    """The running daemon's effective settings (flags included), else file + environment."""
+    shown: dict[str, Any] | None = None
+    origin = "running lfd"
+    if ctx.args.config is None:
+        try:
+            with Client.connect(ctx.args.socket or ctx.paths.socket, timeout=10) as client:
+                shown = client.call("daemon.config")
+        except (FileNotFoundError, ConnectionRefusedError):
+            shown = None
+    if shown is None:
+        from localforge.settings import load_settings  # pydantic: only when needed
+
+        loaded = load_settings(ctx.paths, config_file=ctx.args.config)
+        shown = {
+            "config_file": str(loaded.config_file),
+            "file_found": loaded.config_file_found,
+            "settings": loaded.describe(),
+        }
+        origin = "this shell (lfd is not running)" if ctx.args.config is None else "the given file"
     if ctx.json:
-        ctx.emit_json({"config_file": str(loaded.config_file), "settings": rows})
+        ctx.emit_json({**shown, "origin": origin})
         return 0
-    found = "" if loaded.config_file_found else " (not found: defaults)"
-    print(f"config file: {loaded.config_file}{found}")
-    print(table([(r["key"], _show(r["value"]), r["source"]) for r in rows], ("key", "value", "source")))
+    found = "" if shown["file_found"] else " (not found: defaults)"
+    print(f"config file: {shown['config_file']}{found}  [as seen by {origin}]")
+    rows = [(r["key"], _show(r["value"]), r["source"]) for r in shown["settings"]]
+    print(table(rows, ("key", "value", "source")))
+    return 0
+
+
+def reload(ctx: Context) -> int:
+    result = ctx.call("daemon.reload")
+    if ctx.json:
+        ctx.emit_json(result)
+        return 0
+    changed = ", ".join(result["changed"]) or "no settings changed"
+    print(f"reloaded {result['config_file']}: {changed}")
     return 0
 
 
 def config_check(ctx: Context) -> int:
+    from localforge.settings import check_config_file  # pydantic: only when needed
+
     check_config_file(ctx.args.file)
     print(f"{ctx.args.file}: ok")
     return 0
@@ -91,8 +157,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
 
-    p = sub.add_parser("stop", help="stop the daemon gracefully")
+    p = sub.add_parser("stop", help="stop the daemon gracefully and wait until it has exited")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
     p.set_defaults(func=stop)
+
+    p = sub.add_parser(
+        "reload", help="re-read the config file; an invalid one keeps the old config"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=reload)
 
     p = sub.add_parser("methods", help="list the daemon's JSON-RPC methods")
     p.add_argument("--json", action="store_true")

@@ -3,16 +3,19 @@
 Each connection is independent. Broken framing closes only this connection;
 a client that stops reading stops being read (transport flow control), and a
 client that floods requests is paused once it has ``MAX_IN_FLIGHT`` of them
-running, so no client can grow the daemon's memory or starve the others.
+running (further frames wait, undecoded, in a backlog that is only drained as
+requests finish), so no client can grow the daemon's memory or starve the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import struct
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from localforge.errors import (
@@ -21,6 +24,7 @@ from localforge.errors import (
     LocalForgeError,
     ParseError,
     RequestCancelled,
+    Unavailable,
 )
 from localforge.rpc import messages
 from localforge.rpc.dispatch import CallContext
@@ -49,6 +53,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.by_id: dict[messages.RequestId, asyncio.Task[Any]] = {}
+        self.backlog: deque[bytes] = deque()
         self._write_paused = False
         self._read_paused = False
         self._eof = False
@@ -61,10 +66,12 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         uid = peer_uid(transport.get_extra_info("socket"))
         if uid != os.getuid():
-            log.warning("refused a connection from uid %d (daemon runs as uid %d)", uid, os.getuid())
+            log.warning(
+                "refused a connection from uid %d (daemon runs as uid %d)", uid, os.getuid()
+            )
             refusal = InvalidRequest(
-                f"connection refused: peer uid {uid} is not the daemon's owner (uid {os.getuid()}); "
-                "each user runs their own lfd"
+                f"connection refused: peer uid {uid} is not the daemon's owner "
+                f"(uid {os.getuid()}); each user runs their own lfd"
             )
             self.send(messages.error_response(None, refusal))
             transport.close()
@@ -84,16 +91,16 @@ class Connection(asyncio.Protocol):
             error_type = InvalidRequest if isinstance(exc, FrameTooLarge) else ParseError
             self.fail(error_type(str(exc)))
             return
-        for body in bodies:
-            self.handle_body(body)
+        self.backlog.extend(bodies)
+        self._drain()
         self._arm_stall()
 
     def eof_received(self) -> bool:
         self._eof = True
         if self.decoder.pending:
             self.fail(ParseError("connection closed in the middle of a message (truncated body)"))
-        elif not self.tasks and self.transport is not None:
-            self.transport.close()
+        else:
+            self._close_if_done()
         return True  # keep the write side open until in-flight requests answer
 
     def pause_writing(self) -> None:
@@ -102,7 +109,7 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._update_reading()
+        self._drain()
 
     # --- messages ---------------------------------------------------------
 
@@ -114,7 +121,7 @@ class Connection(asyncio.Protocol):
             return
         parsed = messages.parse(payload)
         if isinstance(parsed, list):
-            self._start(self._batch(parsed), ids=[m.id for m in parsed if _is_call(m)])
+            self._start(self._batch(parsed), ids=[])
         elif isinstance(parsed, messages.Invalid):
             self.send(messages.error_response(parsed.id, parsed.error))
         elif parsed.method == CANCEL_METHOD:
@@ -125,27 +132,47 @@ class Connection(asyncio.Protocol):
     async def _single(self, request: messages.Request) -> None:
         reply = await self._run(request)
         if reply is not None:
-            self.send(reply)
+            self.send(reply, request.method)
 
     async def _batch(self, items: list[messages.Message]) -> None:
-        replies = await asyncio.gather(*(self._answer(item) for item in items))
-        answered = [reply for reply in replies if reply is not None]
+        """Run every call of a batch concurrently; each can be cancelled by its own id."""
+        loop = asyncio.get_running_loop()
+        replies: list[Any] = []
+        children: list[asyncio.Task[dict[str, Any] | None]] = []
+        for item in items:
+            if isinstance(item, messages.Invalid):
+                replies.append(messages.error_response(item.id, item.error))
+            elif item.method == CANCEL_METHOD:
+                self._cancel(item.params)
+            else:
+                child = loop.create_task(self._run(item))
+                if not item.is_notification:
+                    self.by_id[item.id] = child
+                    child.add_done_callback(functools.partial(self._forget, item.id))
+                children.append(child)
+                replies.append(child)
+        if children:
+            await asyncio.gather(*children)
+        answered = [r.result() if isinstance(r, asyncio.Task) else r for r in replies]
+        answered = [reply for reply in answered if reply is not None]
         if answered:
-            self.send(answered)
-
-    async def _answer(self, item: messages.Message) -> dict[str, Any] | None:
-        if isinstance(item, messages.Invalid):
-            return messages.error_response(item.id, item.error)
-        return await self._run(item)
+            self.send(answered, "a batch")
 
     async def _run(self, request: messages.Request) -> dict[str, Any] | None:
         ctx = CallContext(self.server.app, request.id, self._streamer(request))
         try:
             result = await self.server.registry.call(ctx, request.method, request.params)
         except asyncio.CancelledError:
-            if self.server.closing or self.transport is None or self.transport.is_closing():
-                raise
-            error: LocalForgeError = RequestCancelled(f"request {request.id!r} was cancelled")
+            if self.transport is None or self.transport.is_closing():
+                raise  # the client is gone: nobody to answer
+            if self.server.closing:
+                error: LocalForgeError = Unavailable(
+                    f"lfd is shutting down and stopped {request.method} after the "
+                    f"{self.server.grace_s:g}s grace period (daemon.shutdown_grace_s); "
+                    "send it again once lfd is back"
+                )
+            else:
+                error = RequestCancelled(f"request {request.id!r} was cancelled")
         except LocalForgeError as exc:
             error = exc
         except Exception:
@@ -160,8 +187,12 @@ class Connection(asyncio.Protocol):
 
     def _streamer(self, request: messages.Request) -> Any:
         def stream(data: Any) -> None:
-            if not request.is_notification:
-                self.send(messages.notification(STREAM_METHOD, {"id": request.id, "data": data}))
+            if request.is_notification:
+                return
+            # Encoded here so that data JSON cannot carry fails the handler (-32603).
+            frame = encode(messages.notification(STREAM_METHOD, {"id": request.id, "data": data}))
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.write(frame)
 
         return stream
 
@@ -173,15 +204,49 @@ class Connection(asyncio.Protocol):
 
     # --- plumbing ---------------------------------------------------------
 
-    def send(self, message: Any) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(encode(message))
+    def send(self, message: Any, what: str = "a message") -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        try:
+            data = encode(message)
+        except (TypeError, ValueError):
+            # A handler returned something JSON cannot carry: answer every id with -32603.
+            log.exception("cannot encode the answer to %s", what)
+            error = InternalError(
+                f"internal error: the answer to {what} could not be encoded; "
+                f"the daemon log ({self.server.app.paths.log_file}) has the details"
+            )
+            replies = message if isinstance(message, list) else [message]
+            failed = [
+                messages.error_response(r.get("id"), error)
+                for r in replies
+                if isinstance(r, dict) and "id" in r
+            ]
+            if not failed:
+                return
+            data = encode(failed if isinstance(message, list) else failed[0])
+        self.transport.write(data)
 
     def fail(self, error: LocalForgeError) -> None:
         """Answer a framing error with id null, then close only this connection."""
         log.info("closing a connection: %s", error.message)
         self.send(messages.error_response(None, error))
+        self.backlog.clear()
         if self.transport is not None:
+            self.transport.close()
+
+    def _drain(self) -> None:
+        """Handle queued frames while this client has room for more requests in flight."""
+        while self.backlog and not self._write_paused and len(self.tasks) < MAX_IN_FLIGHT:
+            if self.transport is None or self.transport.is_closing():
+                self.backlog.clear()
+                return
+            self.handle_body(self.backlog.popleft())
+        self._update_reading()
+        self._close_if_done()
+
+    def _close_if_done(self) -> None:
+        if self._eof and not self.tasks and not self.backlog and self.transport is not None:
             self.transport.close()
 
     def _start(self, coro: Any, ids: list[messages.RequestId]) -> None:
@@ -190,21 +255,21 @@ class Connection(asyncio.Protocol):
         for rid in ids:
             self.by_id[rid] = task
         task.add_done_callback(lambda done: self._finished(done, ids))
-        self._update_reading()
 
     def _finished(self, task: asyncio.Task[Any], ids: list[messages.RequestId]) -> None:
         self.tasks.discard(task)
         for rid in ids:
-            if self.by_id.get(rid) is task:
-                del self.by_id[rid]
-        self._update_reading()
-        if self._eof and not self.tasks and self.transport is not None:
-            self.transport.close()
+            self._forget(rid, task)
+        self._drain()
+
+    def _forget(self, rid: messages.RequestId, task: asyncio.Task[Any]) -> None:
+        if self.by_id.get(rid) is task:
+            del self.by_id[rid]
 
     def _update_reading(self) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        should_pause = self._write_paused or len(self.tasks) >= MAX_IN_FLIGHT
+        should_pause = self._write_paused or len(self.tasks) >= MAX_IN_FLIGHT or bool(self.backlog)
         if should_pause and not self._read_paused:
             self.transport.pause_reading()
         elif not should_pause and self._read_paused:
@@ -219,7 +284,9 @@ class Connection(asyncio.Protocol):
             self._stall = loop.call_later(
                 timeout,
                 self.fail,
-                ParseError(f"incomplete message: no bytes for {timeout:g}s in the middle of a frame"),
+                ParseError(
+                    f"incomplete message: no bytes for {timeout:g}s in the middle of a frame"
+                ),
             )
 
     def _cancel_stall(self) -> None:

@@ -68,7 +68,12 @@ class Method(Generic[P]):
                 "description": info.description or "",
                 **({} if info.is_required() else {"default": _jsonable(info.get_default())}),
             }
-        return {"name": self.name, "summary": self.summary, "streams": self.streams, "params": fields}
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "streams": self.streams,
+            "params": fields,
+        }
 
 
 class Registry:
@@ -93,7 +98,9 @@ class Registry:
     def describe(self) -> list[dict[str, Any]]:
         return [self._methods[name].describe() for name in sorted(self._methods)]
 
-    async def call(self, ctx: CallContext, name: str, raw: dict[str, Any] | list[Any] | None) -> Any:
+    async def call(
+        self, ctx: CallContext, name: str, raw: dict[str, Any] | list[Any] | None
+    ) -> Any:
         method = self.get(name)
         params = bind_params(method, raw)
         return await method.handler(ctx, params)

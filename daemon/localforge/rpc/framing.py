@@ -8,11 +8,14 @@ sent it is closed (the other connections never notice).
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 from typing import Any
 
 HEADER_END = b"\r\n\r\n"
 MAX_HEADER_BYTES = 8 * 1024
-FRAMING_HELP = "each message must start with 'Content-Length: N\\r\\n\\r\\n' followed by N bytes of JSON"
+FRAMING_HELP = (
+    "each message must start with 'Content-Length: N\\r\\n\\r\\n' followed by N bytes of JSON"
+)
 
 
 class FramingError(Exception):
@@ -23,8 +26,24 @@ class FrameTooLarge(FramingError):
     """A message announced a length above the cap."""
 
 
+def _plain(value: Any) -> Any:
+    """JSON for values handlers commonly return: paths, sets, numpy scalars and arrays."""
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    for method in ("tolist", "item"):  # numpy arrays and scalars, without importing numpy
+        convert = getattr(value, method, None)
+        if callable(convert):
+            return convert()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
 def encode(message: Any) -> bytes:
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    body = _ENCODER.encode(message).encode()
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
@@ -43,7 +62,7 @@ class FrameDecoder:
         self._buffer += data
         bodies = []
         while True:
-            if self._body_length is None and not self._read_header():
+            if self._body_length is None and (not self._buffer or not self._read_header()):
                 break
             assert self._body_length is not None
             if len(self._buffer) < self._body_length:
@@ -71,13 +90,13 @@ class FrameDecoder:
         for line in header.split(b"\r\n"):
             name, sep, value = line.partition(b":")
             if not sep:
-                raise FramingError(f"malformed header line {line[:80]!r}: {FRAMING_HELP}")
+                raise FramingError(f"malformed header line {_shown(line[:80])}: {FRAMING_HELP}")
             if name.strip().lower() != b"content-length":
                 continue  # Content-Type and friends are allowed and ignored.
             text = value.strip()
             if not text.isdigit():
                 raise FramingError(
-                    f"Content-Length must be a non-negative integer, got {text[:40]!r}"
+                    f"Content-Length must be a non-negative integer, got {_shown(text[:40])}"
                 )
             length = int(text)
         if length is None:
@@ -88,3 +107,8 @@ class FrameDecoder:
                 "(daemon.max_frame_bytes); send smaller messages or raise the cap"
             )
         return length
+
+
+def _shown(raw: bytes) -> str:
+    """Header bytes as a quoted string a person can read (undecodable bytes escaped)."""
+    return repr(raw.decode("ascii", "backslashreplace"))

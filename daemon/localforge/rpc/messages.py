@@ -34,13 +34,17 @@ def decode_body(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"message is not valid UTF-8 (byte {exc.start}): encode JSON as UTF-8") from exc
+        raise ParseError(
+            f"message is not valid UTF-8 (byte {exc.start}): encode JSON as UTF-8"
+        ) from exc
     try:
         return json.loads(text)
     except RecursionError as exc:
         raise ParseError("JSON is nested too deeply: flatten the message") from exc
     except json.JSONDecodeError as exc:
-        raise ParseError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ParseError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
 
 
 def parse(payload: Any) -> list[Message] | Message:
@@ -70,6 +74,14 @@ def _one(item: Any) -> Message:
     if params is not None and not isinstance(params, dict | list):
         return Invalid(rid, InvalidRequest("'params' must be an object or an array"))
     return Request(method, params, rid, is_notification="id" not in item)
+
+
+def request(rid: RequestId, method: str, params: Any = None) -> dict[str, Any]:
+    """A request message as a client sends it; ``params`` is left out when None."""
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
 
 
 def response(rid: RequestId, result: Any) -> dict[str, Any]:

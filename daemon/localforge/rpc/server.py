@@ -35,6 +35,7 @@ class RpcServer:
         self.idle_frame_timeout_s = idle_frame_timeout_s
         self.connections: set[Connection] = set()
         self.closing = False
+        self.grace_s = 0.0
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -54,6 +55,7 @@ class RpcServer:
 
     async def close(self, grace_s: float) -> None:
         """Stop accepting, give in-flight requests ``grace_s`` to finish, then close."""
+        self.grace_s = grace_s
         if self._server is not None:
             self._server.close()
         in_flight: list[asyncio.Task[Any]] = [t for c in self.connections for t in c.tasks]
@@ -61,8 +63,12 @@ class RpcServer:
             log.info("waiting up to %gs for %d in-flight requests", grace_s, len(in_flight))
             _done, pending = await asyncio.wait(in_flight, timeout=grace_s)
             self.closing = True
-            for task in pending:
-                task.cancel()
+            if pending:
+                log.warning("cancelling %d requests still running after %gs", len(pending), grace_s)
+                for task in pending:
+                    task.cancel()
+                # Let them answer "shutting down" before their connections close.
+                await asyncio.wait(pending, timeout=1.0)
         self.closing = True
         for connection in list(self.connections):
             if connection.transport is not None:

@@ -48,7 +48,9 @@ class Database:
             conn.execute(f"PRAGMA busy_timeout = {int(self.settings.busy_timeout_ms)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise StorageError(f"{self.path}: SQLite refused WAL mode (got {mode}); use a local disk")
+                raise StorageError(
+                    f"{self.path}: SQLite refused WAL mode (got {mode}); use a local disk"
+                )
             conn.execute(f"PRAGMA synchronous = {self.settings.synchronous.upper()}")
             conn.execute("PRAGMA foreign_keys = ON")
             applied = migrate(conn)

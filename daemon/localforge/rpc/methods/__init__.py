@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from localforge.rpc.dispatch import Method
-from localforge.rpc.methods import daemon
+from localforge.rpc.methods import daemon, feedback, inference, memory, models, route
 
 
 def all_methods() -> list[Method[Any]]:
-    return [*daemon.methods()]
+    return [
+        *daemon.methods(),
+        *inference.methods(),
+        *models.methods(),
+        *route.methods(),
+        *feedback.methods(),
+        *memory.methods(),
+    ]

@@ -20,7 +20,21 @@ async def list_methods(ctx: CallContext, _: NoParams) -> list[dict[str, Any]]:
 
 async def reload(ctx: CallContext, _: NoParams) -> dict[str, Any]:
     loaded = ctx.app.reload()
-    return {"reloaded": True, "config_file": str(loaded.config_file), "file_found": loaded.config_file_found}
+    return {
+        "reloaded": True,
+        "config_file": str(loaded.config_file),
+        "file_found": loaded.config_file_found,
+        "changed": ctx.app.changed_on_reload,
+    }
+
+
+async def config(ctx: CallContext, _: NoParams) -> dict[str, Any]:
+    loaded = ctx.app.loaded
+    return {
+        "config_file": str(loaded.config_file),
+        "file_found": loaded.config_file_found,
+        "settings": loaded.describe(),
+    }
 
 
 async def shutdown(ctx: CallContext, _: NoParams) -> dict[str, Any]:
@@ -42,9 +56,20 @@ async def ticks(ctx: CallContext, params: TicksParams) -> dict[str, Any]:
 
 def methods() -> list[Method[Any]]:
     return [
-        Method("daemon.status", NoParams, status, "version, pid, uptime, paths and each service's state"),
+        Method(
+            "daemon.status",
+            NoParams,
+            status,
+            "version, pid, uptime, paths and each service's state",
+        ),
         Method("daemon.methods", NoParams, list_methods, "every method with its parameters"),
-        Method("daemon.reload", NoParams, reload, "re-read the config; an invalid file keeps the old one"),
+        Method(
+            "daemon.reload",
+            NoParams,
+            reload,
+            "re-read the config; an invalid file keeps the old one",
+        ),
+        Method("daemon.config", NoParams, config, "effective settings, each with its source"),
         Method("daemon.shutdown", NoParams, shutdown, "finish in-flight requests, then exit 0"),
         Method(
             "daemon.ticks",

@@ -1,0 +1,474 @@
+"""Does routing learn what a user likes? Simulated users against the real router.
+
+Three users with hidden success probabilities per (query cluster, model):
+
+- agrees:       success follows the published benchmarks;
+- contradicts:  in three clusters the benchmark leader disappoints, another model shines;
+- drifts:       agrees for 500 queries, then coding and math tastes change.
+
+1,000 queries are drawn from the labelled corpus in data/ (the cluster is the query's label).
+LocalForge routes each one through the real pipeline in-process — task classifier, fastembed
+vectors (computed once per distinct text), Qdrant Edge search, scorer, SQLite — and the sampled
+outcome goes back through the real feedback path (MemoryService.record_outcome). Residency is
+simulated with one slot: the chosen model becomes the loaded one. Simulated time advances one hour
+per query, so memory decay acts as it would over six weeks (the summary prints the age of the
+evidence behind the decisions and its decay weight).
+
+The learning settings (routing.benchmark_prior_weight, routing.exploration,
+routing.same_task_memory) are on at their defaults; ``--set`` changes any setting, e.g.
+``--set routing.exploration=0 --set routing.benchmark_prior_weight=0
+--set routing.same_task_memory=false`` for the plain four-signal score.
+
+Baselines on the same query stream: oracle (best model per cluster, hindsight), benchmark-only
+(classifier + published numbers), best single model (hindsight), the model already loaded, random.
+Success is the expected success probability of the chosen model (less noisy than sampled outcomes;
+sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
+
+Usage: .venv/bin/python bench/routing_sim.py [--queries 1000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from localforge.memory.embedder import DEFAULT_MODEL, Embedder
+from localforge.memory.service import MemoryService
+from localforge.routing.candidates import Candidate
+from localforge.routing.router import Router
+from localforge.routing.scorer import TASK_BENCHMARK, normalise_benchmark
+from localforge.settings import Settings
+from localforge.storage.database import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+HOUR = 3600.0
+T0 = 1_790_000_000.0
+DRIFT_AT = 500
+
+MODELS: dict[str, dict[str, Any]] = {
+    "tiny-1b": {
+        "benchmarks": {
+            "humaneval": 0.35,
+            "gsm8k": 0.40,
+            "mmlu_pro": 0.30,
+            "mt_bench": 5.5,
+            "gpqa": 0.22,
+        },
+        "latency": 300.0,
+        "load": 800.0,
+    },
+    "coder-7b": {
+        "benchmarks": {
+            "humaneval": 0.88,
+            "gsm8k": 0.70,
+            "mmlu_pro": 0.45,
+            "mt_bench": 7.0,
+            "gpqa": 0.28,
+        },
+        "latency": 1500.0,
+        "load": 3000.0,
+    },
+    "math-7b": {
+        "benchmarks": {
+            "humaneval": 0.55,
+            "gsm8k": 0.89,
+            "mmlu_pro": 0.50,
+            "mt_bench": 6.8,
+            "gpqa": 0.33,
+        },
+        "latency": 1500.0,
+        "load": 3000.0,
+    },
+    "general-8b": {
+        "benchmarks": {
+            "humaneval": 0.62,
+            "gsm8k": 0.79,
+            "mmlu_pro": 0.55,
+            "mt_bench": 8.1,
+            "gpqa": 0.32,
+        },
+        "latency": 1700.0,
+        "load": 3200.0,
+    },
+    "reasoner-14b": {
+        "benchmarks": {
+            "humaneval": 0.70,
+            "gsm8k": 0.85,
+            "mmlu_pro": 0.63,
+            "mt_bench": 8.0,
+            "gpqa": 0.45,
+        },
+        "latency": 3000.0,
+        "load": 6000.0,
+    },
+}
+NAMES = list(MODELS)
+LOADED_AT_START = "tiny-1b"
+CLUSTERS = ("coding", "math", "reasoning", "instruction", "hard_reasoning", "general")
+
+
+def benchmark_taste() -> dict[str, dict[str, float]]:
+    """Success that follows the published numbers of each cluster's benchmark."""
+    table: dict[str, dict[str, float]] = {}
+    for cluster in CLUSTERS:
+        key = TASK_BENCHMARK[cluster]
+        table[cluster] = {
+            m: round(0.1 + 0.85 * normalise_benchmark(key, spec["benchmarks"][key]), 3)
+            for m, spec in MODELS.items()
+        }
+    return table
+
+
+def contradicting_taste() -> dict[str, dict[str, float]]:
+    table = benchmark_taste()
+    table["coding"].update({"coder-7b": 0.25, "general-8b": 0.90})  # the user writes Haskell
+    table["instruction"].update({"general-8b": 0.20, "reasoner-14b": 0.25, "math-7b": 0.85})
+    table["reasoning"].update({"reasoner-14b": 0.30, "tiny-1b": 0.80})  # wants short answers
+    return table
+
+
+def drifted_taste() -> dict[str, dict[str, float]]:
+    table = benchmark_taste()
+    table["coding"].update({"coder-7b": 0.20, "general-8b": 0.85})
+    table["math"].update({"math-7b": 0.20, "reasoner-14b": 0.30, "general-8b": 0.85})
+    return table
+
+
+class User:
+    def __init__(
+        self,
+        name: str,
+        before: dict[str, dict[str, float]],
+        after: dict[str, dict[str, float]] | None = None,
+    ) -> None:
+        self.name = name
+        self.before = before
+        self.after = after or before
+
+    def p(self, cluster: str, model: str, step: int) -> float:
+        table = self.before if step < DRIFT_AT else self.after
+        return table[cluster][model]
+
+
+USERS = [
+    User("agrees", benchmark_taste()),
+    User("contradicts", contradicting_taste()),
+    User("drifts", benchmark_taste(), drifted_taste()),
+]
+
+
+def load_corpus() -> list[tuple[str, str]]:
+    rows = []
+    for path in sorted((ROOT / "data").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                rows.append((item["text"], item["label"]))
+    return rows
+
+
+OVERRIDES: list[str] = []
+
+
+def overrides(base: dict[str, Any]) -> dict[str, Any]:
+    for item in OVERRIDES:
+        key, _, value = item.partition("=")
+        section, name = key.split(".")
+        base.setdefault(section, {})[name] = value  # validated (and parsed) by the settings
+    return base
+
+
+class CachedEmbedder(Embedder):
+    """The real embedder with every corpus text embedded once up front."""
+
+    def __init__(self, real: Embedder, cache: dict[str, np.ndarray]) -> None:
+        self.model_name, self.dim, self.max_chars = real.model_name, real.dim, real.max_chars
+        self.cache_dir = real.cache_dir
+        self._real = real
+        self._cache = cache
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if all(t in self._cache for t in texts):
+            return (
+                np.stack([self._cache[t] for t in texts])
+                if texts
+                else np.zeros((0, self.dim), np.float32)
+            )
+        return self._real.embed(texts)
+
+
+class OneSlot:
+    """CandidateSource with simulated single-slot residency."""
+
+    def __init__(self) -> None:
+        self.resident = LOADED_AT_START
+
+    def candidates(self) -> list[Candidate]:
+        return [
+            Candidate(
+                name,
+                spec["benchmarks"],
+                avg_latency_ms=spec["latency"],
+                expected_load_ms=0.0 if name == self.resident else spec["load"],
+                resident=name == self.resident,
+            )
+            for name, spec in MODELS.items()
+        ]
+
+
+async def run_localforge(
+    user: User,
+    stream: list[tuple[str, str]],
+    embedder: CachedEmbedder,
+    classifier: Any,
+    rng: np.random.Generator,
+    work: Path,
+) -> dict[str, Any]:
+    settings = Settings.model_validate(overrides({"storage": {"synchronous": "normal"}}))
+    db = Database(work / "sim.db", settings.storage)
+    db.open()
+    memory = MemoryService(db, work, lambda: settings, embedder=lambda s, c: embedder)
+    await memory.start()
+    while memory.state != "ready":
+        await asyncio.sleep(0.01)
+    slot = OneSlot()
+    clock = {"now": T0}
+    provider = (lambda: classifier) if classifier is not None else None
+    router = Router(memory, slot, lambda: settings, provider, clock=lambda: clock["now"])
+    chosen: list[str] = []
+    expected: list[float] = []
+    sampled: list[float] = []
+    fallbacks = swaps = 0
+    timings: list[float] = []
+    ages: list[float] = []  # age in days of the evidence behind each winner
+    try:
+        for step, (text, cluster) in enumerate(stream):
+            clock["now"] = T0 + step * HOUR
+            started = time.perf_counter()
+            decision = await router.route(text)
+            timings.append((time.perf_counter() - started) * 1000)
+            p = user.p(cluster, decision.model, step)
+            success = bool(rng.random() < p)
+            await memory.record_outcome(
+                decision.request_id, "thumbs_up" if success else "thumbs_down", None
+            )
+            if decision.model != slot.resident:
+                swaps += 1
+                slot.resident = decision.model
+            fallbacks += int(decision.trace["fallback"])
+            won = next(c for c in decision.trace["candidates"] if c["model"] == decision.model)
+            ages.extend(n["age_days"] for n in won["memory"]["nearest"])
+            chosen.append(decision.model)
+            expected.append(p)
+            sampled.append(float(success))
+    finally:
+        await memory.stop()
+        db.close()
+    if "--debug" in sys.argv:
+        import collections
+
+        table = collections.defaultdict(collections.Counter)
+        for step, ((_, cluster), model) in enumerate(zip(stream, chosen, strict=True)):
+            if step >= 200:
+                table[cluster][model] += 1
+        for cluster, counts in table.items():
+            best = max(NAMES, key=lambda m: user.p(cluster, m, 999))
+            print(f"  {user.name} {cluster:<15} oracle {best:<13}", dict(counts.most_common()))
+    return {
+        "chosen": chosen,
+        "expected": np.array(expected),
+        "sampled": np.array(sampled),
+        "swaps": swaps,
+        "fallbacks": fallbacks,
+        "decision_ms": np.array(timings),
+        "ages": np.array(ages or [0.0]),
+    }
+
+
+def baselines(
+    user: User, stream: list[tuple[str, str]], routed_types: list[str], rng: np.random.Generator
+) -> dict[str, list[str]]:
+    """Each baseline's model choice per query."""
+    clusters = [c for _, c in stream]
+
+    def bench_pick(task: str) -> str:
+        key = TASK_BENCHMARK.get(task, "mmlu_pro")
+        return max(NAMES, key=lambda m: normalise_benchmark(key, MODELS[m]["benchmarks"][key]))
+
+    def mean_p(model: str) -> float:
+        return float(np.mean([user.p(c, model, i) for i, c in enumerate(clusters)]))
+
+    def oracle(i: int, cluster: str) -> str:
+        return max(NAMES, key=lambda m: user.p(cluster, m, i))
+
+    best_name = max(NAMES, key=mean_p)
+    picks = rng.integers(0, len(NAMES), len(stream))
+    return {
+        "oracle": [oracle(i, c) for i, c in enumerate(clusters)],
+        "benchmark-only": [bench_pick(t) for t in routed_types],
+        f"best single ({best_name})": [best_name] * len(stream),
+        f"already loaded ({LOADED_AT_START})": [LOADED_AT_START] * len(stream),
+        "random": [NAMES[k] for k in picks],
+    }
+
+
+def successes(user: User, stream: list[tuple[str, str]], chosen: list[str]) -> np.ndarray:
+    pairs = zip(stream, chosen, strict=True)
+    return np.array([user.p(c, m, i) for i, ((_, c), m) in enumerate(pairs)])
+
+
+def served_latency(chosen: list[str]) -> float:
+    """Mean time to answer with one model slot: latency, plus the load when swapped in."""
+    resident, total = LOADED_AT_START, 0.0
+    for model in chosen:
+        total += MODELS[model]["latency"] + (MODELS[model]["load"] if model != resident else 0.0)
+        resident = model
+    return total / len(chosen)
+
+
+def summarise(
+    name: str, curves: dict[str, np.ndarray], extra: dict[str, Any], latency: dict[str, float]
+) -> list[str]:
+    oracle = curves["oracle"]
+    bench = curves["benchmark-only"]
+    lines = [f"user '{name}'"]
+    header = (
+        f"  {'strategy':<28}{'all 1000':>10}{'after 200':>11}{'vs oracle':>11}{'vs bench':>10}"
+        f"{'served ms':>11}"
+    )
+    if name == "drifts":
+        header += f"{'501-700':>9}{'701-1000':>10}"
+    lines.append(header)
+    for label, values in curves.items():
+        after = float(values[200:].mean())
+        row = (
+            f"  {label:<28}{values.mean():>10.3f}{after:>11.3f}"
+            f"{after / oracle[200:].mean():>10.1%}{after / bench[200:].mean() - 1:>+10.1%}"
+            f"{latency[label]:>11.0f}"
+        )
+        if name == "drifts":
+            row += f"{values[DRIFT_AT:700].mean():>9.3f}{values[700:].mean():>10.3f}"
+        lines.append(row)
+    lines.append(
+        f"  LocalForge sampled success {extra['sampled'].mean():.3f}; swaps {extra['swaps']}; "
+        f"fallback decisions {extra['fallbacks']}; "
+        f"decision p50 {np.percentile(extra['decision_ms'], 50):.1f} ms "
+        f"p99 {np.percentile(extra['decision_ms'], 99):.1f} ms"
+    )
+    p50, p90 = np.percentile(extra["ages"], [50, 90])
+    lines.append(
+        f"  winner's nearest evidence is {p50:.1f} days old (p50), {p90:.1f} (p90): "
+        f"weighted {0.95**p50:.2f} and {0.95**p90:.2f} by the default decay"
+    )
+    return lines
+
+
+def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), sharey=True)
+    for ax, (user, curves) in zip(np.atleast_1d(axes), results.items(), strict=True):
+        for label, values in curves.items():
+            cumulative = np.cumsum(values) / np.arange(1, len(values) + 1)
+            style = {"linewidth": 2.5} if label == "LocalForge" else {"linewidth": 1.2}
+            ax.plot(cumulative, label=label, **style)
+        if user == "drifts":
+            ax.axvline(DRIFT_AT, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(f"user: {user}")
+        ax.set_xlabel("queries")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("cumulative success (expected)")
+    np.atleast_1d(axes)[0].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def load_classifier() -> Any:
+    try:
+        from localforge.routing.classifier import TaskClassifier
+
+        return TaskClassifier.load()
+    except Exception as exc:  # the bench still runs, routing everything as general
+        print(f"(no task classifier: {exc}; routing as general)", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--users", default=",".join(u.name for u in USERS))
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings override, e.g. weights.latency=0 or routing.hysteresis=0",
+    )
+    args, _ = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    corpus = load_corpus()
+    rng = np.random.default_rng(args.seed)
+    stream = [corpus[i] for i in rng.integers(0, len(corpus), args.queries)]
+    started = time.perf_counter()
+    work_root = Path(tempfile.mkdtemp(prefix="lf-sim-"))
+    try:
+        real = Embedder(DEFAULT_MODEL, work_root / "embeddings")
+        texts = sorted({t for t, _ in stream})
+        vectors = real.embed(texts)
+        embedder = CachedEmbedder(real, dict(zip(texts, vectors, strict=True)))
+        print(
+            f"corpus {len(corpus)} queries, {len(texts)} distinct in the stream; embedded in "
+            f"{time.perf_counter() - started:.1f}s"
+        )
+        classifier = load_classifier()
+        routed = [
+            classifier.classify(t).routed_task_type if classifier else "general" for t, _ in stream
+        ]
+
+        results: dict[str, dict[str, np.ndarray]] = {}
+        lines: list[str] = []
+        OVERRIDES.extend(args.set)
+        for user in [u for u in USERS if u.name in args.users.split(",")]:
+            work = work_root / user.name
+            work.mkdir()
+            (work / "embeddings").symlink_to(work_root / "embeddings")
+            lf = asyncio.run(
+                run_localforge(
+                    user, stream, embedder, classifier, np.random.default_rng(args.seed + 1), work
+                )
+            )
+            brng = np.random.default_rng(args.seed + 2)
+            choices = {"LocalForge": lf["chosen"], **baselines(user, stream, routed, brng)}
+            curves = {label: successes(user, stream, c) for label, c in choices.items()}
+            latency = {label: served_latency(c) for label, c in choices.items()}
+            results[user.name] = curves
+            lines.extend(summarise(user.name, curves, lf, latency))
+        print("\n".join(lines))
+        png = OUT / "routing_sim.png"
+        plot(results, png)
+        print(f"learning curves: {png}  ({time.perf_counter() - started:.0f}s in all)")
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

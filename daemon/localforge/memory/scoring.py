@@ -1,0 +1,103 @@
+"""What similar past queries say about each model: the decayed memory score.
+
+One search returns neighbours for all models at once; they are grouped by
+model here. Per model, over its ``top_k`` nearest neighbours that have an
+outcome::
+
+    memory = Σ(outcome · λ^days · sim) / Σ(λ^days · sim)
+
+A model without evidence gets the neutral 0.5 and says so. With ``task_type``
+set, neighbours recorded under another task type are not evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from localforge.memory.store import Neighbour
+
+NEUTRAL = 0.5
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class MemoryEvidence:
+    model: str
+    score: float
+    has_evidence: bool
+    neighbours: int = 0
+    weight: float = 0.0
+    similar: int = 0  # neighbours at or above the similarity threshold
+    similar_success: float | None = None  # mean outcome of those
+    nearest: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 4),
+            "evidence": self.has_evidence,
+            "neighbours": self.neighbours,
+            "weight": round(self.weight, 4),
+            "similar": self.similar,
+            "similar_success": None
+            if self.similar_success is None
+            else round(self.similar_success, 4),
+            "nearest": self.nearest,
+        }
+
+
+def group_by_model(neighbours: Iterable[Neighbour], top_k: int) -> dict[str, list[Neighbour]]:
+    """Nearest first; at most ``top_k`` per model."""
+    groups: dict[str, list[Neighbour]] = {}
+    for item in sorted(neighbours, key=lambda n: n.similarity, reverse=True):
+        bucket = groups.setdefault(item.model, [])
+        if len(bucket) < top_k:
+            bucket.append(item)
+    return groups
+
+
+def memory_evidence(
+    neighbours: Sequence[Neighbour],
+    models: Sequence[str],
+    *,
+    top_k: int,
+    decay: float,
+    now: float,
+    min_similarity: float,
+    task_type: str | None = None,
+    shown: int = 3,
+) -> dict[str, MemoryEvidence]:
+    if task_type is not None:
+        neighbours = [n for n in neighbours if n.task_type == task_type]
+    groups = group_by_model(neighbours, top_k)
+    result: dict[str, MemoryEvidence] = {}
+    for model in models:
+        items = groups.get(model, [])
+        numerator = denominator = 0.0
+        for item in items:
+            days = max(now - item.timestamp, 0.0) / DAY_S
+            weight = (decay**days) * max(item.similarity, 0.0)
+            numerator += item.outcome * weight
+            denominator += weight
+        similar = [item for item in items if item.similarity >= min_similarity]
+        has_evidence = denominator > 0.0
+        result[model] = MemoryEvidence(
+            model=model,
+            score=numerator / denominator if has_evidence else NEUTRAL,
+            has_evidence=has_evidence,
+            neighbours=len(items),
+            weight=denominator,
+            similar=len(similar),
+            similar_success=sum(i.outcome for i in similar) / len(similar) if similar else None,
+            nearest=[
+                {
+                    "id": i.id,
+                    "similarity": round(i.similarity, 4),
+                    "outcome": i.outcome,
+                    "age_days": round(max(now - i.timestamp, 0.0) / DAY_S, 2),
+                }
+                for i in items[:shown]
+            ],
+        )
+    return result

@@ -1,0 +1,491 @@
+"""Service "memory": embeddings, the vector index, and interactions in SQLite.
+
+SQLite is the truth. ``remember`` commits an interaction (with its vector)
+before the caller acknowledges anything; the index is updated afterwards on the
+store thread and is reconciled with SQLite at every start: rebuilt when it is
+missing, unreadable or made with another embedding model, patched when a crash
+left it behind. Embedding and index access run on their own threads, never on
+the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from localforge.errors import InvalidParams, LocalForgeError, Unavailable
+from localforge.memory import interactions as repo
+from localforge.memory.edge_store import EdgeStore, lower_priority, optimize_command
+from localforge.memory.embedder import Embedder
+from localforge.memory.interactions import Interaction
+from localforge.memory.qdrant_store import QdrantClientStore
+from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
+from localforge.memory.sync import IndexSync, Progress
+from localforge.settings import MemorySettings, Settings
+from localforge.storage.database import Database, transaction
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CLEAN_KEY = "memory.clean_shutdown"
+LATENCY_EWMA = 0.2
+OPTIMIZE_MIN_UNINDEXED = 10_000
+
+
+def make_store(settings: MemorySettings, data_dir: Path, dim: int) -> VectorStore:
+    """Qdrant Edge in the data dir, or qdrant-client for ``memory.url``.
+
+    ``memory.url = "file:///DIR"`` selects qdrant-client's local mode (no server).
+    """
+    if settings.url is None:
+        return EdgeStore(data_dir / "memory" / "edge", dim)
+    if settings.url.startswith("file://"):
+        return QdrantClientStore(
+            settings.collection, dim, path=Path(settings.url[len("file://") :])
+        )
+    return QdrantClientStore(settings.collection, dim, url=settings.url, api_key=settings.api_key)
+
+
+class MemoryService:
+    name = "memory"
+
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        settings: Callable[[], Settings],
+        *,
+        embedder: Callable[[Settings, Path], Embedder] | None = None,
+    ) -> None:
+        self.db = db
+        self._make_embedder = embedder or _default_embedder
+        self.data_dir = data_dir
+        self._settings = settings
+        self._embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-store")
+        self._embedder: Embedder | None = None
+        self._store: VectorStore | None = None
+        self.sync: IndexSync | None = None
+        self.state = "stopped"
+        self.detail = "not started"
+        self.feedback: dict[str, tuple[float, int]] = {}
+        self.latency: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writes = 0
+        self._last_retention = 0.0
+        self._optimizing = False
+
+    # --- lifecycle --------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            raise Unavailable("the embedding model is not loaded yet; try again shortly")
+        return self._embedder
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            raise Unavailable("the vector memory is not open yet; try again shortly")
+        return self._store
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.state, self.detail = "starting", "loading the embedding model"
+        cache = self.data_dir / "embeddings"
+        try:
+            self._embedder = await self.in_embed(lambda: self._make_embedder(settings, cache))
+        except LocalForgeError as exc:
+            # Routing goes on without memory; interactions are still recorded in SQLite and
+            # embedded when the model loads again (the next start reconciles them).
+            log.error("memory disabled: %s", exc.message)
+            self.state, self.detail = "degraded", f"{exc.message}; routing continues without memory"
+            return
+        store = make_store(settings.memory, self.data_dir, self._embedder.dim)
+        self.sync = IndexSync(self, store, self._embedder.model_name)
+        rebuild_reason = await self.in_store(self.sync.open_store)
+        self._store = store
+        clean = await self.db.run(_read_and_clear_clean_flag)
+        self.feedback = await self.db.run(repo.feedback_stats)
+        self.latency = await self.db.run(repo.latency_stats)
+        self.state, self.detail = "syncing", "checking the index against SQLite"
+        self._tasks.append(asyncio.create_task(self._startup_sync(rebuild_reason, clean)))
+        self._tasks.append(asyncio.create_task(self._maintenance_loop()))
+
+    async def _startup_sync(self, rebuild_reason: str | None, clean: bool) -> None:
+        assert self.sync is not None
+        try:
+            if rebuild_reason and await self.db.run(repo.count) == 0:
+                log.info("new vector index (%s); SQLite holds no interactions yet", rebuild_reason)
+            elif rebuild_reason:
+                log.warning("rebuilding the vector index from SQLite: %s", rebuild_reason)
+                await self.sync.rebuild(reset=False)
+            else:
+                await self.sync.reconcile(check_outcomes=not clean)
+            await self.apply_retention()
+            self.state, self.detail = "ready", ""
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("the vector index could not be synchronised with SQLite")
+            self.state, self.detail = (
+                "degraded",
+                f"index sync failed: {exc}; run 'lfctl memory rebuild'",
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._store is not None:
+            store, self._store = self._store, None
+            try:
+                await self.in_store(store.close)
+                await self.db.run(_set_clean_flag)
+            except Exception:
+                log.exception("error while closing the vector index")
+        self._embed_pool.shutdown(wait=True)
+        self._store_pool.shutdown(wait=True)
+        self.state, self.detail = "stopped", ""
+
+    def status(self) -> dict[str, Any]:
+        store = self._store
+        info: dict[str, Any] = {"state": self.state, "detail": self.detail}
+        if store is not None and self._embedder is not None:
+            progress = self.sync.progress if self.sync else None
+            where = f"{store.backend} at {store.location}"
+            text = f"{self._embedder.model_name} ({self._embedder.dim}-dim), {where}"
+            if progress is not None and self.state != "ready":
+                text += f"; {progress.phase} {progress.done}/{progress.total}"
+            info["detail"] = (self.detail + "; " if self.detail else "") + text
+            info.update(
+                backend=store.backend,
+                location=store.location,
+                embedding_model=self._embedder.model_name,
+            )
+        return info
+
+    # --- threads ------------------------------------------------------------
+
+    async def in_embed(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._embed_pool, fn)
+
+    async def in_store(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._store_pool, fn)
+
+    def _in_store_background(self, what: str, fn: Callable[[], None]) -> None:
+        """Queue an index write behind earlier ones; failures are logged (SQLite already has it)."""
+
+        def done(future: Future[None]) -> None:
+            exc = future.exception()
+            if exc is not None:
+                log.error(
+                    "vector index %s failed (SQLite has it; fixed at next start): %s", what, exc
+                )
+
+        try:
+            self._store_pool.submit(fn).add_done_callback(done)
+        except RuntimeError:
+            log.warning("vector index %s skipped during shutdown; reconciled at next start", what)
+
+    # --- what routing uses ------------------------------------------------------
+
+    async def embed(self, text: str) -> np.ndarray:
+        embedder = self.embedder
+        return await self.in_embed(lambda: embedder.embed_one(text))
+
+    async def search(self, vector: np.ndarray, limit: int, models: list[str]) -> list[Neighbour]:
+        store = self.store
+        return await self.in_store(lambda: store.search(vector, limit, models))
+
+    async def remember(self, interaction: Interaction) -> None:
+        """Commit the interaction to SQLite (durable on return), then index it in the background."""
+        await self.db.run(lambda conn: repo.insert(conn, [interaction]))
+        point = interaction.point()
+        if point is not None and self._store is not None:
+            store = self._store
+            self._writes += 1
+            self._in_store_background("upsert", lambda: store.upsert([point]))
+
+    async def record_result(
+        self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None
+    ) -> Interaction:
+        now = time.time()
+        row = await self.db.run(
+            lambda conn: repo.record_result(
+                conn, request_id, model=model, latency_ms=latency_ms, ok=ok, error=error, now=now
+            )
+        )
+        if ok:
+            previous = self.latency.get(model)
+            self.latency[model] = (
+                latency_ms
+                if previous is None
+                else (1 - LATENCY_EWMA) * previous + LATENCY_EWMA * latency_ms
+            )
+        self._reindex(row)
+        return row
+
+    async def record_outcome(
+        self, request_id: str, kind: str, value: float | None
+    ) -> dict[str, Any]:
+        score = repo.outcome_value(kind, value)
+        now = time.time()
+        row, previous = await self.db.run(
+            lambda conn: repo.record_outcome(conn, request_id, kind, score, now)
+        )
+        self.feedback = await self.db.run(repo.feedback_stats)
+        store = self._store
+        if store is not None and row.embedding is not None:
+            self._in_store_background(
+                "outcome update", lambda: store.set_outcome(request_id, score)
+            )
+        positive, total = self.feedback.get(row.model, (0.0, 0))
+        return {
+            "request_id": request_id,
+            "model": row.model,
+            "kind": kind,
+            "value": score,
+            "replaced": previous,
+            "model_feedback": {"positive": positive, "total": total},
+        }
+
+    def _reindex(self, row: Interaction) -> None:
+        point = row.point()
+        if (
+            point is not None
+            and self._store is not None
+            and row.embedding_model == self.embedder.model_name
+        ):
+            store = self._store
+            self._in_store_background("update", lambda: store.upsert([point]))
+
+    # --- managing memory ------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        rows = await self.db.run(repo.stats)
+        store = self.store
+        points, disk = await self.in_store(lambda: (store.count(), store.disk_bytes()))
+        model = self.embedder.model_name
+        indexable = await self.db.run(lambda conn: repo.count(conn, model))
+        db_bytes = sum(p.stat().st_size for p in self.db.path.parent.glob(self.db.path.name + "*"))
+        return {
+            **rows,
+            "index": {
+                "backend": store.backend,
+                "location": store.location,
+                "points": points,
+                "expected_points": indexable,
+                "in_sync": points == indexable,
+                "disk_bytes": disk,
+                "state": self.state,
+            },
+            "database_bytes": db_bytes,
+            "embedding_model": model,
+            "embedding_dim": self.embedder.dim,
+            "feedback": {
+                m: {"positive": p, "total": t} for m, p_t in self.feedback.items() for p, t in [p_t]
+            },
+        }
+
+    async def forget(
+        self,
+        *,
+        older_than_days: float | None = None,
+        model: str | None = None,
+        everything: bool = False,
+    ) -> dict[str, Any]:
+        if everything:
+            where, params = "1", ()
+        elif older_than_days is not None or model is not None:
+            clauses: list[str] = []
+            values: list[Any] = []
+            if older_than_days is not None:
+                clauses.append("created_at < ?")
+                values.append(time.time() - older_than_days * 86400.0)
+            if model is not None:
+                clauses.append("model = ?")
+                values.append(model)
+            where, params = " AND ".join(clauses), tuple(values)
+        else:
+            raise InvalidParams("say what to forget: older_than_days, model, or all")
+        ids = await self.db.run(lambda conn: repo.delete(conn, where, params))
+        store = self.store
+        if everything:
+            await self.in_store(store.reset)
+        elif ids:
+            await self.in_store(lambda: store.delete(ids))
+        self.feedback = await self.db.run(repo.feedback_stats)
+        log.info("forgot %d interactions (%s)", len(ids), where)
+        return {"forgotten": len(ids)}
+
+    async def apply_retention(self) -> int:
+        memory = self.settings.memory
+        self._last_retention = time.time()
+        forgotten = 0
+        if memory.max_age_days is not None:
+            forgotten += (await self.forget(older_than_days=memory.max_age_days))["forgotten"]
+        cutoff = await self.db.run(lambda conn: repo.oldest_beyond(conn, memory.max_points))
+        if cutoff is not None:
+            ids = await self.db.run(lambda conn: repo.delete(conn, "created_at <= ?", (cutoff,)))
+            if ids:
+                store = self.store
+                await self.in_store(lambda: store.delete(ids))
+                self.feedback = await self.db.run(repo.feedback_stats)
+            forgotten += len(ids)
+        if forgotten:
+            log.info("retention removed %d interactions", forgotten)
+        return forgotten
+
+    async def export(self, path: Path, *, vectors: bool = True) -> dict[str, Any]:
+        if not path.is_absolute():
+            raise InvalidParams(f"export path {path} must be absolute")
+        written = 0
+        cursor: tuple[float, str] = (-1.0, "")
+        with path.open("w", encoding="utf-8") as out:
+            while True:
+                after = cursor
+                batch = await self.db.run(partial(repo.page, after=after, limit=1000))
+                if not batch:
+                    break
+                for row in batch:
+                    data = row.to_json()
+                    if not vectors:
+                        data["embedding"] = None
+                        data["embedding_model"] = None
+                    out.write(json.dumps(data, ensure_ascii=False) + "\n")
+                written += len(batch)
+                cursor = (batch[-1].created_at, batch[-1].request_id)
+        return {"path": str(path), "exported": written}
+
+    async def import_(self, path: Path) -> dict[str, Any]:
+        if not path.is_file():
+            raise InvalidParams(f"import file {path} does not exist")
+        read = inserted = 0
+        batch: list[Interaction] = []
+        with path.open(encoding="utf-8") as source:
+            for number, line in enumerate(source, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = Interaction.from_json(json.loads(line))
+                except (json.JSONDecodeError, InvalidParams) as exc:
+                    raise InvalidParams(
+                        f"{path}:{number}: {exc}; nothing after this line was imported"
+                    ) from exc
+                batch.append(row)
+                read += 1
+                if len(batch) >= 1000:
+                    chunk, batch = batch, []
+                    inserted += await self.db.run(partial(repo.insert, rows=chunk))
+        if batch:
+            inserted += await self.db.run(lambda conn: repo.insert(conn, batch))
+        self.feedback = await self.db.run(repo.feedback_stats)
+        assert self.sync is not None
+        await self.sync.reconcile(check_outcomes=False)
+        return {"read": read, "imported": inserted, "skipped_existing": read - inserted}
+
+    async def rebuild(self, progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+        if self.sync is None:
+            raise Unavailable("the vector memory is not started")
+        return await self.sync.rebuild(reset=True, progress=progress)
+
+    # --- background work --------------------------------------------------------
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            memory = self.settings.memory
+            await asyncio.sleep(min(memory.optimize_interval_s, memory.retention_interval_s))
+            try:
+                if time.time() - self._last_retention >= memory.retention_interval_s:
+                    await self.apply_retention()
+                await self.optimize_if_needed()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("memory maintenance failed; retrying later")
+
+    async def optimize_if_needed(self, minimum: int = OPTIMIZE_MIN_UNINDEXED) -> bool:
+        """Optimise the embedded index in a child process when enough points are unindexed."""
+        store = self._store
+        if not isinstance(store, EdgeStore) or self._optimizing:
+            return False
+        if await self.in_store(store.unindexed) < minimum:
+            return False
+        self._optimizing = True
+        try:
+            copy = await self.in_store(store.begin_offline_optimize)
+            started = time.monotonic()
+            try:
+                await _optimize_in_child(copy)
+            except BaseException:
+                await asyncio.shield(self.in_store(store.abort_offline_optimize))
+                raise
+            replayed = await self.in_store(store.finish_offline_optimize)
+            log.info(
+                "vector index optimised in %.1fs (%d writes replayed)",
+                time.monotonic() - started,
+                replayed,
+            )
+            return True
+        finally:
+            self._optimizing = False
+
+
+async def _optimize_in_child(copy: Path) -> None:
+    """Run the optimiser on ``copy`` in a child process; cancelling kills the child."""
+    process = await asyncio.create_subprocess_exec(
+        *optimize_command(copy),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lower_priority,
+    )
+    try:
+        _, stderr = await process.communicate()
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        detail = stderr.decode(errors="replace").strip()[-500:]
+        raise RuntimeError(f"optimising {copy} failed (exit {process.returncode}): {detail}")
+
+
+def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:
+    return Embedder(settings.embedding.model, cache_dir, settings.embedding.max_chars)
+
+
+def _read_and_clear_clean_flag(conn: Any) -> bool:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (CLEAN_KEY,)).fetchone()
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '0') "
+            "ON CONFLICT(key) DO UPDATE SET value = '0'",
+            (CLEAN_KEY,),
+        )
+    return row is None or row[0] == "1"
+
+
+def _set_clean_flag(conn: Any) -> None:
+    with transaction(conn):
+        conn.execute("UPDATE meta SET value = '1' WHERE key = ?", (CLEAN_KEY,))
+
+
+__all__ = ["IndexCorrupt", "MemoryService", "make_store"]

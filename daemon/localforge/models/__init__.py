@@ -1,0 +1,1 @@
+"""Model catalogue, residency and inference."""

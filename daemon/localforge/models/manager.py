@@ -1,0 +1,447 @@
+"""The model manager: serves chat and code completion on resident models, within a budget.
+
+Service "models" (``app.models``). It owns the worker pool and the residency
+planner, measures every load and generation (EWMA, persisted), and is the
+router's ``CandidateSource``: a model that is not resident pays its expected
+load time in the latency signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from localforge.errors import LocalForgeError, NotFound
+from localforge.models.fim import build_code_prompt
+from localforge.models.gpu import CPU, Budgets, gpu_usage, probe_budgets
+from localforge.models.pool import ModelPool, estimate_memory
+from localforge.models.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
+from localforge.models.remote import RemoteBackend
+from localforge.models.residency import Planner, fmt_bytes
+from localforge.models.spec import ModelSpec
+from localforge.models.stats import StatsStore
+from localforge.models.worker import GenerateRequest, Generation, OnProgress, OnToken
+from localforge.routing.candidates import Candidate
+from localforge.settings import Settings
+from localforge.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+SPAWN_MS = 600.0  # a fresh worker: interpreter start and llama.cpp import
+LOAD_BYTES_PER_S = 1.5e9  # first guess until a load is measured
+TTL_TICK_S = 1.0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    prompt_format: str
+    finish_reason: str
+    usage: dict[str, int]
+    timings: dict[str, float]
+    loaded: bool  # this request paid for loading the model
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ModelManager:
+    name = "models"
+
+    def __init__(
+        self, settings: Callable[[], Settings], registry: Any, storage: Database, state_dir: Path
+    ) -> None:
+        self._settings = settings
+        self.registry = registry
+        self.storage = storage
+        self.stats = StatsStore(storage)
+        self.log_dir = state_dir / "workers"
+        self.budgets: Budgets | None = None
+        self.pool: ModelPool | None = None
+        self.remotes: dict[str, RemoteBackend] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._deferred: set[asyncio.Task[Any]] = set()
+        self._state = "stopped"
+        self._preload_errors: dict[str, str] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    # --- lifecycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        residency = self.settings.residency
+        self.budgets = probe_budgets(residency)
+        log.info("%s", self.budgets.detail)
+        planner = Planner(self.budgets.as_dict(), residency.max_group_wait_s)
+        self.pool = ModelPool(
+            planner,
+            device_for=self._device_for,
+            log_dir=self.log_dir,
+            load_timeout_s=lambda: self.settings.residency.load_timeout_s,
+            default_ttl_s=lambda: self.settings.residency.default_ttl_s,
+            on_loaded=self.stats.record_load,
+            keep_spare=residency.spare_worker,
+            expected_load_s=lambda name: (self.stats.get(name).load_ms_ewma or 0.0) / 1000,
+        )
+        await self.stats.load()
+        subscribe = getattr(self.registry, "subscribe", None)
+        if subscribe is not None:
+            subscribe(self._on_registry_event)
+        self._spawn(self._ttl_loop())
+        self._spawn(self._preload())
+        self._spawn(self.pool.warm_spare())
+        self._state = "ready"
+
+    async def stop(self) -> None:
+        if self._deferred:  # bookkeeping of answered requests: let it land
+            await asyncio.wait(self._deferred, timeout=5.0)
+        for task in [*self._tasks, *self._deferred]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._deferred, return_exceptions=True)
+        if self.pool is not None:
+            await self.pool.close()
+        self._state = "stopped"
+
+    def defer(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run bookkeeping after the answer has gone out; finished before the daemon stops."""
+        task = asyncio.get_running_loop().create_task(_logged(coro))
+        self._deferred.add(task)
+        task.add_done_callback(self._deferred.discard)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _ttl_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TTL_TICK_S)
+            if self.pool is not None:
+                self.pool.expire()
+
+    async def _preload(self) -> None:
+        wanted = list(self.settings.residency.preload)
+        with contextlib.suppress(Exception):
+            wanted += [
+                spec.name for spec in self.registry.list() if spec.pinned and not spec.is_remote
+            ]
+        for name in dict.fromkeys(wanted):
+            try:
+                await self.load(name)
+            except LocalForgeError as exc:
+                self._preload_errors[name] = exc.message
+                log.warning("preloading '%s' failed: %s", name, exc.message)
+
+    def _on_registry_event(self, event: str, spec: ModelSpec) -> None:
+        self.remotes.pop(spec.name, None)
+        if self.pool is None:
+            return
+        if event == "removed":
+            self.pool.forget(spec.name)
+        elif event == "changed" and spec.name in self.pool.slots:
+            self.pool.slot(spec)
+            self.pool.schedule()
+
+    def _device_for(self, spec: ModelSpec) -> str:
+        budgets = self.budgets
+        if budgets is None or budgets.mode != "gpu" or spec.n_gpu_layers == 0:
+            return CPU
+        gpus = [device for device in budgets.devices if device.key != CPU]
+        return max(gpus, key=lambda device: device.budget_bytes).key
+
+    def _pool(self) -> ModelPool:
+        if self.pool is None:
+            raise LocalForgeError("the model manager is not started")
+        return self.pool
+
+    # --- CandidateSource ------------------------------------------------------
+
+    def candidates(self) -> list[Candidate]:
+        entries = {entry.name: entry for entry in self.settings.models}
+        slots = self.pool.slots if self.pool is not None else {}
+        result = []
+        for spec in self.registry.list():
+            measured = self.stats.get(spec.name)
+            entry = entries.get(spec.name)
+            slot = slots.get(spec.name)
+            resident = spec.is_remote or (slot is not None and slot.state in ("idle", "busy"))
+            expected = 0.0
+            if not resident:
+                expected = (
+                    measured.load_ms_ewma
+                    or (entry.load_time_ms if entry else None)
+                    or (SPAWN_MS + estimate_memory(spec) / LOAD_BYTES_PER_S * 1000)
+                )
+            latency = measured.latency_ms_ewma or (entry.avg_latency_ms if entry else None)
+            result.append(
+                Candidate(spec.name, dict(spec.benchmarks), latency, float(expected), resident)
+            )
+        return result
+
+    def resident(self) -> list[str]:
+        if self.pool is None:
+            return []
+        return [name for name, slot in self.pool.slots.items() if slot.state in ("idle", "busy")]
+
+    # --- operations -----------------------------------------------------------
+
+    async def load(self, name: str, on_progress: OnProgress | None = None) -> dict[str, Any]:
+        spec = self.registry.get(name)
+        if spec.is_remote:
+            return {"name": name, "resident": True, "remote": spec.url, "load_ms": 0.0}
+        pool = self._pool()
+        started = time.perf_counter()
+        async with pool.serving(spec, on_progress):
+            pass
+        slot = pool.slots[name]
+        return {
+            "name": name,
+            "resident": True,
+            "waited_ms": round((time.perf_counter() - started) * 1000, 1),
+            "load_ms": round(slot.load_info.load_ms, 1) if slot.load_info else None,
+            "pid": slot.worker.pid if slot.worker else None,
+        }
+
+    async def unload(self, name: str) -> bool:
+        spec = self.registry.get(name)
+        if spec.is_remote:
+            return False
+        return await self._pool().unload(name)
+
+    def pin(self, name: str, on: bool) -> dict[str, Any]:
+        spec = self.registry.get(name)
+        if spec.is_remote:  # always available; nothing to keep resident here
+            return {"name": name, "pinned": on, "resident": True}
+        slot = self._pool().slot(spec)
+        slot.pinned = on
+        self._pool().schedule()
+        return {"name": name, "pinned": on, "resident": slot.state in ("idle", "busy")}
+
+    async def chat(
+        self,
+        spec: ModelSpec,
+        messages: Sequence[dict[str, str]],
+        *,
+        on_token: OnToken | None = None,
+        on_progress: OnProgress | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] = (),
+    ) -> Completion:
+        if spec.is_remote and spec.prompt_format in (SERVER_TEMPLATE, GGUF_TEMPLATE):
+            # The server applies the model's own template to the messages.
+            prompt = build_chat_prompt(GGUF_TEMPLATE, SERVER_TEMPLATE, messages, stop)
+            fmt, note = SERVER_TEMPLATE, None
+        else:
+            prompt = build_chat_prompt(spec.prompt_format, spec.chat_template, messages, stop)
+            fmt, note = prompt.format, prompt.note
+        request = GenerateRequest(
+            kind=prompt.kind,
+            prompt=prompt.prompt,
+            messages=prompt.messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=prompt.stop,
+            fresh=not self.settings.residency.reuse_prompt_prefix,
+        )
+        strip = prompt.kind == "completion"
+        return await self._run(spec, request, fmt, note, on_token, on_progress, strip_leading=strip)
+
+    async def complete_code(
+        self,
+        spec: ModelSpec,
+        prefix: str,
+        suffix: str = "",
+        *,
+        on_token: OnToken | None = None,
+        on_progress: OnProgress | None = None,
+        max_tokens: int = 128,
+        temperature: float = 0.2,
+        stop: Sequence[str] = (),
+    ) -> Completion:
+        code = build_code_prompt(prefix, suffix, fim=spec.fim, family=spec.family, stop=stop)
+        request = GenerateRequest(
+            kind="completion",
+            prompt=code.prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=code.stop,
+            fresh=not self.settings.residency.reuse_prompt_prefix,
+        )
+        return await self._run(
+            spec, request, code.format, None, on_token, on_progress, strip_leading=False
+        )
+
+    async def _run(
+        self,
+        spec: ModelSpec,
+        request: GenerateRequest,
+        prompt_format: str,
+        note: str | None,
+        on_token: OnToken | None,
+        on_progress: OnProgress | None,
+        *,
+        strip_leading: bool,
+    ) -> Completion:
+        emit = _leading_stripper(on_token) if strip_leading and on_token else on_token
+        started = time.perf_counter()
+        wall_start = time.time()
+        loaded = False
+        waited = 0.0
+        generation: Generation
+        timeout = self.settings.residency.generate_timeout_s
+        try:
+            if spec.is_remote:
+                generation = await self._remote(spec).generate(
+                    request, on_token=emit, timeout=timeout
+                )
+            else:
+                async with self._pool().serving(spec, on_progress) as worker:
+                    waited = (time.perf_counter() - started) * 1000
+                    slot = self._pool().slots[spec.name]
+                    loaded = slot.loaded_at is not None and slot.loaded_at >= wall_start
+                    generation = await worker.generate(request, on_token=emit, timeout=timeout)
+        except LocalForgeError:
+            self.defer(self.stats.record_request(spec.name, ok=False))
+            raise
+        total = (time.perf_counter() - started) * 1000
+        tps = generation.completion_tokens / max(generation.total_ms / 1000, 1e-6)
+        self.defer(
+            self.stats.record_request(
+                spec.name,
+                ok=True,
+                latency_ms=generation.total_ms,
+                ttft_ms=generation.ttft_ms,
+                tokens_per_s=tps,
+            )
+        )
+        text = generation.text.lstrip() if strip_leading else generation.text
+        return Completion(
+            text=text,
+            model=spec.name,
+            prompt_format=prompt_format,
+            finish_reason=generation.finish_reason,
+            usage={
+                "prompt_tokens": generation.prompt_tokens,
+                "completion_tokens": generation.completion_tokens,
+            },
+            timings={
+                "queue_ms": round(waited, 1),
+                "ttft_ms": round(waited + generation.ttft_ms, 1),
+                "generate_ms": round(generation.total_ms, 1),
+                "total_ms": round(total, 1),
+            },
+            loaded=loaded,
+            note=note,
+        )
+
+    def _remote(self, spec: ModelSpec) -> RemoteBackend:
+        assert spec.url is not None
+        backend = self.remotes.get(spec.name)
+        if backend is None or backend.url != spec.url:
+            backend = RemoteBackend(spec.name, spec.url)
+            self.remotes[spec.name] = backend
+        return backend
+
+    # --- status ---------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        if self.pool is None or self.budgets is None:
+            return {"state": self._state, "detail": "not started"}
+        slots = []
+        pids = []
+        for name, slot in sorted(self.pool.slots.items()):
+            if slot.state == "absent":
+                continue
+            pid = slot.worker.pid if slot.worker else None
+            if pid:
+                pids.append(pid)
+            slots.append(
+                {
+                    "name": name,
+                    "state": slot.state,
+                    "device": slot.device,
+                    "memory_bytes": slot.memory_bytes,
+                    "pinned": slot.pinned,
+                    "pid": pid,
+                    "load_ms": round(slot.load_info.load_ms, 1) if slot.load_info else None,
+                    "idle_s": round(time.monotonic() - slot.last_used, 1)
+                    if slot.state == "idle"
+                    else None,
+                }
+            )
+        used: dict[str, int] = {}
+        for slot in self.pool.slots.values():
+            if slot.state != "absent":
+                used[slot.device] = used.get(slot.device, 0) + slot.memory_bytes
+        budgets = [
+            {
+                "device": device.key,
+                "name": device.name,
+                "budget_bytes": device.budget_bytes,
+                "used_bytes": used.get(device.key, 0),
+            }
+            for device in self.budgets.devices
+        ]
+        shown = ", ".join(f"{s['name']} ({s['state']})" for s in slots) or "none"
+        room = "; ".join(
+            f"{d.key} {fmt_bytes(used.get(d.key, 0))} of {fmt_bytes(d.budget_bytes)}"
+            for d in self.budgets.devices
+        )
+        detail = f"{self.budgets.detail}; resident: {shown}; used {room}"
+        if self.pool.tickets:
+            detail += f"; {len(self.pool.tickets)} request(s) queued"
+        status: dict[str, Any] = {
+            "state": self._state,
+            "detail": detail,
+            "mode": self.budgets.mode,
+            "budgets": budgets,
+            "resident": slots,
+            "queued": len(self.pool.tickets),
+            "loads": self.pool.loads,
+            "evictions": self.pool.evictions,
+        }
+        if self.budgets.mode == "gpu":
+            status["gpu_usage"] = gpu_usage(pids)
+        if self._preload_errors:
+            status["preload_errors"] = dict(self._preload_errors)
+        return status
+
+    def require(self, name: str) -> ModelSpec:
+        try:
+            spec: ModelSpec = self.registry.get(name)
+        except KeyError as exc:
+            raise NotFound(f"unknown model '{name}'") from exc
+        return spec
+
+
+def _leading_stripper(on_token: OnToken) -> OnToken:
+    started = False
+
+    def emit(text: str) -> None:
+        nonlocal started
+        if not started:
+            text = text.lstrip()
+            if not text:
+                return
+            started = True
+        on_token(text)
+
+    return emit
+
+
+async def _logged(coro: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await coro
+    except Exception:
+        log.exception("deferred bookkeeping failed")

@@ -1,0 +1,272 @@
+"""Task classification on the request path: a query in, a task type and its probabilities out.
+
+The trained TF-IDF vocabulary, idf weights and logistic-regression coefficients
+are applied directly: tokenise with the training regex, count the n-grams found
+in the vocabulary, weight them (sublinear tf × idf, L2-normalised) and take the
+dot product with the coefficients of those few features only. That is the same
+arithmetic as scikit-learn's ``predict_proba`` at a fraction of its per-call
+cost, and it needs no scikit-learn at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from localforge.errors import InvalidParams, LocalForgeError, Unavailable
+from localforge.routing import artifact as artifacts
+
+if TYPE_CHECKING:
+    from localforge.settings import ClassifierSettings
+
+log = logging.getLogger(__name__)
+
+LABELS = ("coding", "math", "reasoning", "instruction", "hard_reasoning", "general")
+FALLBACK_LABEL = "general"
+
+
+@dataclass(frozen=True)
+class Classification:
+    task_type: str
+    confidence: float
+    probabilities: dict[str, float]
+    routed_task_type: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_type": self.task_type,
+            "confidence": self.confidence,
+            "probabilities": self.probabilities,
+            "routed_task_type": self.routed_task_type,
+            "reason": self.reason,
+        }
+
+
+class TaskClassifier:
+    """A loaded artifact; ``classify`` is pure and thread-safe."""
+
+    def __init__(
+        self, loaded: artifacts.Artifact, *, min_confidence: float = 0.6, max_chars: int = 4000
+    ) -> None:
+        meta = loaded.metadata
+        self.metadata: dict[str, Any] = meta
+        self.labels: tuple[str, ...] = loaded.labels
+        self.min_confidence = min_confidence
+        self.max_chars = max_chars
+        tokens = meta["tokenizer"]
+        self._token_re = re.compile(tokens["token_pattern"])
+        self._lowercase = bool(tokens.get("lowercase", True))
+        self._ngram_max = int(tokens["ngram_range"][1])
+        if int(tokens["ngram_range"][0]) != 1 or self._ngram_max not in (1, 2):
+            raise Unavailable(
+                f"classifier artifact uses n-grams {tokens['ngram_range']}; "
+                "this lfd reads (1, 1) and (1, 2): retrain it with 'lfd train'"
+            )
+        self._sublinear = bool(tokens.get("sublinear_tf", True))
+        self._vocab: dict[str, int] = {term: i for i, term in enumerate(loaded.vocabulary.tolist())}
+        n_terms = len(self._vocab)
+        coef = np.asarray(loaded.coef, dtype=np.float64)
+        # Row per feature, so the few active features are one fancy-indexed slice.
+        self._coef_terms = np.ascontiguousarray(coef[:, :n_terms].T)
+        self._coef_embedding = np.ascontiguousarray(coef[:, n_terms:])
+        self._idf = np.asarray(loaded.idf, dtype=np.float64)
+        self._intercept = np.asarray(loaded.intercept, dtype=np.float64)
+        embedding = meta.get("embedding") or {}
+        self.needs_embedding: bool = bool(embedding.get("dim"))
+        self._embedding_dim = int(embedding.get("dim") or 0)
+        self._embedding_weight = float(embedding.get("weight") or 0.0)
+        self._temperature = float(meta.get("temperature", 1.0))
+        self._uniform = {label: round(1.0 / len(self.labels), 6) for label in self.labels}
+
+    @classmethod
+    def load(
+        cls, path: Path | None = None, *, min_confidence: float = 0.6, max_chars: int = 4000
+    ) -> TaskClassifier:
+        return cls(
+            artifacts.load(path or artifacts.bundled_path()),
+            min_confidence=min_confidence,
+            max_chars=max_chars,
+        )
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unknown"))
+
+    @property
+    def features(self) -> str:
+        return str(self.metadata.get("features", "tfidf"))
+
+    # --- the hot path -------------------------------------------------------
+
+    def scores(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
+        """Raw logits (before temperature), or None when the text has no known feature."""
+        doc = text.lower() if self._lowercase else text
+        tokens = self._token_re.findall(doc)
+        vocab = self._vocab
+        counts: dict[int, int] = {}
+        for token in tokens:
+            index = vocab.get(token)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        if self._ngram_max == 2:
+            for first, second in itertools.pairwise(tokens):
+                index = vocab.get(first + " " + second)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+        logits = self._intercept.copy()
+        if counts:
+            indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if self._sublinear:
+                tf = np.log(tf) + 1.0
+            weights = tf * self._idf[indices]
+            weights /= math.sqrt(float(weights @ weights))
+            logits += weights @ self._coef_terms[indices]
+        if self.needs_embedding:
+            vector = self._check_embedding(embedding)
+            logits += self._coef_embedding @ (vector * self._embedding_weight)
+        elif not counts:
+            return None
+        return logits
+
+    def probabilities(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
+        logits = self.scores(text, embedding)
+        if logits is None:
+            return None
+        logits = logits / self._temperature
+        logits -= logits.max()
+        exp = np.exp(logits)
+        result: np.ndarray = exp / exp.sum()
+        return result
+
+    def classify(self, text: str, embedding: np.ndarray | None = None) -> Classification:
+        if not isinstance(text, str):
+            raise InvalidParams(f"text must be a string, got {type(text).__name__}")
+        text = text[: self.max_chars]
+        if not text.strip():
+            return self._fallback("empty query: routed as general")
+        probs = self.probabilities(text, embedding)
+        if probs is None:
+            return self._fallback("no known words or symbols in the query: routed as general")
+        best = int(probs.argmax())
+        label = self.labels[best]
+        confidence = float(probs[best])
+        probabilities = {
+            name: round(float(p), 6) for name, p in zip(self.labels, probs, strict=True)
+        }
+        if confidence < self.min_confidence:
+            routed = FALLBACK_LABEL
+            reason = f"confidence {confidence:.2f} < {self.min_confidence:.2f}: routed as {routed}"
+        else:
+            routed = label
+            reason = f"confidence {confidence:.2f} >= {self.min_confidence:.2f}: routed as {label}"
+        return Classification(label, round(confidence, 6), probabilities, routed, reason)
+
+    def _fallback(self, reason: str) -> Classification:
+        confidence = self._uniform[FALLBACK_LABEL]
+        return Classification(
+            FALLBACK_LABEL, confidence, dict(self._uniform), FALLBACK_LABEL, reason
+        )
+
+    def _check_embedding(self, embedding: np.ndarray | None) -> np.ndarray:
+        if embedding is None:
+            raise InvalidParams(
+                f"classifier artifact {self.version} uses tfidf+embedding features and needs the "
+                "query's sentence embedding; embed the query first, "
+                "or set classifier.features = 'tfidf'"
+            )
+        vector = np.asarray(embedding, dtype=np.float64).reshape(-1)
+        if vector.shape[0] != self._embedding_dim:
+            raise InvalidParams(
+                f"embedding has {vector.shape[0]} dimensions, the classifier was trained on "
+                f"{self._embedding_dim} ({self.metadata['embedding'].get('model')}); "
+                "use the same embedding model as the artifact"
+            )
+        return vector
+
+    def describe(self) -> dict[str, Any]:
+        metrics = self.metadata.get("metrics", {})
+        return {
+            "version": self.version,
+            "features": self.features,
+            "labels": list(self.labels),
+            "min_confidence": self.min_confidence,
+            "max_chars": self.max_chars,
+            "needs_embedding": self.needs_embedding,
+            "dev_accuracy": metrics.get("dev", {}).get("accuracy"),
+            "dev_macro_f1": metrics.get("dev", {}).get("macro_f1"),
+            "loso_accuracy": metrics.get("loso", {}).get("accuracy"),
+            "trained_at": self.metadata.get("trained_at"),
+        }
+
+
+def artifact_path(settings: ClassifierSettings) -> Path:
+    """The configured artifact, else the bundled one for the configured feature set."""
+    return settings.artifact or artifacts.bundled_path(settings.features)
+
+
+class ClassifierService:
+    """Service "classifier": loads the artifact at start and serves ``classify``."""
+
+    name = "classifier"
+
+    def __init__(self, settings: Callable[[], ClassifierSettings]) -> None:
+        self._settings = settings
+        self._classifier: TaskClassifier | None = None
+        self._error: str | None = None
+        self._path: Path | None = None
+
+    @property
+    def classifier(self) -> TaskClassifier:
+        if self._classifier is None:
+            raise Unavailable(
+                self._error or "the task classifier is not loaded yet; try again shortly"
+            )
+        return self._classifier
+
+    async def start(self) -> None:
+        settings = self._settings()
+        path = artifact_path(settings)
+        try:
+            self._classifier = await asyncio.to_thread(
+                TaskClassifier.load,
+                path,
+                min_confidence=settings.min_confidence,
+                max_chars=settings.max_chars,
+            )
+        except LocalForgeError as exc:
+            # A bad artifact must not keep the daemon down: routing falls back to "general".
+            self._error = exc.message
+            log.error("task classifier not loaded: %s", exc.message)
+            return
+        self._path = path
+        self._error = None
+        log.info("task classifier %s loaded from %s", self._classifier.version, path)
+
+    async def stop(self) -> None:
+        self._classifier = None
+
+    def status(self) -> dict[str, Any]:
+        if self._classifier is None:
+            state = "degraded" if self._error else "stopped"
+            return {"state": state, "detail": self._error or "not loaded"}
+        info = self._classifier.describe()
+        accuracy = info["dev_accuracy"]
+        shown = (
+            f"dev accuracy {accuracy:.3f}" if isinstance(accuracy, float) else "dev accuracy n/a"
+        )
+        detail = (
+            f"artifact {info['version']} ({info['features']}), "
+            f"labels {', '.join(info['labels'])}, {shown}"
+        )
+        return {"state": "ready", "detail": detail, "artifact": str(self._path), **info}

@@ -1,0 +1,75 @@
+"""Argument parsers for `lfd classify` and `lfd train`.
+
+Kept apart from ``classify_cli`` so that building ``lfd``'s parser (on every
+``lfd serve``) imports no numpy or scikit-learn; the command runs import them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from localforge.routing.classify_cli import cmd_classify
+
+    return cmd_classify(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from localforge.routing.classify_cli import cmd_train
+
+    return cmd_train(args)
+
+
+def register_classify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from localforge.cli import add_settings_flags
+
+    parser = sub.add_parser(
+        "classify",
+        help="label queries with a task type, no daemon needed",
+        description=(
+            "Classify one query given as arguments, or every line of stdin: JSON Lines "
+            '({"text": ...}, other fields passed through) or plain text. One JSON object per '
+            "line comes out; a line that cannot be read gets an error object and the rest go on "
+            "(exit status 1 when any line failed)."
+        ),
+    )
+    parser.add_argument("text", nargs="*", help="the query (omit to read stdin)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the single query's result as JSON"
+    )
+    parser.add_argument(
+        "--artifact", type=Path, help="trained artifact directory (default: configured or bundled)"
+    )
+    parser.add_argument(
+        "--min-confidence", type=float, help="below this, route as general (default 0.6)"
+    )
+    add_settings_flags(parser)
+    parser.set_defaults(func=_classify)
+
+
+def register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from localforge.cli import add_settings_flags
+
+    parser = sub.add_parser(
+        "train",
+        help="train the task classifier from labelled JSON Lines",
+        description=(
+            'Train on JSON Lines {"text", "label", "source"?} (default: the routing corpus and '
+            "the repository's data/ files), print per-class precision/recall/F1, the confusion "
+            "matrix, accuracy and leave-one-source-out accuracy, and write the artifact."
+        ),
+    )
+    parser.add_argument("--data", type=Path, action="append", help="training file (repeatable)")
+    parser.add_argument("--eval", type=Path, help="evaluation file (default: the corpus dev.jsonl)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation file")
+    parser.add_argument("--out", type=Path, help="artifact directory to write")
+    parser.add_argument("--features", choices=["tfidf", "tfidf+embedding"])
+    parser.add_argument("--max-features", type=int, default=5000)
+    parser.add_argument("--c", type=float, default=3.0, help="inverse regularisation strength")
+    parser.add_argument(
+        "--no-loso", action="store_true", help="skip leave-one-source-out evaluation"
+    )
+    add_settings_flags(parser)
+    parser.set_defaults(func=_train)

@@ -1,0 +1,256 @@
+"""Service "router": classify → embed once → one memory search → score every model → record.
+
+The router needs no loaded model to decide. Candidates come from a
+``CandidateSource`` (the config, or the model manager); the classifier and the
+memory are optional at any moment: without them the decision is made on the
+remaining signals, and the trace says which were missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from localforge.errors import InvalidParams, LocalForgeError, NotFound, Unavailable
+from localforge.memory.interactions import Interaction, hash_text
+from localforge.memory.scoring import memory_evidence
+from localforge.memory.service import MemoryService
+from localforge.memory.store import Neighbour
+from localforge.routing.candidates import CandidateSource
+from localforge.routing.scorer import Scorer, Weights
+from localforge.routing.trace import build_trace, compact_scores
+from localforge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Classifies(Protocol):
+    needs_embedding: bool
+
+    def classify(self, text: str, embedding: np.ndarray | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: str
+    model: str
+    task_type: str
+    confidence: float
+    trace: dict[str, Any]
+
+
+def _unclassified(reason: str) -> dict[str, Any]:
+    return {
+        "task_type": "general",
+        "confidence": 0.0,
+        "probabilities": {},
+        "routed_task_type": "general",
+        "reason": reason,
+    }
+
+
+class Router:
+    name = "router"
+
+    def __init__(
+        self,
+        memory: MemoryService,
+        candidates: CandidateSource,
+        settings: Callable[[], Settings],
+        classifier: Callable[[], Classifies] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.memory = memory
+        self.clock = clock
+        self.candidates = candidates
+        self._settings = settings
+        self._classifier = classifier
+        self._weights_for: tuple[Any, Weights] | None = None
+        self.decisions = 0
+        self.state = "stopped"
+
+    async def start(self) -> None:
+        self.state = "ready"
+
+    async def stop(self) -> None:
+        self.state = "stopped"
+
+    def status(self) -> dict[str, Any]:
+        weights = self.weights(self._settings())
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in weights.as_dict().items())
+        return {
+            "state": self.state,
+            "detail": f"{self.decisions} decisions since start; weights {shown}",
+            "decisions": self.decisions,
+        }
+
+    def weights(self, settings: Settings) -> Weights:
+        cached = self._weights_for
+        if cached is None or cached[0] is not settings.weights:
+            cached = (settings.weights, Weights.from_settings(settings.weights))
+            self._weights_for = cached
+        return cached[1]
+
+    # --- decide -----------------------------------------------------------
+
+    async def route(
+        self, text: str, *, model: str | None = None, kind: str = "chat", record: bool = True
+    ) -> Decision:
+        started = time.perf_counter()
+        if not text.strip():
+            raise InvalidParams("the query text is empty; nothing to route")
+        settings = self._settings()
+        candidates = self.candidates.candidates()
+        if not candidates:
+            raise Unavailable(
+                "no models are registered; add a [[models]] entry or a GGUF to a model dir"
+            )
+        names = [c.name for c in candidates]
+        if model is not None and model not in names:
+            raise NotFound(f"unknown model {model!r}; known models: {', '.join(names)}")
+
+        vector, classification, timings = await self._embed_and_classify(text)
+        neighbours: list[Neighbour] = []
+        memory_note: str | None = None
+        search_started = time.perf_counter()
+        if vector is None:
+            memory_note = "no embedding: memory neutral"
+        else:
+            try:
+                neighbours = await self.memory.search(
+                    vector, settings.memory.top_k * len(names), names
+                )
+            except LocalForgeError as exc:
+                memory_note = f"memory unavailable ({exc.message}): neutral"
+        timings["search"] = (time.perf_counter() - search_started) * 1000
+
+        score_started = time.perf_counter()
+        now = self.clock()
+        task_type = classification["routed_task_type"]
+        same_task = settings.routing.same_task_memory
+        evidence = memory_evidence(
+            neighbours,
+            names,
+            top_k=settings.memory.top_k,
+            decay=settings.memory.decay,
+            now=now,
+            min_similarity=settings.routing.fallback_min_similarity,
+            task_type=task_type if same_task else None,
+        )
+        other = sum(n.task_type != task_type for n in neighbours) if same_task else 0
+        if other and memory_note is None:
+            memory_note = f"ok; {other} neighbours of other task types are not evidence"
+        weights = self.weights(settings)
+        selection = Scorer(weights, settings.routing).score(
+            candidates,
+            task_type=classification["routed_task_type"],
+            confidence=float(classification["confidence"]),
+            evidence=evidence,
+            feedback=self.memory.feedback,
+            measured_latency=self.memory.latency,
+        )
+        winner, reason = selection.winner, selection.reason
+        if model is not None:
+            winner, reason = (
+                model,
+                f"forced by the caller (the scores would pick {selection.winner})",
+            )
+        timings["score"] = (time.perf_counter() - score_started) * 1000
+
+        request_id = str(uuid.uuid4())
+        record_started = time.perf_counter()
+        if record:
+            store_text = settings.memory.store_text
+            await self.memory.remember(
+                Interaction(
+                    request_id=request_id,
+                    created_at=now,
+                    kind=kind,
+                    query_text=text if store_text else None,
+                    query_hash=hash_text(text),
+                    task_type=classification["routed_task_type"],
+                    confidence=float(classification["confidence"]),
+                    model=winner,
+                    forced=model is not None,
+                    scores=compact_scores(selection),
+                    embedding=vector,
+                    embedding_model=self.memory.embedder.model_name if vector is not None else None,
+                )
+            )
+        timings["record"] = (time.perf_counter() - record_started) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        self.decisions += 1
+        trace = build_trace(
+            request_id=request_id,
+            kind=kind,
+            classification=classification,
+            weights=weights,
+            selection=selection,
+            winner=winner,
+            reason=reason,
+            forced=model is not None,
+            neighbours=len(neighbours),
+            memory_note=memory_note,
+            timings_ms=timings,
+            recorded=record,
+        )
+        log.debug("routed %s to %s (%s)", request_id, winner, reason)
+        return Decision(
+            request_id,
+            winner,
+            classification["routed_task_type"],
+            float(classification["confidence"]),
+            trace,
+        )
+
+    async def _embed_and_classify(
+        self, text: str
+    ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
+        """Embed once and classify, on the embedding thread (the classifier may use the vector)."""
+        try:
+            embedder = self.memory.embedder
+        except Unavailable:
+            embedder = None
+        classifier: Classifies | None = None
+        unclassified_reason = "no classifier configured: routed as general"
+        if self._classifier is not None:
+            try:
+                classifier = self._classifier()
+            except LocalForgeError as exc:
+                unclassified_reason = f"classifier unavailable ({exc.message}): routed as general"
+
+        def work() -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
+            timings: dict[str, float] = {}
+            t0 = time.perf_counter()
+            vector = embedder.embed_one(text) if embedder is not None else None
+            t1 = time.perf_counter()
+            timings["embed"] = (t1 - t0) * 1000
+            if classifier is None:
+                result = _unclassified(unclassified_reason)
+            else:
+                use = vector if classifier.needs_embedding else None
+                try:
+                    result = dict(classifier.classify(text, use).to_dict())
+                except Exception as exc:  # a broken artifact must not stop routing
+                    log.exception("classifier failed; routing as general")
+                    result = _unclassified(f"classifier failed ({exc}): routed as general")
+            timings["classify"] = (time.perf_counter() - t1) * 1000
+            return vector, result, timings
+
+        return await self.memory.in_embed(work)
+
+    # --- outcomes ---------------------------------------------------------
+
+    async def record_result(
+        self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None = None
+    ) -> None:
+        await self.memory.record_result(
+            request_id, model=model, latency_ms=latency_ms, ok=ok, error=error
+        )

@@ -1,0 +1,61 @@
+"""route.*: classify a query (and, with the router, explain a routing decision)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from localforge.rpc.dispatch import CallContext, Method, Params
+
+
+class ClassifyParams(Params):
+    text: str = Field(description="the query to label (long texts are truncated)")
+
+
+async def classify(ctx: CallContext, params: ClassifyParams) -> dict[str, Any]:
+    classifier = ctx.app.classifier.classifier
+    text = params.text[: classifier.max_chars]
+    vector = await ctx.app.memory.embed(text) if classifier.needs_embedding else None
+    result = classifier.classify(text, vector)  # tens of microseconds: no thread hop
+    return {
+        **result.to_dict(),
+        "artifact": classifier.version,
+        "features": classifier.features,
+        "min_confidence": classifier.min_confidence,
+    }
+
+
+class ExplainParams(Params):
+    text: str = Field(description="the query to route")
+    kind: str = Field("chat", description="chat | code | ...: what the request would be")
+    model: str | None = Field(None, description="force this model (the trace still scores all)")
+    record: bool = Field(
+        False, description="record the decision as an interaction, so feedback.record can rate it"
+    )
+
+
+async def explain(ctx: CallContext, params: ExplainParams) -> dict[str, Any]:
+    decision = await ctx.app.router.route(
+        params.text, model=params.model, kind=params.kind, record=params.record
+    )
+    return decision.trace
+
+
+def methods() -> list[Method[Any]]:
+    return [
+        Method(
+            "route.explain",
+            ExplainParams,
+            explain,
+            "decide which model would answer a query: task type, each model's four signals, "
+            "final scores, winner and reason, neighbours used, per-stage timings",
+        ),
+        Method(
+            "route.classify",
+            ClassifyParams,
+            classify,
+            "task type, calibrated confidence and probabilities of a query (below "
+            "classifier.min_confidence it is routed as general)",
+        ),
+    ]

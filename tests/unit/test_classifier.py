@@ -1,0 +1,263 @@
+"""The task classifier's hot path, decision rule, bad input and artifact format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localforge.errors import ConfigError, InvalidParams
+from localforge.routing import artifact as artifacts
+from localforge.routing import training
+from localforge.routing.classifier import LABELS, ClassifierService, TaskClassifier
+from localforge.settings import ClassifierSettings
+
+DATA = training.own_data_files()
+PROBES = [
+    "fix this error: KeyError: 'user'",
+    "What is 15% of 240?",
+    "Write a haiku about rain",
+    "why is the sky blue",
+    "Prove that there are infinitely many primes.",
+    "hello there, how are you?",
+    "SELECT name FROM users WHERE id = 1;",
+    "¿Cuál es la capital de Argentina?",
+    "a a a a a the the of of of x = y + 1",
+]
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[training.Example]:
+    return [e for path in DATA for e in training.read_examples(path)]
+
+
+@pytest.fixture(scope="module")
+def fitted(examples: list[training.Example]) -> training.Fitted:
+    config = training.TrainConfig(max_features=3000, loso=False)
+    return training.fit([e.text for e in examples], [e.label for e in examples], config)
+
+
+def _classifier(fitted: training.Fitted, tmp: Path, **kwargs: float) -> TaskClassifier:
+    art = training.export(fitted, 1.0, {}, [], fitted.config, [])
+    artifacts.save(art, tmp)
+    return TaskClassifier.load(tmp, **kwargs)  # type: ignore[arg-type]
+
+
+def _sklearn_probs(fitted: training.Fitted, texts: list[str]) -> np.ndarray:
+    probs = fitted.model.predict_proba(fitted.transform(texts))
+    order = [list(fitted.model.classes_).index(label) for label in LABELS]
+    result: np.ndarray = probs[:, order]
+    return result
+
+
+def test_hot_path_matches_sklearn_predict_proba(
+    fitted: training.Fitted, examples: list[training.Example], tmp_path: Path
+) -> None:
+    classifier = _classifier(fitted, tmp_path)
+    texts = [e.text for e in examples] + PROBES
+    dev = training.default_eval_file()
+    if dev.is_file():
+        texts += [e.text for e in training.read_examples(dev)]
+    expected = _sklearn_probs(fitted, texts)
+    for text, want in zip(texts, expected, strict=True):
+        got = classifier.probabilities(text)
+        if got is None:  # nothing in the vocabulary: sklearn sees the intercepts only
+            assert not fitted.transform([text]).nnz
+            continue
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+
+
+def test_embedding_features_match_sklearn(examples: list[training.Example], tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(len(examples), 8))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    config = training.TrainConfig(
+        features="tfidf+embedding", max_features=500, embedding_weight=0.7
+    )
+    fitted = training.fit(
+        [e.text for e in examples], [e.label for e in examples], config, embeddings
+    )
+    artifacts.save(training.export(fitted, 1.0, {}, [], config, []), tmp_path)
+    classifier = TaskClassifier.load(tmp_path)
+    assert classifier.needs_embedding
+    texts = [e.text for e in examples[:50]]
+    probs = fitted.model.predict_proba(fitted.transform(texts, embeddings[:50]))
+    order = [list(fitted.model.classes_).index(label) for label in LABELS]
+    for i, text in enumerate(texts):
+        got = classifier.probabilities(text, embeddings[i])
+        assert got is not None
+        np.testing.assert_allclose(got, probs[i, order], atol=1e-6, rtol=0)
+    with pytest.raises(InvalidParams, match="needs the query's sentence embedding"):
+        classifier.classify("hello")
+    with pytest.raises(InvalidParams, match="8"):
+        classifier.classify("hello", np.zeros(5))
+
+
+def test_low_confidence_is_routed_as_general(fitted: training.Fitted, tmp_path: Path) -> None:
+    strict = _classifier(fitted, tmp_path, min_confidence=0.999999)
+    result = strict.classify("Write a haiku about rain")
+    assert result.routed_task_type == "general"
+    assert result.reason.startswith(f"confidence {result.confidence:.2f} < 1.00")
+    lenient = TaskClassifier.load(tmp_path, min_confidence=0.0)
+    result = lenient.classify("Write a haiku about rain")
+    assert result.task_type == "instruction" == result.routed_task_type
+    assert "routed as instruction" in result.reason
+
+
+def test_probabilities_are_a_distribution_over_all_labels(
+    fitted: training.Fitted, tmp_path: Path
+) -> None:
+    classifier = _classifier(fitted, tmp_path)
+    for text in PROBES:
+        result = classifier.classify(text)
+        assert list(result.probabilities) == list(LABELS)
+        assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert result.confidence == max(result.probabilities.values())
+        assert result.task_type == max(result.probabilities, key=result.probabilities.__getitem__)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "🙂🎉🚀",
+        "你好，世界",
+        "\x00\x01\x02\xff\ufffd",
+        "\ud800 lone surrogate",
+        "{" * 1000,
+    ],
+)
+def test_odd_input_gets_a_defined_result(
+    fitted: training.Fitted, tmp_path: Path, text: str
+) -> None:
+    result = _classifier(fitted, tmp_path).classify(text)
+    assert result.task_type in LABELS
+    assert result.routed_task_type in LABELS
+    assert 0.0 <= result.confidence <= 1.0
+    json.dumps(result.to_dict())
+
+
+def test_empty_and_unknown_text_route_as_general_with_a_reason(
+    fitted: training.Fitted, tmp_path: Path
+) -> None:
+    classifier = _classifier(fitted, tmp_path)
+    assert classifier.classify("  ").reason == "empty query: routed as general"
+    result = classifier.classify("🙂🙂🙂")
+    assert result.routed_task_type == "general"
+    assert "no known words" in result.reason
+
+
+def test_huge_input_is_truncated_and_bounded(fitted: training.Fitted, tmp_path: Path) -> None:
+    classifier = _classifier(fitted, tmp_path, max_chars=4000)
+    huge = "fix this error: KeyError " * (5 * 1024 * 1024 // 25)
+    start = time.perf_counter()
+    result = classifier.classify(huge)
+    assert time.perf_counter() - start < 0.5
+    assert result.task_type == classifier.classify(huge[:4000]).task_type
+
+
+def test_non_string_is_rejected(fitted: training.Fitted, tmp_path: Path) -> None:
+    with pytest.raises(InvalidParams):
+        _classifier(fitted, tmp_path).classify(b"bytes")  # type: ignore[arg-type]
+
+
+# --- artifact format -----------------------------------------------------------
+
+
+def test_artifact_round_trip_has_no_pickled_objects(
+    fitted: training.Fitted, tmp_path: Path
+) -> None:
+    art = training.export(fitted, 0.8, {"dev": {"accuracy": 0.5}}, [], fitted.config, [])
+    artifacts.save(art, tmp_path)
+    with np.load(tmp_path / artifacts.ARRAYS_FILE, allow_pickle=False) as npz:
+        assert sorted(npz.files) == sorted(artifacts.ARRAY_NAMES)
+        assert all(npz[name].dtype != object for name in npz.files)
+    loaded = artifacts.load(tmp_path)
+    assert loaded.labels == LABELS
+    assert loaded.metadata["temperature"] == 0.8
+    np.testing.assert_array_equal(loaded.coef, art.coef)
+    assert loaded.vocabulary.tolist() == art.vocabulary.tolist()
+
+
+def test_damaged_artifacts_are_config_errors(fitted: training.Fitted, tmp_path: Path) -> None:
+    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
+    arrays = tmp_path / artifacts.ARRAYS_FILE
+    arrays.write_bytes(arrays.read_bytes()[:-10])
+    with pytest.raises(ConfigError, match="checksum differs"):
+        artifacts.load(tmp_path)
+    arrays.unlink()
+    with pytest.raises(ConfigError, match=r"has no arrays\.npz"):
+        artifacts.load(tmp_path)
+    meta = tmp_path / artifacts.METADATA_FILE
+    meta.write_text(json.dumps({"format_version": 99}))
+    arrays.write_bytes(b"x")
+    with pytest.raises(ConfigError, match="format 99"):
+        artifacts.load(tmp_path)
+
+
+def test_bundled_artifact_is_small_and_meets_its_goals() -> None:
+    path = artifacts.bundled_path()
+    size = sum(f.stat().st_size for f in path.iterdir())
+    assert size < 5 * 1024 * 1024
+    classifier = TaskClassifier.load()
+    assert classifier.labels == LABELS
+    dev = classifier.metadata["metrics"]["dev"]
+    assert dev["accuracy"] >= 0.90
+    assert dev["macro_f1"] >= 0.88
+    assert "loso" in classifier.metadata["metrics"]
+    assert classifier.metadata["corpus"]["hash"]
+
+
+def test_bundled_artifact_classifies_editor_requests() -> None:
+    classifier = TaskClassifier.load()
+    assert (
+        classifier.classify(
+            "fix this error: TypeError: 'NoneType' object is not subscriptable"
+        ).task_type
+        == "coding"
+    )
+    assert classifier.classify("convert 10 miles to kilometers").task_type == "math"
+    assert classifier.classify("Write a cover letter for a nursing job").task_type == "instruction"
+
+
+# --- the service -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("features", ["tfidf", "tfidf+embedding"])
+def test_service_status_shows_version_labels_and_dev_accuracy(features: str) -> None:
+    service = ClassifierService(lambda: ClassifierSettings(features=features))  # type: ignore[arg-type]
+    assert service.status()["state"] == "stopped"
+    asyncio.run(service.start())
+    status = service.status()
+    assert status["state"] == "ready"
+    assert status["version"] in status["detail"]
+    assert f"({features})" in status["detail"]
+    assert "coding, math, reasoning, instruction, hard_reasoning, general" in status["detail"]
+    assert "dev accuracy 0.9" in status["detail"]
+    classifier = service.classifier
+    assert classifier.needs_embedding == (features == "tfidf+embedding")
+    vector = np.ones(384) / np.sqrt(384) if classifier.needs_embedding else None
+    assert classifier.classify("hello", vector).task_type in LABELS
+    asyncio.run(service.stop())
+
+
+def test_default_settings_use_the_artifact_with_the_best_leave_one_source_out_accuracy() -> None:
+    default = artifacts.load(artifacts.bundled_path(ClassifierSettings().features)).metadata
+    for features in artifacts.BUNDLED_NAMES:
+        other = artifacts.load(artifacts.bundled_path(features)).metadata
+        assert default["metrics"]["loso"]["accuracy"] >= other["metrics"]["loso"]["accuracy"]
+
+
+def test_service_with_a_bad_artifact_is_degraded_not_dead(tmp_path: Path) -> None:
+    service = ClassifierService(lambda: ClassifierSettings(artifact=tmp_path / "missing"))
+    asyncio.run(service.start())
+    status = service.status()
+    assert status["state"] == "degraded"
+    assert "has no" in status["detail"]
+    with pytest.raises(Exception, match="has no"):
+        _ = service.classifier

@@ -1,0 +1,164 @@
+"""Training is deterministic, reproduces the shipped artifact, and reads data strictly."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localforge.errors import InvalidParams
+from localforge.paths import Paths
+from localforge.routing import artifact as artifacts
+from localforge.routing import training
+from localforge.routing.classifier import LABELS, TaskClassifier
+from localforge.routing.classify_cli import parse_line, read_items, run_stream
+from localforge.routing.embedding_cache import EmbeddingCache, embedding_cache_path
+
+CORPUS = training.corpus_dir()
+needs_corpus = pytest.mark.skipif(
+    not (CORPUS / "train.jsonl").is_file(),
+    reason=f"routing corpus not found at {CORPUS} (set {training.CORPUS_ENV} to its directory)",
+)
+
+
+def _own_examples() -> list[training.Example]:
+    return [e for path in training.own_data_files() for e in training.read_examples(path)]
+
+
+def test_own_data_covers_every_label_and_names_its_sources() -> None:
+    examples = _own_examples()
+    assert {e.label for e in examples} == set(LABELS)
+    assert all(e.source.startswith("localforge-") for e in examples)
+    readme = (training.REPO_ROOT / "data" / "README.md").read_text()
+    for path in training.own_data_files():
+        assert path.name in readme
+
+
+def test_fitting_is_deterministic() -> None:
+    examples = _own_examples()[::2]
+    texts, labels = [e.text for e in examples], [e.label for e in examples]
+    config = training.TrainConfig(max_features=1000)
+    first = training.export(training.fit(texts, labels, config), 1.0, {}, [], config, [])
+    second = training.export(training.fit(texts, labels, config), 1.0, {}, [], config, [])
+    assert first.vocabulary.tolist() == second.vocabulary.tolist()
+    np.testing.assert_array_equal(first.coef, second.coef)
+    np.testing.assert_array_equal(first.intercept, second.intercept)
+
+
+@needs_corpus
+def test_retraining_reproduces_the_shipped_dev_accuracy() -> None:
+    shipped = TaskClassifier.load().metadata
+    config = training.TrainConfig(
+        max_features=shipped["model"]["max_features"], c=shipped["model"]["C"], loso=False
+    )
+    examples = [e for path in training.default_data_files() for e in training.read_examples(path)]
+    fitted = training.fit([e.text for e in examples], [e.label for e in examples], config)
+    dev = training.read_examples(training.default_eval_file())
+    predicted = fitted.model.predict(fitted.transform([e.text for e in dev]))
+    accuracy = training.evaluate([e.label for e in dev], list(predicted))["accuracy"]
+    assert abs(accuracy - shipped["metrics"]["dev"]["accuracy"]) <= 0.01
+
+
+@needs_corpus
+def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
+    shipped = artifacts.load(artifacts.bundled_path("tfidf+embedding")).metadata
+    cache_path = embedding_cache_path(Paths.from_env().data_dir, shipped["embedding"]["model"])
+    if not cache_path.is_file():
+        pytest.skip(
+            f"no sentence-embedding cache at {cache_path}; 'lfd train --features tfidf+embedding' "
+            "creates it (embedding the corpus takes about 15 minutes on 2 cores)"
+        )
+
+    def not_cached(texts: Sequence[str]) -> np.ndarray:
+        pytest.skip(f"{cache_path} lacks {len(texts)} corpus texts; rerun 'lfd train' to extend it")
+
+    embed = EmbeddingCache(not_cached, cache_path)
+    config = training.TrainConfig(
+        features="tfidf+embedding",
+        max_features=shipped["model"]["max_features"],
+        c=shipped["model"]["C"],
+        embedding_weight=shipped["embedding"]["weight"],
+        loso=False,
+    )
+    examples = [e for path in training.default_data_files() for e in training.read_examples(path)]
+    texts = [e.text for e in examples]
+    fitted = training.fit(texts, [e.label for e in examples], config, embed(texts))
+    dev = training.read_examples(training.default_eval_file())
+    dev_texts = [e.text for e in dev]
+    predicted = fitted.model.predict(fitted.transform(dev_texts, embed(dev_texts)))
+    accuracy = training.evaluate([e.label for e in dev], list(predicted))["accuracy"]
+    assert abs(accuracy - shipped["metrics"]["dev"]["accuracy"]) <= 0.01
+
+
+def test_temperature_fit_recovers_a_known_temperature() -> None:
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(size=(4000, 6)) * 2
+    p = training.softmax(true_logits)
+    y = np.array([rng.choice(6, p=row) for row in p])
+    assert training.fit_temperature(true_logits * 3, y) == pytest.approx(3.0, rel=0.1)
+
+
+def test_bad_training_lines_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"text": "hi", "label": "general"}\n{"text": "x", "label": "chat"}\n')
+    with pytest.raises(InvalidParams, match=r"mine.jsonl:2: unknown label 'chat'"):
+        training.read_examples(path)
+    path.write_text("not json\n")
+    with pytest.raises(InvalidParams, match=r"mine.jsonl:1: expected a JSON object"):
+        training.read_examples(path)
+
+
+def test_train_writes_metrics_and_a_report(tmp_path: Path) -> None:
+    rows = [e for e in _own_examples()]
+    train_file, eval_file = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    train_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in rows[::2]))
+    eval_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in rows[1::2]))
+    config = training.TrainConfig(max_features=1000, calibration_folds=3, n_jobs=1)
+    result = training.train([train_file], eval_file, config)
+    meta = result.artifact.metadata
+    assert meta["labels"] == list(LABELS)
+    assert set(meta["metrics"]["loso"]["per_source"]) == {e.source for e in rows[::2]}
+    assert meta["metrics"]["dev"]["n"] == len(rows[1::2])
+    assert meta["temperature"] > 0
+    for needle in ("precision", "confusion", "accuracy", "leave-one-source-out accuracy"):
+        assert needle in result.report
+
+
+# --- lfd classify's line handling --------------------------------------------------
+
+
+def test_lines_are_json_objects_or_plain_text() -> None:
+    assert parse_line(1, b'{"text": "hi", "id": 3}').extra == {"text": "hi", "id": 3}
+    assert parse_line(2, b"{ not json } just code").text == "{ not json } just code"
+    assert parse_line(3, b'{"id": 3}').error == 'JSON object needs a "text" string'
+    assert "not valid UTF-8" in (parse_line(4, b"\xff\xfeabc").error or "")
+    assert parse_line(5, b"").text == ""
+
+
+def test_overlong_line_is_an_error_and_the_next_line_is_read() -> None:
+    stream = io.BytesIO(b"x" * 100 + b"\nsecond line\n")
+    items = list(read_items(stream, max_line_bytes=16))
+    assert items[0].error is not None and "longer than 16 bytes" in items[0].error
+    assert items[1].text == "second line"
+
+
+def test_a_bad_line_does_not_stop_the_batch() -> None:
+    classifier = TaskClassifier.load()
+    stdin = io.BytesIO(
+        b'{"text": "fix this error: KeyError", "id": 1}\n\xff\xfe\x00bad\n{"id": 2}\n'
+        b'\xf0\x9f\x99\x82\nwhat is 2 + 2\n{"text": "\\ud800"}\n'
+    )
+    stdout = io.BytesIO()
+    lines, errors = run_stream(classifier, stdin, stdout)
+    rows = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert (lines, errors, len(rows)) == (6, 2, 6)
+    assert rows[0]["id"] == 1 and rows[0]["task_type"] == "coding"
+    assert rows[1] == {"line": 2, "error": "line is not valid UTF-8 (byte 0); send UTF-8 text"}
+    assert rows[2]["line"] == 3 and "error" in rows[2]
+    assert rows[3]["routed_task_type"] == "general"
+    assert rows[4]["task_type"] == "math"
+    assert rows[5]["routed_task_type"] == "general"

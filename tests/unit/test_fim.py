@@ -1,0 +1,54 @@
+"""FIM prompts in each family's trained order; prefix completion without FIM tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from localforge.models.fim import build_code_prompt, fim_style
+from localforge.models.spec import FimTokens
+
+PREFIX = "def add(a, b):\n    return "
+SUFFIX = "\n\nprint(add(1, 2))\n"
+
+QWEN = FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|endoftext|>")
+STARCODER = FimTokens("<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<|endoftext|>")
+DEEPSEEK = FimTokens("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", "<｜end▁of▁sentence｜>")
+CODELLAMA = FimTokens("▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>")
+CODESTRAL = FimTokens("[PREFIX]", "[SUFFIX]", "[MIDDLE]", None)
+
+
+@pytest.mark.parametrize(
+    ("fim", "family", "expected"),
+    [
+        (QWEN, "qwen2", f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
+        (STARCODER, "starcoder2", f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"),
+        (DEEPSEEK, "deepseek-coder", f"<｜fim▁begin｜>{PREFIX}<｜fim▁hole｜>{SUFFIX}<｜fim▁end｜>"),
+        (CODELLAMA, "codellama", f"<PRE> {PREFIX} <SUF>{SUFFIX} <MID>"),
+        (CODESTRAL, "codestral", f"[SUFFIX]{SUFFIX}[PREFIX]{PREFIX}"),
+    ],
+)
+def test_each_family_gets_its_own_fim_layout(fim: FimTokens, family: str, expected: str) -> None:
+    prompt = build_code_prompt(PREFIX, SUFFIX, fim=fim, family=family)
+    assert prompt.prompt == expected
+    assert prompt.format.startswith("fim-")
+
+
+def test_style_is_recognised_from_the_tokens_when_the_family_is_unknown() -> None:
+    assert fim_style(CODESTRAL, None) == "fim-spm"
+    assert fim_style(CODELLAMA, None) == "fim-codellama"
+    assert fim_style(QWEN, None) == "fim-psm"
+
+
+def test_fim_stops_at_end_of_text_and_the_family_separators() -> None:
+    prompt = build_code_prompt(PREFIX, SUFFIX, fim=QWEN, family="qwen2", stop=["\n\n\n"])
+    assert prompt.stop[0] == "<|endoftext|>"
+    assert "<|file_sep|>" in prompt.stop
+    assert prompt.stop[-1] == "\n\n\n"
+    assert len(set(prompt.stop)) == len(prompt.stop)
+
+
+def test_without_fim_tokens_the_model_continues_the_prefix() -> None:
+    prompt = build_code_prompt(PREFIX, SUFFIX, fim=None, family="gemma3", stop=["\n\n"])
+    assert prompt.prompt == PREFIX
+    assert prompt.format == "prefix"
+    assert prompt.stop == ("\n\n",)

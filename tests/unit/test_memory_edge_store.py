@@ -1,0 +1,73 @@
+"""Qdrant Edge store: writes, filtered search, and optimisation in a child process with replay."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localforge.memory.edge_store import EdgeStore, run_optimize_process
+from localforge.memory.store import IndexCorrupt, MemoryPoint
+
+DIM = 16
+
+
+def points(
+    n: int, rng: np.random.Generator, model: str = "m", outcome: float | None = 1.0
+) -> list[MemoryPoint]:
+    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
+    return [MemoryPoint(str(uuid.uuid4()), v, model, "coding", outcome, 1.0, 10.0) for v in vectors]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EdgeStore:
+    s = EdgeStore(tmp_path / "edge", DIM)
+    s.open()
+    yield s
+    s.close()
+
+
+def test_search_filters_by_outcome_and_model(store: EdgeStore) -> None:
+    rng = np.random.default_rng(1)
+    rated, pending, other = points(5, rng), points(5, rng, outcome=None), points(5, rng, model="x")
+    store.upsert(rated + pending + other)
+    assert store.count() == 15
+    found = store.search(rated[0].vector, 50, ["m"])
+    assert {n.id for n in found} == {p.id for p in rated}
+    assert found[0].id == rated[0].id and found[0].similarity == pytest.approx(1.0, abs=1e-5)
+    store.set_outcome(pending[0].id, 0.0)
+    assert pending[0].id in {n.id for n in store.search(pending[0].vector, 50, ["m"])}
+    store.delete([rated[0].id])
+    assert store.count() == 14
+    assert sorted(pid for batch in store.scan(batch=4) for pid, _ in batch) == sorted(
+        p.id for p in rated[1:] + pending + other
+    )
+
+
+def test_offline_optimisation_replays_writes_made_meanwhile(store: EdgeStore) -> None:
+    rng = np.random.default_rng(2)
+    first = points(300, rng)
+    store.upsert(first)
+    copy = store.begin_offline_optimize()
+    late = points(20, rng)
+    store.upsert(late)
+    store.set_outcome(first[0].id, 0.0)
+    store.delete([first[1].id])
+    run_optimize_process(copy)
+    assert store.finish_offline_optimize() == 3
+    assert store.count() == 300 + 20 - 1
+    outcomes = dict(pid_outcome for batch in store.scan() for pid_outcome in batch)
+    assert outcomes[first[0].id] == 0.0 and first[1].id not in outcomes and late[-1].id in outcomes
+    assert store.search(late[-1].vector, 1, ["m"])[0].id == late[-1].id
+    assert not copy.exists()
+
+
+def test_corrupt_config_is_reported(tmp_path: Path) -> None:
+    s = EdgeStore(tmp_path / "edge", DIM)
+    s.open()
+    s.close()
+    (tmp_path / "edge" / "edge_config.json").write_text("{")
+    with pytest.raises(IndexCorrupt, match="cannot open the vector index"):
+        EdgeStore(tmp_path / "edge", DIM).open()

@@ -1,0 +1,387 @@
+"""The memory service on real parts: fastembed, Qdrant Edge (and qdrant-client local), SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from localforge.errors import InvalidParams, NotFound
+from localforge.memory import interactions as repo
+from localforge.memory.embedder import Embedder
+from localforge.memory.interactions import Interaction, hash_text
+from localforge.memory.service import MemoryService
+from localforge.memory.store import IndexLocked, check_vector
+from localforge.settings import Settings
+from localforge.storage.database import Database
+
+T = TypeVar("T")
+
+
+_EMBEDDERS: dict[str, Embedder] = {}
+
+
+def shared_embedder(settings: Settings, cache_dir: Path) -> Embedder:
+    """The real default embedder, loaded once for the module (loading takes a second or two)."""
+    if "default" not in _EMBEDDERS:
+        _EMBEDDERS["default"] = Embedder(settings.embedding.model, cache_dir)
+    return _EMBEDDERS["default"]
+
+
+class Env:
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+
+    def run(self, body: Callable[[MemoryService], Awaitable[T]]) -> T:
+        """Start a fresh service on this data dir, run ``body``, stop cleanly."""
+
+        async def main() -> T:
+            db = Database(self.root / "lf.db", self.settings.storage)
+            db.open()
+            memory = MemoryService(db, self.root, lambda: self.settings, embedder=shared_embedder)
+            try:
+                await memory.start()
+                await wait_ready(memory)
+                return await body(memory)
+            finally:
+                await memory.stop()
+                db.close()
+
+        return asyncio.run(main())
+
+
+async def wait_ready(memory: MemoryService, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while memory.state != "ready":
+        assert memory.state != "degraded", memory.detail
+        assert time.monotonic() < deadline, memory.status()
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture(params=["edge", "qdrant-local"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+    memory: dict[str, Any] = {}
+    if request.param == "qdrant-local":
+        memory["url"] = f"file://{tmp_path / 'qdrant-local'}"
+    yield Env(tmp_path, Settings.model_validate({"memory": memory}))
+
+
+@pytest.fixture
+def edge_env(tmp_path: Path) -> Env:
+    return Env(tmp_path, Settings())
+
+
+async def remember(memory: MemoryService, text: str, model: str, *, days_ago: float = 0.0) -> str:
+    rid = str(uuid.uuid4())
+    vector = await memory.embed(text)
+    await memory.remember(
+        Interaction(
+            request_id=rid,
+            created_at=time.time() - days_ago * 86400,
+            kind="chat",
+            query_text=text,
+            query_hash=hash_text(text),
+            task_type="coding",
+            confidence=0.9,
+            model=model,
+            embedding=vector,
+            embedding_model=memory.embedder.model_name,
+        )
+    )
+    return rid
+
+
+def test_remember_feedback_and_search(env: Env) -> None:
+    async def body(memory: MemoryService) -> None:
+        rid = await remember(memory, "sort a list of numbers in python", "coder")
+        other = await remember(memory, "write a haiku about autumn", "poet")
+        query = await memory.embed("how to sort a python list")
+        # Points without an outcome are not evidence.
+        assert await memory.search(query, 10, ["coder", "poet"]) == []
+        first = await memory.record_outcome(rid, "thumbs_down", None)
+        assert first["replaced"] is None and first["model_feedback"] == {
+            "positive": 0.0,
+            "total": 1,
+        }
+        second = await memory.record_outcome(rid, "thumbs_up", None)
+        assert second["replaced"] == 0.0 and second["model_feedback"] == {
+            "positive": 1.0,
+            "total": 1,
+        }
+        await memory.record_outcome(other, "partial", 0.25)
+        found = await memory.search(query, 10, ["coder", "poet"])
+        assert [n.model for n in found] == ["coder", "poet"]
+        assert found[0].id == rid and found[0].outcome == 1.0 and found[0].similarity > 0.8
+        assert [n.model for n in await memory.search(query, 10, ["poet"])] == ["poet"]
+        stats = await memory.stats()
+        assert stats["interactions"] == 2 and stats["index"]["in_sync"]
+        assert stats["feedback"] == {
+            "coder": {"positive": 1.0, "total": 1},
+            "poet": {"positive": 0.25, "total": 1},
+        }
+
+    env.run(body)
+
+
+def test_unknown_request_id_and_bad_feedback(env: Env) -> None:
+    async def body(memory: MemoryService) -> None:
+        with pytest.raises(NotFound, match="no routed request with id 'nope'"):
+            await memory.record_outcome("nope", "thumbs_up", None)
+        rid = await remember(memory, "q", "m")
+        with pytest.raises(InvalidParams, match="unknown feedback kind"):
+            await memory.record_outcome(rid, "meh", None)
+        with pytest.raises(InvalidParams, match="outside"):
+            await memory.record_outcome(rid, "partial", 1.5)
+
+    env.run(body)
+
+
+def test_failed_result_is_an_outcome_until_the_user_judges(env: Env) -> None:
+    async def body(memory: MemoryService) -> None:
+        rid = await remember(memory, "q", "m")
+        row = await memory.record_result(
+            rid, model="m", latency_ms=120.0, ok=False, error="worker crashed"
+        )
+        assert row.outcome == 0.0 and row.outcome_kind == "error" and row.error == "worker crashed"
+        assert memory.feedback == {}  # implicit failures are not user feedback
+        await memory.record_outcome(rid, "accepted", None)
+        row = await memory.record_result(rid, model="m", latency_ms=80.0, ok=True, error=None)
+        assert row.outcome == 1.0 and row.outcome_kind == "accepted"
+        assert memory.latency["m"] == 80.0
+
+    env.run(body)
+
+
+def test_restart_keeps_everything_and_agrees(env: Env) -> None:
+    ids = env.run(lambda m: asyncio.gather(*(remember(m, f"question {i}", "m") for i in range(5))))
+
+    async def check(memory: MemoryService) -> None:
+        stats = await memory.stats()
+        assert stats["interactions"] == 5 and stats["index"]["points"] == 5
+        await memory.record_outcome(ids[0], "thumbs_up", None)
+
+    env.run(check)
+
+
+def test_deleted_index_directory_is_rebuilt_at_start(
+    edge_env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    edge_env.run(lambda m: asyncio.gather(*(remember(m, f"question {i}", "m") for i in range(4))))
+    import shutil
+
+    shutil.rmtree(edge_env.root / "memory" / "edge")
+    with caplog.at_level(logging.INFO):
+        stats = edge_env.run(lambda m: m.stats())
+    assert "rebuilding the vector index from SQLite: index directory" in caplog.text
+    assert stats["index"]["points"] == 4 and stats["index"]["in_sync"]
+
+
+def test_corrupt_index_is_rebuilt_at_start(edge_env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    edge_env.run(lambda m: remember(m, "question", "m"))
+    (edge_env.root / "memory" / "edge" / "edge_config.json").write_text("{not json")
+    with caplog.at_level(logging.INFO):
+        stats = edge_env.run(lambda m: m.stats())
+    assert "index was unreadable" in caplog.text
+    assert stats["index"]["points"] == 1
+
+
+def test_index_from_another_embedding_model_is_rebuilt(
+    edge_env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    edge_env.run(lambda m: remember(m, "question", "m"))
+    manifest = edge_env.root / "memory" / "index.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "embedding_model": "other/model", "dim": 768}))
+    with caplog.at_level(logging.INFO):
+        stats = edge_env.run(lambda m: m.stats())
+    assert "index was built with other/model (768-dim)" in caplog.text
+    assert stats["index"]["points"] == 1
+
+
+def test_rows_missing_from_the_index_are_added_at_start(edge_env: Env) -> None:
+    """What a crash between the SQLite commit and the index write leaves behind."""
+    vector = edge_env.run(lambda m: m.embed("orphan"))
+    db = Database(edge_env.root / "lf.db", edge_env.settings.storage)
+    db.open()
+    row = Interaction(
+        str(uuid.uuid4()),
+        time.time(),
+        "chat",
+        "orphan",
+        hash_text("orphan"),
+        "coding",
+        0.9,
+        "m",
+        embedding=vector,
+        embedding_model="sentence-transformers/all-MiniLM-L6-v2",
+    )
+    db.call(lambda conn: repo.insert(conn, [row]))
+    db.close()
+    stats = edge_env.run(lambda m: m.stats())
+    assert stats["interactions"] == 1 and stats["index"]["points"] == 1
+
+
+def test_locked_shard_is_a_clear_error(edge_env: Env) -> None:
+    edge_env.run(lambda m: remember(m, "q", "m"))
+    from qdrant_edge import EdgeShard
+
+    holder = EdgeShard.load(str(edge_env.root / "memory" / "edge"))
+    try:
+        with pytest.raises(IndexLocked, match=r"memory/edge is locked by another process"):
+            edge_env.run(lambda m: m.stats())
+    finally:
+        holder.close()
+
+
+def test_forget_and_retention(env: Env) -> None:
+    async def body(memory: MemoryService) -> None:
+        await remember(memory, "old one", "a", days_ago=100)
+        await remember(memory, "recent a", "a")
+        rid = await remember(memory, "recent b", "b")
+        await memory.record_outcome(rid, "thumbs_up", None)
+        assert (await memory.forget(older_than_days=90))["forgotten"] == 1
+        assert (await memory.forget(model="b"))["forgotten"] == 1
+        assert memory.feedback == {}
+        stats = await memory.stats()
+        assert stats["interactions"] == 1 and stats["index"]["points"] == 1
+        for i in range(4):
+            await remember(memory, f"more {i}", "a")
+        env.settings.memory.max_points = 2
+        assert await memory.apply_retention() == 3
+        stats = await memory.stats()
+        assert stats["interactions"] == 2 and stats["index"]["in_sync"]
+        assert (await memory.forget(everything=True))["forgotten"] == 2
+        assert (await memory.stats())["index"]["points"] == 0
+        with pytest.raises(InvalidParams):
+            await memory.forget()
+
+    env.run(body)
+
+
+def test_export_then_import_into_a_fresh_memory(
+    env: Env, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("export") / "memory.jsonl"
+
+    async def fill(memory: MemoryService) -> dict[str, Any]:
+        rid = await remember(memory, "sort a list", "coder")
+        await memory.record_outcome(rid, "accepted", None)
+        await remember(memory, "a poem", "poet")
+        return await memory.export(out)
+
+    assert env.run(fill)["exported"] == 2
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {line["model"] for line in lines} == {"coder", "poet"} and len(
+        lines[0]["embedding"]
+    ) == 384
+
+    fresh = Env(tmp_path_factory.mktemp("fresh"), env.settings)
+    if env.settings.memory.url:
+        fresh.settings = Settings.model_validate({"memory": {"url": f"file://{fresh.root / 'q'}"}})
+
+    async def load(memory: MemoryService) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        first = await memory.import_(out)
+        again = await memory.import_(out)
+        return first, again, await memory.stats()
+
+    first, again, stats = fresh.run(load)
+    assert first == {"read": 2, "imported": 2, "skipped_existing": 0}
+    assert again == {"read": 2, "imported": 0, "skipped_existing": 2}
+    assert stats["index"]["points"] == 2 and stats["feedback"] == {
+        "coder": {"positive": 1.0, "total": 1}
+    }
+
+
+def test_import_without_vectors_reembeds(
+    edge_env: Env, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("export") / "m.jsonl"
+    edge_env.run(lambda m: remember(m, "text kept", "m"))
+    edge_env.run(lambda m: m.export(out, vectors=False))
+    assert json.loads(out.read_text())["embedding"] is None
+    fresh = Env(tmp_path_factory.mktemp("fresh"), edge_env.settings)
+    stats = fresh.run(lambda m: _import_and_stats(m, out))
+    assert stats["index"]["points"] == 1
+
+
+async def _import_and_stats(memory: MemoryService, path: Path) -> dict[str, Any]:
+    await memory.import_(path)
+    return await memory.stats()
+
+
+def test_rebuild_reports_progress(env: Env) -> None:
+    async def body(memory: MemoryService) -> tuple[dict[str, Any], list[Any]]:
+        for i in range(3):
+            await remember(memory, f"q {i}", "m")
+        seen: list[Any] = []
+        result = await memory.rebuild(seen.append)
+        return result, seen
+
+    result, seen = env.run(body)
+    assert result["points"] == 3 and seen[-1].as_dict() == {
+        "phase": "indexing",
+        "done": 3,
+        "total": 3,
+    }
+
+
+def test_nan_and_wrong_dimension_vectors_are_rejected() -> None:
+    with pytest.raises(InvalidParams, match="NaN"):
+        check_vector(np.array([0.1, np.nan, 0.2], dtype=np.float32), 3)
+    with pytest.raises(InvalidParams, match=r"expects \(384,\)"):
+        check_vector(np.zeros(3, dtype=np.float32), 384)
+
+
+def test_embedder_failure_degrades_memory_but_routing_goes_on(tmp_path: Path) -> None:
+    from localforge.errors import Unavailable
+    from localforge.routing.candidates import Candidate, StaticCandidates
+    from localforge.routing.router import Router
+
+    def no_model(settings: Settings, cache_dir: Path) -> Embedder:
+        raise Unavailable("cannot load embedding model 'x/y': no model hub")
+
+    async def main() -> tuple[str, str, int]:
+        settings = Settings()
+        db = Database(tmp_path / "lf.db", settings.storage)
+        db.open()
+        memory = MemoryService(db, tmp_path, lambda: settings, embedder=no_model)
+        try:
+            await memory.start()
+            router = Router(memory, StaticCandidates([Candidate("m")]), lambda: settings)
+            decision = await router.route("hello")
+            rows = db.call(repo.count)
+            return memory.status()["state"], decision.trace["memory"], rows
+        finally:
+            await memory.stop()
+            db.close()
+
+    state, note, rows = asyncio.run(main())
+    assert state == "degraded" and note == "no embedding: memory neutral" and rows == 1
+
+
+def test_background_optimisation_keeps_serving_and_agrees(edge_env: Env) -> None:
+    async def body(memory: MemoryService) -> tuple[bool, bool, dict[str, Any], int]:
+        ids = [await remember(memory, f"question about topic {i}", "m") for i in range(12)]
+        await memory.record_outcome(ids[0], "thumbs_up", None)
+        skipped = await memory.optimize_if_needed(minimum=10_000)  # too few unindexed points
+        task = asyncio.create_task(memory.optimize_if_needed(minimum=1))
+        await asyncio.sleep(0)
+        late = await remember(memory, "written while optimising", "m")  # replayed after the swap
+        await memory.record_outcome(late, "thumbs_down", None)
+        done = await task
+        found = await memory.search(await memory.embed("question about topic 0"), 5, ["m"])
+        return skipped, done, await memory.stats(), len(found)
+
+    skipped, done, stats, found = edge_env.run(body)
+    assert not skipped and done and found == 2
+    assert stats["index"]["points"] == 13 and stats["index"]["in_sync"]
+    assert not (edge_env.root / "memory" / "edge.optimizing").exists()

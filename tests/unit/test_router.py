@@ -1,0 +1,202 @@
+"""The router pipeline with fakes: one search per decision, forced models, missing classifier."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from localforge.errors import InvalidParams, NotFound, Unavailable
+from localforge.memory.interactions import Interaction
+from localforge.memory.store import Neighbour
+from localforge.routing.candidates import Candidate, StaticCandidates
+from localforge.routing.router import Router
+from localforge.settings import Settings
+
+T = TypeVar("T")
+
+
+class FakeEmbedder:
+    model_name = "fake-embedder"
+    dim = 4
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+
+
+@dataclass
+class FakeMemory:
+    neighbours: list[Neighbour] = field(default_factory=list)
+    searches: list[tuple[int, list[str]]] = field(default_factory=list)
+    remembered: list[Interaction] = field(default_factory=list)
+    feedback: dict[str, tuple[float, int]] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)
+    embedder: Any = field(default_factory=FakeEmbedder)
+
+    async def in_embed(self, fn: Callable[[], T]) -> T:
+        return fn()
+
+    async def search(self, vector: np.ndarray, limit: int, models: list[str]) -> list[Neighbour]:
+        self.searches.append((limit, list(models)))
+        return self.neighbours
+
+    async def remember(self, interaction: Interaction) -> None:
+        self.remembered.append(interaction)
+
+
+@dataclass(frozen=True)
+class FakeClassification:
+    label: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_type": self.label,
+            "confidence": self.confidence,
+            "probabilities": {self.label: self.confidence},
+            "routed_task_type": self.label,
+            "reason": "fake",
+        }
+
+
+class FakeClassifier:
+    def __init__(self, label: str, confidence: float, needs_embedding: bool = False) -> None:
+        self.label, self.confidence, self.needs_embedding = label, confidence, needs_embedding
+        self.seen: list[np.ndarray | None] = []
+
+    def classify(self, text: str, embedding: np.ndarray | None = None) -> FakeClassification:
+        self.seen.append(embedding)
+        return FakeClassification(self.label, self.confidence)
+
+
+CANDIDATES = [
+    Candidate("coder", {"humaneval": 0.9, "mmlu_pro": 0.3}),
+    Candidate("talker", {"humaneval": 0.3, "mmlu_pro": 0.7}),
+    Candidate("tiny", {"humaneval": 0.1, "mmlu_pro": 0.1}),
+]
+
+
+def make_router(
+    memory: FakeMemory, classifier: Any = None, settings: Settings | None = None
+) -> Router:
+    current = settings or Settings()
+    provider = (lambda: classifier) if classifier is not None else None
+    return Router(memory, StaticCandidates(CANDIDATES), lambda: current, provider)  # type: ignore[arg-type]
+
+
+def test_one_search_for_top_k_times_models_and_a_recorded_interaction() -> None:
+    memory = FakeMemory()
+    router = make_router(memory, FakeClassifier("coding", 0.95))
+    decision = asyncio.run(router.route("reverse a linked list in C"))
+    assert decision.model == "coder" and decision.task_type == "coding"
+    assert memory.searches == [(10 * 3, ["coder", "talker", "tiny"])]
+    [row] = memory.remembered
+    assert row.request_id == decision.request_id and row.model == "coder"
+    assert row.query_text == "reverse a linked list in C" and row.embedding is not None
+    assert set(row.scores) == {"coder", "talker", "tiny"}
+    trace = decision.trace
+    assert set(trace["timings_ms"]) == {"embed", "classify", "search", "score", "record", "total"}
+    assert [c["model"] for c in trace["candidates"]] == ["coder", "talker", "tiny"]
+    assert set(trace["candidates"][0]["signals"]) == {"benchmark", "memory", "latency", "feedback"}
+
+
+def test_memory_evidence_moves_the_decision() -> None:
+    now_neighbours = [
+        Neighbour(str(i), 0.9, "talker", "coding", 1.0, __import__("time").time(), None)
+        for i in range(5)
+    ] + [
+        Neighbour(f"c{i}", 0.9, "coder", "coding", 0.0, __import__("time").time(), None)
+        for i in range(5)
+    ]
+    memory = FakeMemory(neighbours=now_neighbours)
+    decision = asyncio.run(make_router(memory, FakeClassifier("coding", 0.95)).route("q"))
+    assert decision.model == "talker"
+
+
+def test_only_neighbours_of_the_routed_task_type_are_evidence() -> None:
+    now = __import__("time").time()
+    neighbours = [Neighbour(str(i), 0.9, "talker", "math", 1.0, now, None) for i in range(5)]
+    decision = asyncio.run(
+        make_router(FakeMemory(neighbours=neighbours), FakeClassifier("coding", 0.95)).route("q")
+    )
+    talker = next(c for c in decision.trace["candidates"] if c["model"] == "talker")
+    assert decision.model == "coder" and not talker["memory"]["evidence"]
+    assert decision.trace["memory"] == "ok; 5 neighbours of other task types are not evidence"
+    assert {"exploration", "weights"} <= set(talker)
+    mixed = Settings.model_validate({"routing": {"same_task_memory": False}})
+    router = make_router(FakeMemory(neighbours=neighbours), FakeClassifier("coding", 0.95), mixed)
+    trace = asyncio.run(router.route("q")).trace
+    assert trace["memory"] == "ok"
+    assert next(c for c in trace["candidates"] if c["model"] == "talker")["memory"]["evidence"]
+
+
+def test_forced_model_is_kept_and_the_trace_says_so() -> None:
+    memory = FakeMemory()
+    decision = asyncio.run(
+        make_router(memory, FakeClassifier("coding", 0.9)).route("q", model="tiny")
+    )
+    assert decision.model == "tiny" and decision.trace["forced"]
+    assert (
+        "forced by the caller" in decision.trace["reason"] and "coder" in decision.trace["reason"]
+    )
+    assert memory.remembered[0].forced
+
+
+def test_unknown_forced_model_names_the_known_ones() -> None:
+    with pytest.raises(NotFound, match="known models: coder, talker, tiny"):
+        asyncio.run(make_router(FakeMemory()).route("q", model="nope"))
+
+
+def test_empty_query_is_rejected() -> None:
+    with pytest.raises(InvalidParams):
+        asyncio.run(make_router(FakeMemory()).route("   "))
+
+
+def test_no_classifier_routes_as_general_with_zero_confidence() -> None:
+    decision = asyncio.run(make_router(FakeMemory()).route("anything"))
+    assert decision.task_type == "general" and decision.confidence == 0.0
+    assert "no classifier" in decision.trace["classification"]["reason"]
+    assert decision.model == "talker"  # general → MMLU-Pro
+
+
+def test_unavailable_classifier_is_explained() -> None:
+    def broken() -> Any:
+        raise Unavailable("artifact missing")
+
+    memory = FakeMemory()
+    router = Router(memory, StaticCandidates(CANDIDATES), Settings, broken)  # type: ignore[arg-type]
+    decision = asyncio.run(router.route("q"))
+    assert "artifact missing" in decision.trace["classification"]["reason"]
+
+
+def test_embedding_is_shared_with_a_classifier_that_needs_it() -> None:
+    with_vec = FakeClassifier("math", 0.9, needs_embedding=True)
+    without = FakeClassifier("math", 0.9, needs_embedding=False)
+    asyncio.run(make_router(FakeMemory(), with_vec).route("2+2"))
+    asyncio.run(make_router(FakeMemory(), without).route("2+2"))
+    assert with_vec.seen[0] is not None and with_vec.seen[0].shape == (4,)
+    assert without.seen == [None]
+
+
+def test_store_text_false_keeps_only_a_hash() -> None:
+    memory = FakeMemory()
+    settings = Settings.model_validate({"memory": {"store_text": False}})
+    asyncio.run(make_router(memory, settings=settings).route("secret text"))
+    row = memory.remembered[0]
+    assert row.query_text is None and len(row.query_hash) == 64
+
+
+def test_explain_without_recording() -> None:
+    memory = FakeMemory()
+    decision = asyncio.run(make_router(memory).route("q", record=False))
+    assert memory.remembered == [] and decision.trace["recorded"] is False
+
+
+def test_no_candidates_is_a_clear_error() -> None:
+    router = Router(FakeMemory(), StaticCandidates([]), Settings)  # type: ignore[arg-type]
+    with pytest.raises(Unavailable, match="no models are registered"):
+        asyncio.run(router.route("q"))

@@ -1,0 +1,151 @@
+"""The live registry: real files dropped into and removed from a watched directory, and the
+config file edited under it (watchdog, real inotify events)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from localforge.models.registry import ModelRegistry
+from localforge.models.spec import ModelSpec
+from localforge.models.watcher import file_is_settled, is_candidate_file
+from localforge.settings import Settings, check_config_file
+from tests.support.gguf_files import write_tiny_gguf
+
+SETTLE_S = 0.4
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+def test_candidate_files() -> None:
+    assert is_candidate_file(Path("a/Model-Q4_K_M.GGUF"))
+    for name in ("m.gguf.part", "m.gguf.tmp", "m.gguf.crdownload", ".m.gguf", "m.bin", "readme"):
+        assert not is_candidate_file(Path(name)), name
+
+
+def test_settled_means_unchanged_for_the_settle_time(tmp_path: Path) -> None:
+    path = tmp_path / "f.gguf"
+    path.write_bytes(b"x")
+    settled, wait = file_is_settled(path, 5.0)
+    assert not settled and 0 < wait <= 5.0
+    old = path.stat().st_mtime - 10
+    os.utime(path, (old, old))
+    assert file_is_settled(path, 5.0) == (True, 0.0)
+    assert file_is_settled(tmp_path / "missing", 5.0)[0] is False
+
+
+def test_dropped_file_is_registered_and_removed_file_unregistered(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    source = write_tiny_gguf(tmp_path / "src" / "tiny.gguf")
+    config = Settings.model_validate({"model_dirs": [str(models)]})
+    registry = ModelRegistry(lambda: config, bundled=None, settle_s=SETTLE_S)
+    events: list[tuple[str, str]] = []
+    registry.subscribe(lambda event, spec: events.append((event, spec.name)))
+
+    async def scenario() -> None:
+        await registry.start()
+        try:
+            assert registry.list() == []
+            # a downloader writes name.part and renames it when done
+            partial = models / "dropped.gguf.part"
+            shutil.copyfile(source, partial)
+            await asyncio.sleep(SETTLE_S * 2)
+            assert registry.list() == [], "a .part file must not be registered"
+            partial.rename(models / "dropped.gguf")
+            assert await wait_for(lambda: [s.name for s in registry.list()] == ["dropped"])
+            assert registry.get("dropped").source == "dir"
+
+            (models / "dropped.gguf").unlink()
+            assert await wait_for(lambda: registry.list() == [])
+        finally:
+            await registry.stop()
+
+    asyncio.run(scenario())
+    assert events == [("added", "dropped"), ("removed", "dropped")]
+
+
+def test_growing_file_waits_until_writing_stops(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    data = write_tiny_gguf(tmp_path / "src" / "tiny.gguf").read_bytes()
+    config = Settings.model_validate({"model_dirs": [str(models)]})
+    registry = ModelRegistry(lambda: config, bundled=None, settle_s=SETTLE_S)
+    seen: list[tuple[str, ModelSpec]] = []
+    registry.subscribe(lambda event, spec: seen.append((event, spec)))
+
+    async def scenario() -> None:
+        await registry.start()
+        try:
+            target = models / "slow.gguf"
+            chunk = len(data) // 8 + 1
+            with target.open("wb") as handle:
+                for start in range(0, len(data), chunk):
+                    handle.write(data[start : start + chunk])
+                    handle.flush()
+                    await asyncio.sleep(SETTLE_S / 3)
+                    assert registry.list() == [], "registered while still being written"
+                    assert registry.broken() == [], "a file being written is not broken"
+            assert await wait_for(lambda: [s.name for s in registry.list()] == ["slow"])
+        finally:
+            await registry.stop()
+
+    asyncio.run(scenario())
+    assert [event for event, _ in seen] == ["added"]
+    assert registry.broken() == []
+
+
+def test_config_file_reload_keeps_the_old_settings_when_invalid(tmp_path: Path) -> None:
+    model = write_tiny_gguf(tmp_path / "m.gguf")
+    config_file = tmp_path / "cfg" / "config.toml"
+    config_file.parent.mkdir()
+    config_file.write_text("")
+    current = {"settings": Settings()}
+
+    def reload_config() -> None:
+        current["settings"] = check_config_file(config_file)  # raises ConfigError when invalid
+
+    registry = ModelRegistry(
+        lambda: current["settings"],
+        config_file=lambda: config_file,
+        reload_config=reload_config,
+        bundled=None,
+        settle_s=SETTLE_S,
+    )
+
+    def save(text: str) -> None:
+        # editors save by writing a temporary file and renaming it over the old one
+        tmp = config_file.with_suffix(".toml.swp")
+        tmp.write_text(text)
+        tmp.replace(config_file)
+
+    async def scenario() -> None:
+        await registry.start()
+        try:
+            assert registry.list() == []
+            save(f'[[models]]\nname = "alpha"\npath = "{model}"\n')
+            assert await wait_for(lambda: [s.name for s in registry.list()] == ["alpha"])
+
+            save("[[models]\nname = broken toml")
+            assert await wait_for(lambda: "not applied" in registry.status()["detail"])
+            assert [s.name for s in registry.list()] == ["alpha"]
+            assert "not valid TOML" in registry.status()["detail"]
+
+            save(f'[[models]]\nname = "beta"\npath = "{model}"\nn_ctx = 512\n')
+            assert await wait_for(lambda: [s.name for s in registry.list()] == ["beta"])
+            assert "not applied" not in registry.status()["detail"]
+            assert registry.get("beta").n_ctx == 512
+        finally:
+            await registry.stop()
+
+    asyncio.run(scenario())
