@@ -68,6 +68,9 @@ class EmbeddingSettings(Section):
         "sentence-transformers/all-MiniLM-L6-v2", description="any fastembed model name"
     )
     max_chars: int = Field(2000, ge=16, description="longer texts are truncated before embedding")
+    threads: int = Field(
+        0, ge=0, le=256, description="ONNX threads per embedding; 0 = one per core"
+    )
 
 
 class MemorySettings(Section):

@@ -469,7 +469,12 @@ async def _optimize_in_child(copy: Path) -> None:
 
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:
-    return Embedder(settings.embedding.model, cache_dir, settings.embedding.max_chars)
+    return Embedder(
+        settings.embedding.model,
+        cache_dir,
+        settings.embedding.max_chars,
+        settings.embedding.threads,
+    )
 
 
 def _read_and_clear_clean_flag(conn: Any) -> bool:

@@ -47,7 +47,10 @@ def make_embed(settings: Settings, paths: Paths) -> Callable[[Sequence[str]], np
     from localforge.memory.embedder import Embedder
 
     embedder = Embedder(
-        settings.embedding.model, paths.data_dir / "models", max_chars=settings.embedding.max_chars
+        settings.embedding.model,
+        paths.data_dir / "models",
+        max_chars=settings.embedding.max_chars,
+        threads=settings.embedding.threads,
     )
     return embedder.embed
 
