@@ -142,6 +142,11 @@ class ResidencySettings(Section):
     preload: list[str] = Field(
         default_factory=list, description="models loaded at start (pinned ones are too)"
     )
+    completion_model: str | None = Field(
+        None,
+        description="model for code.complete requests that name none; preloaded and pinned "
+        "(unset: completions are routed like chat)",
+    )
     spare_worker: bool = Field(
         True, description="keep one started worker ready, so a load skips its start-up"
     )

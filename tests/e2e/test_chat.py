@@ -178,6 +178,39 @@ def test_two_concurrent_chats_for_two_models_under_a_one_model_budget(
         assert models_status(daemon)["loads"] == before + 1
 
 
+def test_the_completion_model_is_preloaded_pinned_and_serves_code_complete(
+    home: Home, gemma: Path
+) -> None:
+    config = _two_models_config(gemma, 500).replace(
+        "spare_worker = false", 'spare_worker = false\ncompletion_model = "coder"'
+    )
+    home.write_config(config)
+    with run_daemon(home) as daemon:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            resident = models_status(daemon)["resident"]
+            if resident and resident[0]["state"] == "idle":
+                break
+            time.sleep(0.2)
+        assert [(m["name"], m["pinned"]) for m in resident] == [("coder", True)]
+
+        done = daemon.call(
+            "code.complete", {"prefix": "def add(a, b):\n    return", "max_tokens": 4}
+        )
+        assert done["model"] == "coder" and done["loaded"] is False and done["text"]
+        # The pinned completion model keeps its place: the one-model budget has no room.
+        with pytest.raises(RpcError) as caught:
+            chat(daemon, "Hi", model="writer", max_tokens=3)
+        assert caught.value.code == BUDGET_EXCEEDED and "pinned" in caught.value.message
+
+        home.write_config(config.replace('"coder"', '"missing"', 1))
+        daemon.call("daemon.reload")
+        with pytest.raises(RpcError) as caught:
+            daemon.call("code.complete", {"prefix": "x = ", "max_tokens": 2})
+        assert caught.value.code == NOT_FOUND
+        assert caught.value.message.startswith("residency.completion_model: no model named")
+
+
 def test_a_model_too_big_for_the_budget_is_refused_with_the_fix(home: Home, gemma: Path) -> None:
     home.write_config(_two_models_config(gemma, 100))
     with run_daemon(home) as daemon:

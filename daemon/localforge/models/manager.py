@@ -130,13 +130,18 @@ class ModelManager:
                 self.pool.expire()
 
     async def _preload(self) -> None:
-        wanted = list(self.settings.residency.preload)
+        residency = self.settings.residency
+        wanted = list(residency.preload)
         with contextlib.suppress(Exception):
             wanted += [
                 spec.name for spec in self.registry.list() if spec.pinned and not spec.is_remote
             ]
+        if residency.completion_model:
+            wanted.append(residency.completion_model)
         for name in dict.fromkeys(wanted):
             try:
+                if name == residency.completion_model:
+                    self.pin(name, True)  # completions must never wait for a load
                 await self.load(name)
             except LocalForgeError as exc:
                 self._preload_errors[name] = exc.message

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from localforge.errors import LocalForgeError
+from localforge.errors import LocalForgeError, NotFound
 from localforge.rpc.dispatch import CallContext, Method, Params
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,11 @@ class CodeParams(Params):
     suffix: str = Field("", description="text after the cursor")
     language: str | None = None
     path: str | None = None
-    model: str = Field("auto", description='"auto" routes; a name forces that model')
+    model: str = Field(
+        "auto",
+        description='"auto" uses residency.completion_model, or routes when it is unset; '
+        "a name forces that model",
+    )
     stream: bool = False
     max_tokens: int = Field(128, ge=1, le=8192)
     temperature: float = Field(0.2, ge=0, le=2)
@@ -246,7 +250,24 @@ async def code_complete(ctx: CallContext, params: CodeParams) -> dict[str, Any]:
             stop=params.stop,
         )
 
-    return await _answer(ctx, text, params.model, "code", params.stream, call)
+    return await _answer(
+        ctx, text, _completion_model(ctx, params.model), "code", params.stream, call
+    )
+
+
+def _completion_model(ctx: CallContext, requested: str) -> str:
+    """The model a completion asks for, else the configured completion model, else "auto"."""
+    configured = ctx.app.settings.residency.completion_model
+    if requested != "auto" or configured is None:
+        return requested
+    try:
+        ctx.app.registry.get(configured)
+    except NotFound as exc:
+        raise NotFound(
+            f"residency.completion_model: {exc.message}; set it to one of them, or unset it "
+            "to route completions like chat"
+        ) from exc
+    return configured
 
 
 async def models_load(ctx: CallContext, params: NameParams) -> dict[str, Any]:
