@@ -36,6 +36,12 @@ class Budgets:
         return {device.key: device.budget_bytes for device in self.devices}
 
 
+def gpu_index(device: str) -> int | None:
+    """``"cuda:1"`` → 1; ``None`` for the CPU."""
+    prefix = "cuda:"
+    return int(device[len(prefix) :]) if device.startswith(prefix) else None
+
+
 def total_ram_bytes() -> int:
     try:
         with open("/proc/meminfo") as handle:

@@ -162,7 +162,8 @@ class ModelManager:
         if budgets is None or budgets.mode != "gpu" or spec.n_gpu_layers == 0:
             return CPU
         gpus = [device for device in budgets.devices if device.key != CPU]
-        return max(gpus, key=lambda device: device.budget_bytes).key
+        used = self.pool.used_bytes() if self.pool is not None else {}
+        return max(gpus, key=lambda device: device.budget_bytes - used.get(device.key, 0)).key
 
     def _pool(self) -> ModelPool:
         if self.pool is None:
@@ -385,10 +386,7 @@ class ModelManager:
                     else None,
                 }
             )
-        used: dict[str, int] = {}
-        for slot in self.pool.slots.values():
-            if slot.state != "absent":
-                used[slot.device] = used.get(slot.device, 0) + slot.memory_bytes
+        used = self.pool.used_bytes()
         budgets = [
             {
                 "device": device.key,

@@ -21,6 +21,7 @@ from typing import Any
 
 from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, WorkerCrashed
 from localforge.models.gguf_info import read_gguf_info
+from localforge.models.gpu import gpu_index
 from localforge.models.residency import ModelView, Planner, Waiting
 from localforge.models.spec import ModelSpec
 from localforge.models.worker import LoadInfo, OnProgress, WorkerProcess
@@ -131,7 +132,17 @@ class ModelPool:
                 )
             else:
                 slot.retire = True  # serve the old one out, reload with the new spec after
+        if slot.state == "absent" and not slot.retire:
+            slot.device = self.device_for(spec)  # the GPU with the most room now
         return slot
+
+    def used_bytes(self) -> dict[str, int]:
+        """Estimated bytes held per device by models that are loading or loaded."""
+        used: dict[str, int] = {}
+        for slot in self.slots.values():
+            if slot.state != "absent":
+                used[slot.device] = used.get(slot.device, 0) + slot.memory_bytes
+        return used
 
     @contextlib.asynccontextmanager
     async def serving(
@@ -261,6 +272,7 @@ class ModelPool:
                 spec.path,
                 n_ctx=spec.n_ctx,
                 n_gpu_layers=spec.n_gpu_layers,
+                main_gpu=gpu_index(slot.device),
                 timeout=self.load_timeout_s(),
                 on_progress=progress,
                 checked=True,

@@ -157,11 +157,16 @@ class WorkerProcess:
         n_ctx: int,
         n_gpu_layers: int,
         timeout: float,
+        main_gpu: int | None = None,
         on_progress: OnProgress | None = None,
         chat_format: str | None = None,
         checked: bool = False,
     ) -> LoadInfo:
-        """Load the model; ``checked`` says the daemon has already validated the file's header."""
+        """Load the model; ``checked`` says the daemon has already validated the file's header.
+
+        With ``main_gpu`` the whole model goes to that GPU, the one its memory is budgeted on,
+        instead of llama.cpp's default split across every visible GPU.
+        """
         self._on_progress = on_progress
         frame: dict[str, Any] = {
             "op": "load",
@@ -169,6 +174,8 @@ class WorkerProcess:
             "n_ctx": n_ctx,
             "n_gpu_layers": n_gpu_layers,
         }
+        if main_gpu is not None:
+            frame["main_gpu"] = main_gpu
         if checked:
             frame["checked"] = True
         if chat_format:

@@ -160,6 +160,9 @@ class Worker:
                 "n_gpu_layers": int(message.get("n_gpu_layers", -1)),
                 "verbose": False,
             }
+            if message.get("main_gpu") is not None:
+                kwargs["main_gpu"] = int(message["main_gpu"])
+                kwargs["split_mode"] = llama_cpp.LLAMA_SPLIT_MODE_NONE
             if message.get("n_threads"):
                 kwargs["n_threads"] = int(message["n_threads"])
             if message.get("chat_format"):
