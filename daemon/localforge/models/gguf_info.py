@@ -18,10 +18,10 @@ import mmap
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gguf import LlamaFileType
 
@@ -181,6 +181,7 @@ def estimate_memory(info: GgufInfo, n_ctx: int) -> MemoryEstimate:
 # --- reading -----------------------------------------------------------------
 
 
+T = TypeVar("T")
 _CACHE: dict[tuple[str, int, int], GgufInfo] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -232,35 +233,24 @@ def _with_shards(first: GgufInfo, count: int) -> GgufInfo:
                 f"{first.path} is part 1 of {count} but {shard.name} is missing: download "
                 "every part of the model into the same directory"
             )
-        header = _read_shard(shard)
-        weights += header.weights_bytes
-        params += header.parameter_count
-        size += header.size
+        more = _parse_file(
+            shard, shard.stat().st_size, lambda h: (h.weights_bytes, h.parameter_count, h.size)
+        )
+        weights, params, size = weights + more[0], params + more[1], size + more[2]
     return replace(first, weights_bytes=weights, parameter_count=params, file_size=size)
 
 
-def _read_shard(path: Path) -> Header:
-    try:
-        with (
-            path.open("rb") as handle,
-            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf,
-        ):
-            if buf[:4] != GGUF_MAGIC:
-                raise ModelError(f"{path} is not a GGUF file: download this part again")
-            return parse_header(buf)
-    except (Truncated, Corrupt) as exc:
-        raise ModelError(f"{path} is damaged ({exc}): download this part again") from None
-    except UnsupportedVersion as exc:
-        raise ModelError(
-            f"{path} has GGUF version {exc.version}: download this part again"
-        ) from None
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, ModelError):
-            raise
-        raise ModelError(f"cannot read {path}: {exc}; check the file and its disk") from exc
-
-
 def _read(path: Path, size: int) -> GgufInfo:
+    return _parse_file(path, size, lambda header: _build_info(path, header), _WANTED_TOKENS)
+
+
+def _parse_file(
+    path: Path, size: int, use: Callable[[Header], T], wanted_tokens: Collection[str] = ()
+) -> T:
+    """``use`` applied to one GGUF file's header, read lazily while the file is mapped.
+
+    Every way the file can be unreadable is a ModelError that names the cause and the fix.
+    """
     if size < 24:
         raise ModelError(
             f"{path} is {size} bytes, too small to be a GGUF model: the file is empty or cut "
@@ -282,7 +272,7 @@ def _read(path: Path, size: int) -> GgufInfo:
                     "convert_hf_to_gguf.py"
                 )
             try:
-                return _build_info(path, parse_header(buf, _WANTED_TOKENS))
+                return use(parse_header(buf, wanted_tokens))
             except UnsupportedVersion as exc:
                 hint = "is it big-endian? " if exc.version > 0xFFFF else ""
                 raise ModelError(
