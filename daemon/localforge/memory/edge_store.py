@@ -235,7 +235,7 @@ class EdgeStore:
             self._journal.append(replay)
 
 
-def edge_config(dim: int, search_threads: int = 1, indexing_threads: int = 1) -> Any:
+def edge_config(dim: int, search_threads: int = 1) -> Any:
     qe = _edge()
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
@@ -243,7 +243,7 @@ def edge_config(dim: int, search_threads: int = 1, indexing_threads: int = 1) ->
             m=HNSW_M,
             ef_construct=HNSW_EF_CONSTRUCT,
             full_scan_threshold=10_000,
-            max_indexing_threads=indexing_threads,
+            max_indexing_threads=1,
         ),
         max_search_threads=search_threads,
     )

@@ -40,6 +40,7 @@ TOKENIZER_FILES = (
     "tokenizer_config.json",
 )
 MARKER = ".assembled"
+CACHE_DIR = "embeddings"  # under the data dir: the daemon and `lfd train|classify` share it
 
 
 def package_dir(name: str) -> Path:

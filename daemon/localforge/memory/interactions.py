@@ -236,10 +236,6 @@ def _recompute_feedback(conn: sqlite3.Connection, models: Sequence[str] | None =
 # --- reads -----------------------------------------------------------------
 
 
-def get(conn: sqlite3.Connection, request_id: str) -> Interaction:
-    return _get(conn, request_id)
-
-
 def _get(conn: sqlite3.Connection, request_id: str) -> Interaction:
     row = conn.execute(
         f"SELECT {COLUMNS} FROM interactions WHERE request_id = ?", (request_id,)

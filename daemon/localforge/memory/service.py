@@ -26,7 +26,7 @@ import numpy as np
 from localforge.errors import InvalidParams, LocalForgeError, Unavailable
 from localforge.memory import interactions as repo
 from localforge.memory.edge_store import EdgeStore, lower_priority, optimize_command
-from localforge.memory.embedder import Embedder
+from localforge.memory.embedder import CACHE_DIR, Embedder
 from localforge.memory.interactions import Interaction
 from localforge.memory.qdrant_store import QdrantClientStore
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
@@ -81,7 +81,6 @@ class MemoryService:
         self.feedback: dict[str, tuple[float, int]] = {}
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._writes = 0
         self._last_retention = 0.0
         self._optimizing = False
 
@@ -106,7 +105,7 @@ class MemoryService:
     async def start(self) -> None:
         settings = self.settings
         self.state, self.detail = "starting", "loading the embedding model"
-        cache = self.data_dir / "embeddings"
+        cache = self.data_dir / CACHE_DIR
         try:
             self._embedder = await self.in_embed(lambda: self._make_embedder(settings, cache))
         except LocalForgeError as exc:
@@ -221,7 +220,6 @@ class MemoryService:
         point = interaction.point()
         if point is not None and self._store is not None:
             store = self._store
-            self._writes += 1
             self._in_store_background("upsert", lambda: store.upsert([point]))
 
     async def record_result(
@@ -300,9 +298,7 @@ class MemoryService:
             "database_bytes": db_bytes,
             "embedding_model": model,
             "embedding_dim": self.embedder.dim,
-            "feedback": {
-                m: {"positive": p, "total": t} for m, p_t in self.feedback.items() for p, t in [p_t]
-            },
+            "feedback": {m: {"positive": p, "total": t} for m, (p, t) in self.feedback.items()},
         }
 
     async def forget(
@@ -326,15 +322,22 @@ class MemoryService:
             where, params = " AND ".join(clauses), tuple(values)
         else:
             raise InvalidParams("say what to forget: older_than_days, model, or all")
+        ids = await self._delete(where, params, reset=everything)
+        log.info("forgot %d interactions (%s)", len(ids), where)
+        return {"forgotten": len(ids)}
+
+    async def _delete(
+        self, where: str, params: tuple[Any, ...], *, reset: bool = False
+    ) -> list[str]:
+        """Delete from SQLite, then from the index (``reset`` empties it); refresh the feedback."""
         ids = await self.db.run(lambda conn: repo.delete(conn, where, params))
         store = self.store
-        if everything:
+        if reset:
             await self.in_store(store.reset)
         elif ids:
             await self.in_store(lambda: store.delete(ids))
         self.feedback = await self.db.run(repo.feedback_stats)
-        log.info("forgot %d interactions (%s)", len(ids), where)
-        return {"forgotten": len(ids)}
+        return ids
 
     async def apply_retention(self) -> int:
         memory = self.settings.memory
@@ -344,12 +347,7 @@ class MemoryService:
             forgotten += (await self.forget(older_than_days=memory.max_age_days))["forgotten"]
         cutoff = await self.db.run(lambda conn: repo.oldest_beyond(conn, memory.max_points))
         if cutoff is not None:
-            ids = await self.db.run(lambda conn: repo.delete(conn, "created_at <= ?", (cutoff,)))
-            if ids:
-                store = self.store
-                await self.in_store(lambda: store.delete(ids))
-                self.feedback = await self.db.run(repo.feedback_stats)
-            forgotten += len(ids)
+            forgotten += len(await self._delete("created_at <= ?", (cutoff,)))
         if forgotten:
             log.info("retention removed %d interactions", forgotten)
         return forgotten
@@ -361,8 +359,7 @@ class MemoryService:
         cursor: tuple[float, str] = (-1.0, "")
         with path.open("w", encoding="utf-8") as out:
             while True:
-                after = cursor
-                batch = await self.db.run(partial(repo.page, after=after, limit=1000))
+                batch = await self.db.run(partial(repo.page, after=cursor, limit=1000))
                 if not batch:
                     break
                 for row in batch:

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localforge.memory import interactions as repo
@@ -99,12 +98,9 @@ class IndexSync:
 
     def _wipe(self) -> None:
         store = self.store
-        local: Path | None = None
-        if isinstance(store, EdgeStore | QdrantClientStore):
-            local = store.path
-        if local is not None:
+        if isinstance(store, EdgeStore | QdrantClientStore) and store.path is not None:
             store.close()
-            shutil.rmtree(local, ignore_errors=True)
+            shutil.rmtree(store.path, ignore_errors=True)
 
     def _read_manifest(self) -> dict[str, Any] | None:
         try:
@@ -133,11 +129,10 @@ class IndexSync:
         done = 0
         cursor: tuple[float, str] = (-1.0, "")
         self._report(Progress("indexing", 0, total), progress)
+        where = "embedding IS NOT NULL AND embedding_model = ?"
         while True:
-            after = cursor
-            where = "embedding IS NOT NULL AND embedding_model = ?"
             rows = await service.db.run(
-                partial(repo.page, after=after, limit=BATCH, where=where, params=(model,))
+                partial(repo.page, after=cursor, limit=BATCH, where=where, params=(model,))
             )
             if not rows:
                 break

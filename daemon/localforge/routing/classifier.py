@@ -82,8 +82,8 @@ class TaskClassifier:
         self._idf = np.asarray(loaded.idf, dtype=np.float64)
         self._intercept = np.asarray(loaded.intercept, dtype=np.float64)
         embedding = meta.get("embedding") or {}
-        self.needs_embedding: bool = bool(embedding.get("dim"))
         self._embedding_dim = int(embedding.get("dim") or 0)
+        self.needs_embedding: bool = self._embedding_dim != 0
         self._embedding_weight = float(embedding.get("weight") or 0.0)
         self._temperature = float(meta.get("temperature", 1.0))
         self._uniform = {label: round(1.0 / len(self.labels), 6) for label in self.labels}

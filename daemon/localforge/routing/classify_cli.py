@@ -44,11 +44,11 @@ def _settings(args: argparse.Namespace) -> tuple[Paths, Settings]:
 
 def make_embed(settings: Settings, paths: Paths) -> Callable[[Sequence[str]], np.ndarray]:
     """The configured sentence embedder, as a batch function (loaded once)."""
-    from localforge.memory.embedder import Embedder
+    from localforge.memory.embedder import CACHE_DIR, Embedder
 
     embedder = Embedder(
         settings.embedding.model,
-        paths.data_dir / "models",
+        paths.data_dir / CACHE_DIR,
         max_chars=settings.embedding.max_chars,
         threads=settings.embedding.threads,
     )

@@ -134,6 +134,7 @@ class Router:
         score_started = time.perf_counter()
         now = self.clock()
         task_type = classification["routed_task_type"]
+        confidence = float(classification["confidence"])
         same_task = settings.routing.same_task_memory
         evidence = memory_evidence(
             neighbours,
@@ -150,8 +151,8 @@ class Router:
         weights = self.weights(settings)
         selection = Scorer(weights, settings.routing).score(
             candidates,
-            task_type=classification["routed_task_type"],
-            confidence=float(classification["confidence"]),
+            task_type=task_type,
+            confidence=confidence,
             evidence=evidence,
             feedback=self.memory.feedback,
             measured_latency=self.memory.latency,
@@ -175,8 +176,8 @@ class Router:
                     kind=kind,
                     query_text=text if store_text else None,
                     query_hash=hash_text(text),
-                    task_type=classification["routed_task_type"],
-                    confidence=float(classification["confidence"]),
+                    task_type=task_type,
+                    confidence=confidence,
                     model=winner,
                     forced=model is not None,
                     scores=compact_scores(selection),
@@ -202,13 +203,7 @@ class Router:
             recorded=record,
         )
         log.debug("routed %s to %s (%s)", request_id, winner, reason)
-        return Decision(
-            request_id,
-            winner,
-            classification["routed_task_type"],
-            float(classification["confidence"]),
-            trace,
-        )
+        return Decision(request_id, winner, task_type, confidence, trace)
 
     async def _embed_and_classify(
         self, text: str

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from localforge.memory.scoring import NEUTRAL, MemoryEvidence
@@ -146,20 +146,7 @@ class Scorer:
             self._score_one(c, task_type, evidence, feedback, measured_latency) for c in candidates
         ]
         scored.sort(key=lambda s: (-s.final, s.name))
-        ranked = [
-            Scored(
-                s.name,
-                s.signals,
-                s.notes,
-                s.final,
-                s.resident,
-                s.memory,
-                s.weights,
-                s.exploration,
-                i + 1,
-            )
-            for i, s in enumerate(scored)
-        ]
+        ranked = [replace(s, rank=i) for i, s in enumerate(scored, 1)]
         return self._select(ranked, confidence)
 
     def _score_one(

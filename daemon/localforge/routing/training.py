@@ -251,8 +251,7 @@ def _out_of_fold_logits(
     splits = list(folds.split(texts, y))
 
     def run(train_idx: np.ndarray, test_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        emb_train = embeddings[train_idx] if embeddings is not None else None
-        emb_test = embeddings[test_idx] if embeddings is not None else None
+        emb_train, emb_test = _rows(embeddings, train_idx), _rows(embeddings, test_idx)
         fitted = fit([texts[i] for i in train_idx], [y[i] for i in train_idx], config, emb_train)
         return test_idx, _ordered(fitted, fitted.decision([texts[i] for i in test_idx], emb_test))
 
@@ -261,6 +260,10 @@ def _out_of_fold_logits(
     for test_idx, fold_logits in results:
         logits[test_idx] = fold_logits
     return logits
+
+
+def _rows(embeddings: np.ndarray | None, indices: Any) -> np.ndarray | None:
+    return embeddings[indices] if embeddings is not None else None
 
 
 def _ordered(fitted: Fitted, logits: np.ndarray) -> np.ndarray:
@@ -311,16 +314,13 @@ def leave_one_source_out(
     def run(source: str) -> tuple[str, list[str], list[str]]:
         train_idx = [i for i, e in enumerate(examples) if e.source != source]
         test_idx = [i for i, e in enumerate(examples) if e.source == source]
-        emb = embeddings
         fitted = fit(
             [examples[i].text for i in train_idx],
             [examples[i].label for i in train_idx],
             config,
-            emb[train_idx] if emb is not None else None,
+            _rows(embeddings, train_idx),
         )
-        test_x = fitted.transform(
-            [examples[i].text for i in test_idx], emb[test_idx] if emb is not None else None
-        )
+        test_x = fitted.transform([examples[i].text for i in test_idx], _rows(embeddings, test_idx))
         return source, [examples[i].label for i in test_idx], list(fitted.model.predict(test_x))
 
     results = Parallel(n_jobs=config.n_jobs)(delayed(run)(s) for s in sources)
