@@ -9,7 +9,7 @@ checked exactly. Progress is reported after every task.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,10 +134,6 @@ async def evaluate(
                 }
             )
     return report
-
-
-def summarise(categories: Mapping[str, tuple[int, int]]) -> str:
-    return ", ".join(f"{cat} {p}/{t}" for cat, (p, t) in sorted(categories.items()))
 
 
 async def store_report(registry: ModelRegistry, storage: Database, report: EvalReport) -> int:

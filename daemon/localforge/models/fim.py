@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from localforge.models.prompts import merge_stops
 from localforge.models.spec import FimTokens
 
 # Tokens that end a completion for families that do not stop on their own.
@@ -68,8 +69,5 @@ def build_code_prompt(
         text = f"{pre} {prefix} {suf}{suffix} {mid}"
     else:
         text = f"{fim.prefix}{prefix}{fim.suffix}{suffix}{fim.middle}"
-    stops: list[str] = []
-    for item in (fim.eot, *family_stops(family), fim.prefix, fim.suffix, *stop):
-        if item and item not in stops:
-            stops.append(item)
-    return CodePrompt(text, tuple(stops), style)
+    own = (fim.eot or "", *family_stops(family), fim.prefix, fim.suffix)
+    return CodePrompt(text, merge_stops(own, stop), style)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from localforge.errors import LocalForgeError, NotFound
+from localforge.errors import LocalForgeError
 from localforge.models.fim import build_code_prompt
 from localforge.models.gpu import CPU, Budgets, gpu_usage, probe_budgets
 from localforge.models.pool import ModelPool, estimate_memory
@@ -419,13 +419,6 @@ class ModelManager:
         if self._preload_errors:
             status["preload_errors"] = dict(self._preload_errors)
         return status
-
-    def require(self, name: str) -> ModelSpec:
-        try:
-            spec: ModelSpec = self.registry.get(name)
-        except KeyError as exc:
-            raise NotFound(f"unknown model '{name}'") from exc
-        return spec
 
 
 def _leading_stripper(on_token: OnToken) -> OnToken:

@@ -150,10 +150,11 @@ def build_chat_prompt(
         wanted = DEFAULT_FALLBACK
         renderer = RENDERERS[wanted]
     text, format_stops = renderer(checked)
-    return ChatPrompt("completion", wanted, text, None, _merge(format_stops, stop), note)
+    return ChatPrompt("completion", wanted, text, None, merge_stops(format_stops, stop), note)
 
 
-def _merge(first: Sequence[str], second: Sequence[str]) -> tuple[str, ...]:
+def merge_stops(first: Sequence[str], second: Sequence[str]) -> tuple[str, ...]:
+    """``first`` then ``second``, without empty strings or repeats."""
     merged: list[str] = []
     for item in (*first, *second):
         if item and item not in merged:

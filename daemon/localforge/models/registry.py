@@ -329,30 +329,20 @@ class ModelRegistry:
         return scan
 
     def _scan_entry(self, scan: _Scan, entry: ModelEntry, base: Path | None) -> None:
-        measured, source = self._measured_for(scan, entry.name)
         if entry.url is not None:
+            measured, source = self._measured_for(scan, entry.name)
             scan.specs[entry.name] = spec_from_url(entry, measured=measured, measured_source=source)
             return
         assert entry.path is not None
-        path = _resolve(entry.path, base)
-        try:
-            scan.specs[entry.name] = spec_from_file(
-                entry.name,
-                path,
-                source="config",
-                entry=entry,
-                measured=measured,
-                measured_source=source,
-            )
-        except LocalForgeError as exc:
-            log.warning("model %s from config is unusable: %s", entry.name, exc.message)
-            scan.broken[entry.name] = BrokenModel(entry.name, path, "config", exc.message)
+        self._scan_file(scan, entry.name, _resolve(entry.path, base), "config", entry)
 
-    def _scan_file(self, scan: _Scan, name: str, path: Path, source: str) -> None:
+    def _scan_file(
+        self, scan: _Scan, name: str, path: Path, source: str, entry: ModelEntry | None = None
+    ) -> None:
         measured, msource = self._measured_for(scan, name)
         try:
             scan.specs[name] = spec_from_file(
-                name, path, source=source, measured=measured, measured_source=msource
+                name, path, source=source, entry=entry, measured=measured, measured_source=msource
             )
         except LocalForgeError as exc:
             log.warning("model %s (%s) is unusable: %s", name, path, exc.message)

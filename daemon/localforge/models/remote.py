@@ -32,7 +32,6 @@ class RemoteBackend:
         self.base = api_base(url)
         self.connect_timeout = connect_timeout
         self._served_name: str | None = None
-        self.in_flight = 0
 
     async def served_name(self, client: httpx.AsyncClient) -> str:
         """The server's id for this model: our name if it serves it, else its only model."""
@@ -61,7 +60,6 @@ class RemoteBackend:
         finish = "stop"
         usage: dict[str, Any] = {}
         limits = httpx.Timeout(timeout, connect=self.connect_timeout)
-        self.in_flight += 1
         try:
             async with httpx.AsyncClient(timeout=limits) as client:
                 body: dict[str, Any] = {
@@ -121,8 +119,6 @@ class RemoteBackend:
                 f"remote model '{self.name}' at {self.url} sent a malformed stream event ({exc}); "
                 "is it an OpenAI-compatible server?"
             ) from exc
-        finally:
-            self.in_flight -= 1
         now = time.perf_counter()
         return Generation(
             text="".join(pieces),

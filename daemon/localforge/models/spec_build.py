@@ -15,12 +15,11 @@ from typing import Any
 
 from localforge.models.benchmarks import BenchmarkTable, resolve_scores
 from localforge.models.gguf_info import GgufInfo, estimate_memory, read_gguf_info
+from localforge.models.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE
 from localforge.models.spec import ModelSpec
 from localforge.settings import ModelEntry
 
 DEFAULT_N_CTX = 4096
-GGUF_TEMPLATE = "gguf-template"
-SERVER_TEMPLATE = "server-template"
 # Conversation formats for instruction-tuned models whose GGUF lacks a template.
 FAMILY_FORMATS = {
     "gemma": "gemma",

@@ -97,17 +97,18 @@ class Watcher:
 
     def watch(self, dirs: Iterable[Path], config_file: Path | None) -> None:
         """(Re)start watching; directories that do not exist are skipped (and logged)."""
-        dirs = tuple(dict.fromkeys(d for d in dirs))
+        dirs = tuple(dict.fromkeys(dirs))
+        exists = tuple(d.is_dir() for d in dirs)
         config_dir_exists = config_file is not None and config_file.parent.is_dir()
         # Directories that appear later are picked up at the next call.
-        key = (dirs, tuple(d.is_dir() for d in dirs), config_file, config_dir_exists)
+        key = (dirs, exists, config_file, config_dir_exists)
         if self._observer is not None and key == self._key:
             return
         self.stop()
         observer = Observer()
         watched: list[Path] = []
-        for directory in dirs:
-            if not directory.is_dir():
+        for directory, is_dir in zip(dirs, exists, strict=True):
+            if not is_dir:
                 log.warning("model directory %s does not exist; not watching it", directory)
                 continue
             observer.schedule(_Handler(self._from_thread("models")), str(directory), recursive=True)

@@ -13,7 +13,6 @@ import itertools
 import logging
 import signal
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +99,6 @@ class LoadInfo:
 class _Pending:
     future: asyncio.Future[dict[str, Any]]
     on_token: OnToken | None = None
-    tokens: int = 0
 
 
 @dataclass
@@ -125,10 +123,6 @@ class WorkerProcess:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None and self._crash is None
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._pending)
 
     # --- lifecycle --------------------------------------------------------
 
@@ -331,7 +325,6 @@ class WorkerProcess:
         if op == "token":
             pending = self._pending.get(rid) if isinstance(rid, int) else None
             if pending is not None and pending.on_token is not None:
-                pending.tokens += 1
                 pending.on_token(str(frame.get("text", "")))
         elif op == "progress":
             if self._on_progress is not None:
@@ -376,7 +369,3 @@ class WorkerProcess:
             mine = [line.strip() for line in text.splitlines() if f"[{self.pid}]" in line]
             return " | ".join(mine[-lines:])
         return ""
-
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000
