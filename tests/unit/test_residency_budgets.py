@@ -81,3 +81,20 @@ def test_gpu_index_names_the_device_llama_cpp_puts_the_model_on() -> None:
     assert gpu_index("cuda:1") == 1
     assert gpu_index("cuda:0") == 0
     assert gpu_index(CPU) is None
+
+
+def test_a_removed_model_that_comes_back_is_placed_and_kept_like_a_new_one(
+    tmp_path: Path,
+) -> None:
+    manager = _manager_with_gpus(tmp_path, 8, 6)
+    pool = manager.pool
+    assert pool is not None
+    gone = replace(spec("gone", memory=2 * GIB), n_gpu_layers=-1)
+    pool.slot(gone)
+    pool.forget("gone")  # removed from the registry while not loaded
+    holder = pool.slot(replace(spec("holder", memory=5 * GIB), n_gpu_layers=-1))
+    holder.state = "idle"  # cuda:0 keeps 3 GiB of room, cuda:1 has 6 GiB
+
+    back = pool.slot(gone)  # the file is dropped into the model dir again
+    assert back.retire is False  # it would otherwise be unloaded as soon as it went idle
+    assert back.device == "cuda:1"

@@ -21,7 +21,7 @@ from typing import Any
 
 from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, WorkerCrashed
 from localforge.models.gguf_info import read_gguf_info
-from localforge.models.gpu import gpu_index
+from localforge.models.gpu import CPU, gpu_index
 from localforge.models.residency import ModelView, Planner, Waiting
 from localforge.models.spec import ModelSpec
 from localforge.models.worker import LoadInfo, OnProgress, WorkerProcess
@@ -118,21 +118,18 @@ class ModelPool:
     def slot(self, spec: ModelSpec) -> Slot:
         slot = self.slots.get(spec.name)
         if slot is None:
-            slot = Slot(spec, self.device_for(spec), estimate_memory(spec), pinned=spec.pinned)
+            slot = Slot(spec, CPU, estimate_memory(spec), pinned=spec.pinned)
             self.slots[spec.name] = slot
         elif _load_key(slot.spec) == _load_key(spec):
             slot.spec = spec  # scores or display facts changed: the loaded model stays
             slot.pinned = slot.pinned or spec.pinned
         elif slot.spec != spec:
             if slot.state == "absent":
-                slot.spec, slot.device, slot.memory_bytes = (
-                    spec,
-                    self.device_for(spec),
-                    estimate_memory(spec),
-                )
+                slot.spec, slot.memory_bytes = spec, estimate_memory(spec)
             else:
                 slot.retire = True  # serve the old one out, reload with the new spec after
-        if slot.state == "absent" and not slot.retire:
+        if slot.state == "absent":
+            slot.retire = False  # nothing is loaded that could retire (a removed model is back)
             slot.device = self.device_for(spec)  # the GPU with the most room now
         return slot
 
