@@ -30,6 +30,11 @@ class RpcError(Exception):
         self.message = message
         self.data = data
 
+    @classmethod
+    def from_rpc(cls, error: dict[str, Any]) -> RpcError:
+        """The error object of a JSON-RPC response."""
+        return cls(error.get("code", 0), error.get("message", ""), error.get("data"))
+
 
 class ConnectionClosed(Exception):
     """The daemon closed the connection before answering."""
@@ -86,9 +91,7 @@ class Client:
                     if isinstance(message, dict) and message.get("id") is None:
                         error = message.get("error")
                         if isinstance(error, dict):
-                            raise RpcError(
-                                error.get("code", 0), error.get("message", ""), error.get("data")
-                            ) from None
+                            raise RpcError.from_rpc(error) from None
             except (ConnectionClosed, OSError):
                 pass
             raise
@@ -113,13 +116,11 @@ class Client:
                 continue
             if message.get("id") is None and "error" in message:
                 # Not about one request but about this connection (refused, unreadable).
-                error = message["error"]
-                raise RpcError(error.get("code", 0), error.get("message", ""), error.get("data"))
+                raise RpcError.from_rpc(message["error"])
             if message.get("id") != rid:
                 continue
             if "error" in message:
-                error = message["error"]
-                raise RpcError(error.get("code", 0), error.get("message", ""), error.get("data"))
+                raise RpcError.from_rpc(message["error"])
             return message.get("result")
 
     def receive(self) -> Any:

@@ -37,14 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args)
     try:
         code: int = args.func(ctx)
-    except RpcError as exc:
+    except (RpcError, LocalForgeError) as exc:
         print(f"lfctl: {exc.message}", file=sys.stderr)
         return 1
     except (DaemonUnavailable, ConnectionClosed) as exc:
         print(f"lfctl: {exc}", file=sys.stderr)
-        return 1
-    except LocalForgeError as exc:
-        print(f"lfctl: {exc.message}", file=sys.stderr)
         return 1
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localforge import __version__
-from localforge.errors import ConfigError, Unavailable
+from localforge.errors import ConfigError
 from localforge.memory.service import MemoryService
 from localforge.models.manager import ModelManager
 from localforge.models.registry import ModelRegistry
@@ -88,10 +88,7 @@ class App:
         self.changed_on_reload: list[str] = []
 
     def _task_classifier(self) -> Classifies:
-        service = getattr(self, "classifier", None)
-        if service is None:
-            raise Unavailable("the task classifier service is not configured")
-        classifier: Classifies = service.classifier
+        classifier: Classifies = self.classifier.classifier
         return classifier
 
     @property

@@ -231,6 +231,14 @@ class LoadedSettings:
             rows.append({"key": key, "value": value, "source": self.sources.get(key, "default")})
         return rows
 
+    def report(self) -> dict[str, Any]:
+        """The config file, whether it exists, and every setting (``daemon.config``'s answer)."""
+        return {
+            "config_file": str(self.config_file),
+            "file_found": self.config_file_found,
+            "settings": self.describe(),
+        }
+
 
 def load_settings(
     paths: Paths,

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lfctl.autostart import DaemonUnavailable
 from lfctl.client import Client, ConnectionClosed
 from lfctl.context import Context
 from lfctl.render import duration, table
@@ -99,12 +98,7 @@ def config_show(ctx: Context) -> int:
     if shown is None:
         from localforge.settings import load_settings  # pydantic: only when needed
 
-        loaded = load_settings(ctx.paths, config_file=ctx.args.config)
-        shown = {
-            "config_file": str(loaded.config_file),
-            "file_found": loaded.config_file_found,
-            "settings": loaded.describe(),
-        }
+        shown = load_settings(ctx.paths, config_file=ctx.args.config).report()
         origin = "this shell (lfd is not running)" if ctx.args.config is None else "the given file"
     if ctx.json:
         ctx.emit_json({**shown, "origin": origin})
@@ -180,6 +174,3 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = config_sub.add_parser("check", help="validate a config file")
     p.add_argument("file", type=Path)
     p.set_defaults(func=config_check)
-
-
-__all__ = ["DaemonUnavailable", "register"]

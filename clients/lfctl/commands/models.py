@@ -55,11 +55,9 @@ class _Progress:
         if kind == "load":
             fraction = float(data.get("progress", 0.0))
             if self.tty:
-                self._line(
-                    f"loading {data.get('model')} {bar(fraction)} {fraction:4.0%}", done=False
-                )
+                self._line(f"loading {data.get('model')} {bar(fraction)} {fraction:4.0%}")
             elif not self.loading:
-                self._line(f"loading {data.get('model')}…", done=True)
+                self._line(f"loading {data.get('model')}…")
             self.loading = fraction < 1.0
         elif kind == "eval" and data.get("phase") == "result":
             done, total = int(data["done"]), int(data["total"])
@@ -68,11 +66,11 @@ class _Progress:
             if not data.get("passed") and data.get("detail"):
                 label += f"  ({str(data['detail'])[:60]})"
             if self.tty:
-                self._line(f"eval {bar(done / total)} {done}/{total}  {label}", done=False)
+                self._line(f"eval {bar(done / total)} {done}/{total}  {label}")
             else:
-                self._line(f"[{done}/{total}] {label}", done=True)
+                self._line(f"[{done}/{total}] {label}")
 
-    def _line(self, text: str, *, done: bool) -> None:
+    def _line(self, text: str) -> None:
         if self.tty:
             sys.stderr.write("\r\033[K" + text)
             self.open = True

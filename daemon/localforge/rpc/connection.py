@@ -127,7 +127,7 @@ class Connection(asyncio.Protocol):
         elif parsed.method == CANCEL_METHOD:
             self._cancel(parsed.params)
         else:
-            self._start(self._single(parsed), ids=[parsed.id] if _is_call(parsed) else [])
+            self._start(self._single(parsed), ids=[] if parsed.is_notification else [parsed.id])
 
     async def _single(self, request: messages.Request) -> None:
         reply = await self._run(request)
@@ -293,7 +293,3 @@ class Connection(asyncio.Protocol):
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
-
-
-def _is_call(message: messages.Message) -> bool:
-    return isinstance(message, messages.Request) and not message.is_notification

@@ -43,10 +43,6 @@ class CallContext:
     request_id: int | str | None
     stream: Notify
 
-    @property
-    def services(self) -> App:
-        return self.app
-
 
 Handler = Callable[[CallContext, P], Awaitable[Any]]
 

@@ -29,12 +29,7 @@ async def reload(ctx: CallContext, _: NoParams) -> dict[str, Any]:
 
 
 async def config(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    loaded = ctx.app.loaded
-    return {
-        "config_file": str(loaded.config_file),
-        "file_found": loaded.config_file_found,
-        "settings": loaded.describe(),
-    }
+    return ctx.app.loaded.report()
 
 
 async def shutdown(ctx: CallContext, _: NoParams) -> dict[str, Any]:

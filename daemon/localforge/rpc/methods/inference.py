@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -101,7 +102,7 @@ async def _route(ctx: CallContext, text: str, forced: str | None, kind: str) -> 
         decision.task_type,
         decision.confidence,
         decision.trace,
-        (time.perf_counter() - started) * 1000,
+        _since(started),
     )
 
 
@@ -175,8 +176,7 @@ async def _answer(
         else:
             early.append(item)
 
-    def on_progress(progress: float) -> None:
-        emit({"type": "load", "model": spec.name, "progress": round(progress, 3)})
+    on_progress = load_progress(emit, spec.name)
 
     def on_token(piece: str) -> None:
         emit({"type": "token", "text": piece})
@@ -270,11 +270,19 @@ def _completion_model(ctx: CallContext, requested: str) -> str:
     return configured
 
 
-async def models_load(ctx: CallContext, params: NameParams) -> dict[str, Any]:
-    def on_progress(progress: float) -> None:
-        ctx.stream({"type": "load", "model": params.name, "progress": round(progress, 3)})
+def load_progress(send: Callable[[dict[str, Any]], None], model: str) -> Callable[[float], None]:
+    """An ``on_progress`` callback that sends a model's loading as ``load`` notifications."""
 
-    result: dict[str, Any] = await ctx.app.models.load(params.name, on_progress)
+    def on_progress(progress: float) -> None:
+        send({"type": "load", "model": model, "progress": round(progress, 3)})
+
+    return on_progress
+
+
+async def models_load(ctx: CallContext, params: NameParams) -> dict[str, Any]:
+    result: dict[str, Any] = await ctx.app.models.load(
+        params.name, load_progress(ctx.stream, params.name)
+    )
     return result
 
 
@@ -286,11 +294,7 @@ async def models_unload(ctx: CallContext, params: NameParams) -> dict[str, Any]:
 async def models_pin(ctx: CallContext, params: PinParams) -> dict[str, Any]:
     result: dict[str, Any] = ctx.app.models.pin(params.name, params.on)
     if params.on and not result["resident"]:
-
-        def on_progress(progress: float) -> None:
-            ctx.stream({"type": "load", "model": params.name, "progress": round(progress, 3)})
-
-        await ctx.app.models.load(params.name, on_progress)
+        await ctx.app.models.load(params.name, load_progress(ctx.stream, params.name))
         result["resident"] = True
     return result
 

@@ -14,6 +14,7 @@ from localforge.models.evaluation import evaluate, store_report
 from localforge.models.registry import BrokenModel, ModelRegistry
 from localforge.models.spec import ModelSpec
 from localforge.rpc.dispatch import CallContext, Method, NoParams, Params
+from localforge.rpc.methods.inference import load_progress
 
 
 class NameParams(Params):
@@ -162,8 +163,7 @@ async def eval_model(ctx: CallContext, params: EvalParams) -> dict[str, Any]:
         )
     tasks = select_tasks(tuple(params.categories) if params.categories else None, params.limit)
 
-    def on_load(progress: float) -> None:
-        ctx.stream({"type": "load", "model": spec.name, "progress": round(progress, 3)})
+    on_load = load_progress(ctx.stream, spec.name)
 
     async def generate(task: EvalTask) -> str:
         completion = await manager.chat(
