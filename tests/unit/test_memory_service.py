@@ -161,6 +161,17 @@ def test_failed_result_is_an_outcome_until_the_user_judges(env: Env) -> None:
     env.run(body)
 
 
+def test_a_result_served_by_another_model_moves_its_feedback(env: Env) -> None:
+    async def body(memory: MemoryService) -> None:
+        rid = await remember(memory, "q", "planned")
+        await memory.record_outcome(rid, "thumbs_up", None)
+        assert memory.feedback == {"planned": (1.0, 1)}
+        await memory.record_result(rid, model="served", latency_ms=50.0, ok=True, error=None)
+        assert memory.feedback == {"served": (1.0, 1)}  # what routing reads, not only SQLite
+
+    env.run(body)
+
+
 def test_restart_keeps_everything_and_agrees(env: Env) -> None:
     ids = env.run(lambda m: asyncio.gather(*(remember(m, f"question {i}", "m") for i in range(5))))
 

@@ -231,6 +231,8 @@ class MemoryService:
                 conn, request_id, model=model, latency_ms=latency_ms, ok=ok, error=error, now=now
             )
         )
+        # Feedback follows the model that served the request, which may not be the planned one.
+        self.feedback = await self.db.run(repo.feedback_stats)
         if ok:
             previous = self.latency.get(model)
             self.latency[model] = (
