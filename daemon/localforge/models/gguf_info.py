@@ -39,7 +39,7 @@ from localforge.models.gguf_header import (
 from localforge.models.spec import FimTokens
 
 MIB = 1024 * 1024
-_SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)  # NAME-0000k-of-0000N.gguf
 # What a loaded model needs on top of weights and KV cache: scratch/compute buffers
 # and the runtime itself. llama.cpp's compute buffer grows with the context.
 OVERHEAD_FIXED = 64 * MIB
@@ -218,7 +218,7 @@ def read_gguf_info(path: Path) -> GgufInfo:
 
 def _with_shards(first: GgufInfo, count: int) -> GgufInfo:
     """A model split in ``NAME-0000k-of-0000N.gguf`` files: weights and size of all of them."""
-    match = _SHARD.search(first.path.name)
+    match = SPLIT_PART.search(first.path.name)
     if match is None or int(match.group(1)) != 1:
         raise ModelError(
             f"{first.path} is part of a split model ({count} files): point at the file named "
@@ -226,7 +226,7 @@ def _with_shards(first: GgufInfo, count: int) -> GgufInfo:
         )
     weights, params, size = first.weights_bytes, first.parameter_count, first.file_size
     for number in range(2, count + 1):
-        name = _SHARD.sub(f"-{number:05d}-of-{count:05d}.gguf", first.path.name)
+        name = SPLIT_PART.sub(f"-{number:05d}-of-{count:05d}.gguf", first.path.name)
         shard = first.path.with_name(name)
         if not shard.is_file():
             raise ModelError(

@@ -27,6 +27,7 @@ from typing import Any
 from localforge.errors import ConfigError, InvalidParams, LocalForgeError, ModelError, NotFound
 from localforge.models import catalogue_store as store
 from localforge.models.benchmarks import MEASURED_AS, measured_benchmarks
+from localforge.models.gguf_info import SPLIT_PART
 from localforge.models.spec import ModelSpec
 from localforge.models.spec_build import spec_from_file, spec_from_url
 from localforge.models.watcher import Watcher, file_is_settled, is_candidate_file
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 BUNDLED_NAME = "gemma3-270m"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
-_SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 
 Listener = Callable[[str, ModelSpec], None]
 
@@ -358,7 +358,7 @@ class ModelRegistry:
             log.warning("cannot list model directory %s: %s", directory, exc)
             return
         for path in files:
-            shard = _SHARD.search(path.name)
+            shard = SPLIT_PART.search(path.name)
             if (shard and shard.group(1) != "00001") or "mmproj" in path.name.lower():
                 continue  # later shards load with the first; projectors are not chat models
             settled, wait = file_is_settled(path, self.settle_s)
@@ -467,7 +467,7 @@ class ModelRegistry:
 
 def _name_for_file(path: Path) -> str:
     stem = path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.name
-    stem = _SHARD.sub("", path.name) if _SHARD.search(path.name) else stem
+    stem = SPLIT_PART.sub("", path.name) if SPLIT_PART.search(path.name) else stem
     stem = re.sub(r"[^A-Za-z0-9._:+-]+", "-", stem).strip("-.") or "model"
     return stem.lower()[:128]
 
