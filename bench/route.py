@@ -47,32 +47,32 @@ LENGTHS = ((0, 100), (100, 300), (300, 10**9))
 MODELS = [
     Candidate(
         "tiny-1b",
-        {"humaneval": 0.35, "gsm8k": 0.40, "mmlu_pro": 0.30, "mt_bench": 5.5},
+        {"humaneval": 35, "gsm8k": 40, "mmlu_pro": 30, "mt_bench": 5.5},
         300.0,
         0.0,
         True,
     ),
     Candidate(
         "coder-7b",
-        {"humaneval": 0.88, "gsm8k": 0.70, "mmlu_pro": 0.45, "mt_bench": 7.0},
+        {"humaneval": 88, "gsm8k": 70, "mmlu_pro": 45, "mt_bench": 7.0},
         1500.0,
         3000.0,
     ),
     Candidate(
         "math-7b",
-        {"humaneval": 0.55, "gsm8k": 0.89, "mmlu_pro": 0.50, "mt_bench": 6.8},
+        {"humaneval": 55, "gsm8k": 89, "mmlu_pro": 50, "mt_bench": 6.8},
         1500.0,
         3000.0,
     ),
     Candidate(
         "general-8b",
-        {"humaneval": 0.62, "gsm8k": 0.79, "mmlu_pro": 0.55, "mt_bench": 8.1},
+        {"humaneval": 62, "gsm8k": 79, "mmlu_pro": 55, "mt_bench": 8.1},
         1700.0,
         3200.0,
     ),
     Candidate(
         "reasoner-14b",
-        {"humaneval": 0.70, "gsm8k": 0.85, "mmlu_pro": 0.63, "mt_bench": 8.0},
+        {"humaneval": 70, "gsm8k": 85, "mmlu_pro": 63, "mt_bench": 8.0},
         3000.0,
         6000.0,
     ),

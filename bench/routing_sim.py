@@ -43,11 +43,11 @@ from typing import Any
 
 import numpy as np
 
+from localforge.benchmarks import TASK_BENCHMARK, normalise_benchmark
 from localforge.memory.embedder import DEFAULT_MODEL, Embedder
 from localforge.memory.service import MemoryService
 from localforge.routing.candidates import Candidate
 from localforge.routing.router import Router
-from localforge.routing.scorer import TASK_BENCHMARK, normalise_benchmark
 from localforge.settings import Settings
 from localforge.storage.database import Database
 
@@ -60,55 +60,55 @@ DRIFT_AT = 500
 MODELS: dict[str, dict[str, Any]] = {
     "tiny-1b": {
         "benchmarks": {
-            "humaneval": 0.35,
-            "gsm8k": 0.40,
-            "mmlu_pro": 0.30,
+            "humaneval": 35,
+            "gsm8k": 40,
+            "mmlu_pro": 30,
             "mt_bench": 5.5,
-            "gpqa": 0.22,
+            "gpqa": 22,
         },
         "latency": 300.0,
         "load": 800.0,
     },
     "coder-7b": {
         "benchmarks": {
-            "humaneval": 0.88,
-            "gsm8k": 0.70,
-            "mmlu_pro": 0.45,
+            "humaneval": 88,
+            "gsm8k": 70,
+            "mmlu_pro": 45,
             "mt_bench": 7.0,
-            "gpqa": 0.28,
+            "gpqa": 28,
         },
         "latency": 1500.0,
         "load": 3000.0,
     },
     "math-7b": {
         "benchmarks": {
-            "humaneval": 0.55,
-            "gsm8k": 0.89,
-            "mmlu_pro": 0.50,
+            "humaneval": 55,
+            "gsm8k": 89,
+            "mmlu_pro": 50,
             "mt_bench": 6.8,
-            "gpqa": 0.33,
+            "gpqa": 33,
         },
         "latency": 1500.0,
         "load": 3000.0,
     },
     "general-8b": {
         "benchmarks": {
-            "humaneval": 0.62,
-            "gsm8k": 0.79,
-            "mmlu_pro": 0.55,
+            "humaneval": 62,
+            "gsm8k": 79,
+            "mmlu_pro": 55,
             "mt_bench": 8.1,
-            "gpqa": 0.32,
+            "gpqa": 32,
         },
         "latency": 1700.0,
         "load": 3200.0,
     },
     "reasoner-14b": {
         "benchmarks": {
-            "humaneval": 0.70,
-            "gsm8k": 0.85,
-            "mmlu_pro": 0.63,
+            "humaneval": 70,
+            "gsm8k": 85,
+            "mmlu_pro": 63,
             "mt_bench": 8.0,
-            "gpqa": 0.45,
+            "gpqa": 45,
         },
         "latency": 3000.0,
         "load": 6000.0,

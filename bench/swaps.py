@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from localforge.models.prompts import build_chat_prompt  # noqa: E402
-from localforge.models.worker import GenerateRequest, WorkerProcess  # noqa: E402
+from localforge.models.runtime.prompts import build_chat_prompt  # noqa: E402
+from localforge.models.runtime.worker import GenerateRequest, WorkerProcess  # noqa: E402
 from tests.support.daemon import run_daemon, temp_home, two_models_config  # noqa: E402
 
 PROMPTS = {

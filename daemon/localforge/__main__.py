@@ -2,6 +2,6 @@ from __future__ import annotations
 
 import sys
 
-from localforge.cli import main
+from localforge.cli.main import main
 
 sys.exit(main())

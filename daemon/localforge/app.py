@@ -1,8 +1,8 @@
 """Composition root: build the services, then startup → serve → shutdown.
 
 Services are created here and nowhere else. Each one is started in order after
-storage and stopped in reverse; RPC method modules reach them through the
-``App`` handed to every call.
+storage and stopped in reverse. Doors (the socket) get a typed ``Services`` of
+what they may use, never the ``App``.
 """
 
 from __future__ import annotations
@@ -21,16 +21,19 @@ from typing import Any
 from localforge import __version__
 from localforge.errors import ConfigError
 from localforge.memory.service import MemoryService
-from localforge.models.manager import ModelManager
-from localforge.models.registry import ModelRegistry
+from localforge.models.catalogue.registry import ModelRegistry
+from localforge.models.evaluation.runner import EvalReport, store_report
+from localforge.models.runtime.manager import ModelManager
 from localforge.paths import Paths
 from localforge.routing.classifier import ClassifierService
 from localforge.routing.router import Classifies, Router
-from localforge.rpc.dispatch import Registry
+from localforge.rpc.dispatch import MethodTable
 from localforge.rpc.methods import all_methods
 from localforge.rpc.server import RpcServer
 from localforge.runtime import InstanceLock, ensure_private_dir
 from localforge.service import Service
+from localforge.serving.context import Services
+from localforge.serving.service import Serving
 from localforge.settings import LoadedSettings, Settings, load_settings
 from localforge.storage.database import Database
 
@@ -59,25 +62,43 @@ class App:
             lambda: self.settings,
             self.storage,
             config_file=lambda: self.loaded.config_file,
-            reload_config=self.reload,
+            reload_config=self.reload_settings,
         )
         self.services.append(self.registry)
-        # Model workers, residency and serving; the router's source of candidates.
-        self.models = ModelManager(
+        # Model workers and residency; the router's source of candidates.
+        self.manager = ModelManager(
             lambda: self.settings, self.registry, self.storage, paths.state_dir
         )
-        self.services.append(self.models)
+        self.services.append(self.manager)
         # The task classifier (artifact loaded at start); the router asks it for every query.
         self.classifier = ClassifierService(lambda: self.settings.classifier)
         self.services.append(self.classifier)
         # Interactions, embeddings and the vector index; then the router that uses them.
         self.memory = MemoryService(self.storage, paths.data_dir, lambda: self.settings)
         self.services.append(self.memory)
-        self.router = Router(self.memory, self.models, lambda: self.settings, self._task_classifier)
+        self.router = Router(
+            self.memory, self.manager, lambda: self.settings, self._task_classifier
+        )
         self.services.append(self.router)
+        # The one request path every door calls.
+        self.serving = Serving(
+            self.registry,
+            self.manager,
+            lambda: self.settings,
+            router=self.router,
+            outcomes=self.memory,
+            store_report=self._store_report,
+        )
+        self.doors = Services(
+            daemon=self,
+            serving=self.serving,
+            routing=self.router,
+            memory=self.memory,
+            log_file=paths.log_file,
+        )
         self.rpc = RpcServer(
-            self,
-            Registry(all_methods()),
+            self.doors,
+            MethodTable(all_methods()),
             paths.socket,
             max_frame_bytes=self.settings.daemon.max_frame_bytes,
             idle_frame_timeout_s=self.settings.daemon.idle_frame_timeout_s,
@@ -90,6 +111,9 @@ class App:
     def _task_classifier(self) -> Classifies:
         classifier: Classifies = self.classifier.classifier
         return classifier
+
+    async def _store_report(self, report: EvalReport) -> int:
+        return await store_report(self.registry, self.storage, report)
 
     @property
     def settings(self) -> Settings:
@@ -157,9 +181,21 @@ class App:
         """Stop after the current event-loop turn, so the caller's answer is sent first."""
         asyncio.get_running_loop().call_soon(self._stop.set)
 
-    # --- operations used by RPC methods -------------------------------------
+    # --- DaemonControl: what doors may ask of the daemon itself ----------------
 
-    def reload(self) -> LoadedSettings:
+    def reload(self) -> dict[str, Any]:
+        loaded = self.reload_settings()
+        return {
+            "reloaded": True,
+            "config_file": str(loaded.config_file),
+            "file_found": loaded.config_file_found,
+            "changed": self.changed_on_reload,
+        }
+
+    def config_report(self) -> dict[str, Any]:
+        return self.loaded.report()
+
+    def reload_settings(self) -> LoadedSettings:
         """Re-read config; on any error keep the old settings and raise ConfigError."""
         try:
             loaded = load_settings(self.paths, flags=self.flags, config_file=self.config_file)

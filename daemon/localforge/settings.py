@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from localforge.benchmarks import score_problem
 from localforge.errors import ConfigError
 from localforge.paths import Paths
 
@@ -156,16 +157,6 @@ class ResidencySettings(Section):
     )
 
 
-# Benchmarks a model's scores are keyed by, with the top of each scale (MT-Bench is 0-10).
-BENCHMARK_SCALES = {
-    "humaneval": 100.0,
-    "gsm8k": 100.0,
-    "mmlu_pro": 100.0,
-    "mt_bench": 10.0,
-    "gpqa": 100.0,
-}
-
-
 class ModelEntry(Section):
     name: str = Field(min_length=1)
     path: Path | None = None
@@ -190,14 +181,9 @@ class ModelEntry(Section):
     @model_validator(mode="after")
     def _known_benchmarks(self) -> ModelEntry:
         for key, value in self.benchmarks.items():
-            scale = BENCHMARK_SCALES.get(key)
-            if scale is None:
-                known = ", ".join(BENCHMARK_SCALES)
-                raise ValueError(
-                    f"model '{self.name}': unknown benchmark '{key}'; use one of {known}"
-                )
-            if not 0 <= value <= scale:
-                raise ValueError(f"model '{self.name}': {key} = {value} is outside 0-{scale:g}")
+            problem = score_problem(key, value)
+            if problem is not None:
+                raise ValueError(f"model '{self.name}': {problem}")
         return self
 
 

@@ -13,21 +13,21 @@ MODELS = """
 name = "coder"
 url = "http://127.0.0.1:9"
 [models.benchmarks]
-humaneval = 0.88
-gsm8k = 0.60
-mmlu_pro = 0.40
+humaneval = 88
+gsm8k = 60
+mmlu_pro = 40
 mt_bench = 6.0
-gpqa = 0.25
+gpqa = 25
 
 [[models]]
 name = "talker"
 url = "http://127.0.0.1:9"
 [models.benchmarks]
-humaneval = 0.40
-gsm8k = 0.55
-mmlu_pro = 0.70
+humaneval = 40
+gsm8k = 55
+mmlu_pro = 70
 mt_bench = 8.1
-gpqa = 0.35
+gpqa = 35
 """
 
 

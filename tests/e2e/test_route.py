@@ -76,7 +76,7 @@ name = "fast"
 url = "http://127.0.0.1:9"
 avg_latency_ms = 100
 [models.benchmarks]
-humaneval = 0.30
+humaneval = 30
 """,
     )
     home.extra_env.update(

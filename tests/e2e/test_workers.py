@@ -15,7 +15,7 @@ import pytest
 
 from lfctl.client import RpcError
 from localforge.errors import WORKER_CRASHED, ModelError, Timeout, WorkerCrashed
-from localforge.models.worker import GenerateRequest, WorkerProcess
+from localforge.models.runtime.worker import GenerateRequest, WorkerProcess
 from tests.support import gguf_files
 from tests.support.daemon import DaemonProcess, Home, run_daemon
 

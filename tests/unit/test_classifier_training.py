@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from localforge.cli.classify import parse_line, read_items, run_stream
 from localforge.errors import InvalidParams
 from localforge.paths import Paths
 from localforge.routing import artifact as artifacts
 from localforge.routing import training
 from localforge.routing.classifier import LABELS, TaskClassifier
-from localforge.routing.classify_cli import parse_line, read_items, run_stream
 from localforge.routing.embedding_cache import EmbeddingCache, embedding_cache_path
 
 CORPUS = training.corpus_dir()

@@ -18,7 +18,7 @@ from localforge.errors import (
     InvalidParams,
     MethodNotFound,
 )
-from localforge.rpc.dispatch import CallContext, Method, NoParams, Params, Registry, bind_params
+from localforge.rpc.dispatch import CallContext, Method, MethodTable, NoParams, Params, bind_params
 from localforge.rpc.framing import FrameDecoder, encode
 from localforge.rpc.methods import all_methods
 from localforge.rpc.server import RpcServer
@@ -42,14 +42,14 @@ ECHO = Method("test.echo", EchoParams, echo, "echo text", streams=True)
 NOTHING = Method("test.nothing", NoParams, nothing, "no params")
 
 
-def call(registry: Registry, name: str, raw: Any) -> tuple[Any, list[Any]]:
+def call(registry: MethodTable, name: str, raw: Any) -> tuple[Any, list[Any]]:
     streamed: list[Any] = []
-    ctx = CallContext(app=None, request_id=9, stream=streamed.append)  # type: ignore[arg-type]
+    ctx = CallContext(services=None, request_id=9, stream=streamed.append)  # type: ignore[arg-type]
     return asyncio.run(registry.call(ctx, name, raw)), streamed
 
 
 def test_call_validates_and_streams() -> None:
-    registry = Registry([ECHO, NOTHING])
+    registry = MethodTable([ECHO, NOTHING])
     result, streamed = call(registry, "test.echo", {"text": "ab", "times": 2})
     assert result == {"echo": "abab", "id": 9}
     assert streamed == [{"echoing": "ab"}]
@@ -59,7 +59,7 @@ def test_call_validates_and_streams() -> None:
 
 
 def test_unknown_method() -> None:
-    registry = Registry([ECHO, NOTHING])
+    registry = MethodTable([ECHO, NOTHING])
     with pytest.raises(MethodNotFound) as err:
         call(registry, "test.missing", None)
     assert err.value.code == METHOD_NOT_FOUND
@@ -90,7 +90,7 @@ def test_unknown_method() -> None:
 )
 def test_bad_params_name_the_field(raw: Any, message: str) -> None:
     with pytest.raises(InvalidParams) as err:
-        call(Registry([ECHO]), "test.echo", raw)
+        call(MethodTable([ECHO]), "test.echo", raw)
     assert err.value.code == INVALID_PARAMS
     assert message in err.value.message
 
@@ -102,11 +102,11 @@ def test_params_for_a_method_without_params() -> None:
 
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(ValueError, match="registered twice"):
-        Registry([ECHO, ECHO])
+        MethodTable([ECHO, ECHO])
 
 
 def test_describe_lists_params_with_types_defaults_and_descriptions() -> None:
-    described = Registry([NOTHING, ECHO]).describe()
+    described = MethodTable([NOTHING, ECHO]).describe()
     assert [m["name"] for m in described] == ["test.echo", "test.nothing"]
     echo_desc = described[0]
     assert echo_desc["streams"] is True
@@ -125,7 +125,7 @@ def test_describe_lists_params_with_types_defaults_and_descriptions() -> None:
 
 
 def test_every_registered_method_is_discoverable() -> None:
-    registry = Registry(all_methods())  # raises on duplicate names across groups
+    registry = MethodTable(all_methods())  # raises on duplicate names across groups
     described = registry.describe()
     names = [m["name"] for m in described]
     for required in ("daemon.status", "daemon.shutdown", "daemon.reload", "daemon.methods"):
@@ -173,12 +173,12 @@ SERVER_METHODS = [
 def ask(tmp_path: Path, messages: list[Any]) -> list[Any]:
     """Start an RpcServer on a socket in tmp_path, send messages, collect one answer each."""
     log_file = tmp_path / "lfd.log"
-    app = SimpleNamespace(paths=SimpleNamespace(log_file=log_file))
+    services = SimpleNamespace(log_file=log_file)
 
     async def main() -> list[Any]:
         server = RpcServer(
-            app,  # type: ignore[arg-type]
-            Registry(SERVER_METHODS),
+            services,  # type: ignore[arg-type]
+            MethodTable(SERVER_METHODS),
             tmp_path / "s.sock",
             max_frame_bytes=1 << 20,
             idle_frame_timeout_s=5,

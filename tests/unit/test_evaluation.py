@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from localforge.errors import ModelError, Timeout
-from localforge.models import catalogue_store
-from localforge.models.eval_tasks import (
+from localforge.models.catalogue import store as catalogue_store
+from localforge.models.catalogue.registry import ModelRegistry
+from localforge.models.evaluation.runner import check_answer, evaluate, store_report
+from localforge.models.evaluation.sandbox import run_python
+from localforge.models.evaluation.tasks import (
     CATEGORIES,
     SUITE,
     TASKS,
@@ -21,9 +24,6 @@ from localforge.models.eval_tasks import (
     extract_number,
     select_tasks,
 )
-from localforge.models.evaluation import check_answer, evaluate, store_report
-from localforge.models.registry import ModelRegistry
-from localforge.models.sandbox import run_python
 from localforge.settings import Settings, StorageSettings
 from localforge.storage.database import Database
 from tests.support.gguf_files import write_tiny_gguf

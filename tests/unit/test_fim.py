@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from localforge.models.fim import build_code_prompt, fim_style
-from localforge.models.spec import FimTokens
+from localforge.models.catalogue.spec import FimTokens
+from localforge.models.runtime.fim import build_code_prompt, fim_style
 
 PREFIX = "def add(a, b):\n    return "
 SUFFIX = "\n\nprint(add(1, 2))\n"

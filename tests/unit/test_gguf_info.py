@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from localforge.errors import ModelError
-from localforge.models.gguf_info import estimate_memory, kv_cache_bytes, read_gguf_info
+from localforge.models.gguf.info import estimate_memory, kv_cache_bytes, read_gguf_info
 from tests.support.gguf_files import (
     CHATML_TEMPLATE,
     FIM_TOKENS,

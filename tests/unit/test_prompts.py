@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localforge.errors import InvalidParams
-from localforge.models.prompts import PLAIN_PREAMBLE, build_chat_prompt
+from localforge.models.runtime.prompts import PLAIN_PREAMBLE, build_chat_prompt
 
 CONVERSATION = [
     {"role": "system", "content": "Be brief."},

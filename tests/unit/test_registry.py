@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from localforge.errors import InvalidParams, ModelError, NotFound
-from localforge.models.benchmarks import BenchmarkTable, normalise_name, resolve_scores
-from localforge.models.catalogue_store import MeasuredScore
-from localforge.models.registry import BUNDLED_NAME, ModelRegistry
-from localforge.models.spec import ModelSpec
+from localforge.models.catalogue.benchmarks import BenchmarkTable, normalise_name, resolve_scores
+from localforge.models.catalogue.registry import BUNDLED_NAME, ModelRegistry
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.catalogue.store import MeasuredScore
 from localforge.settings import Settings, StorageSettings
 from localforge.storage.database import Database
 from tests.support.gguf_files import (
@@ -88,7 +88,7 @@ def test_config_models_replace_the_bundled_one(tmp_path: Path, bundled: Callable
     )
     registry = make(config, bundled=bundled)
     run(registry.start())
-    assert [s.name for s in registry.list()] == ["chat", "coder", "far"]
+    assert [s.name for s in registry.specs()] == ["chat", "coder", "far"]
     chat_spec = registry.get("chat")
     assert chat_spec.prompt_format == "gguf-template" and chat_spec.n_ctx == 1024
     assert chat_spec.tags == ("general",)
@@ -114,7 +114,7 @@ def test_broken_config_entry_is_listed_not_fatal(tmp_path: Path) -> None:
     )
     registry = make(config)
     run(registry.start())
-    assert [s.name for s in registry.list()] == ["good"]
+    assert [s.name for s in registry.specs()] == ["good"]
     reasons = {b.name: b.reason for b in registry.broken()}
     assert "not a GGUF file" in reasons["bad"]
     assert "does not exist" in reasons["gone"]
@@ -135,8 +135,8 @@ def test_directory_scan_skips_broken_partial_and_fresh_files(tmp_path: Path) -> 
     write_tiny_gguf(models / "fresh.gguf")  # still being written as far as anyone can tell
     registry = make(settings(model_dirs=[str(models)]))
     run(registry.start())
-    assert [s.name for s in registry.list()] == ["alpha-7b-instruct-q4_k_m", "beta"]
-    assert all(s.source == "dir" for s in registry.list())
+    assert [s.name for s in registry.specs()] == ["alpha-7b-instruct-q4_k_m", "beta"]
+    assert all(s.source == "dir" for s in registry.specs())
     assert [b.name for b in registry.broken()] == ["cut"]
     assert "truncated" in registry.broken()[0].reason
     assert registry.pending == [models / "fresh.gguf"]
@@ -152,16 +152,16 @@ def test_fresh_file_is_registered_once_settled(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         await registry.start()
-        assert registry.list() == []
+        assert registry.specs() == []
         await asyncio.sleep(1.0)  # the scheduled recheck after settle_s
         for _ in range(20):
-            if registry.list():
+            if registry.specs():
                 break
             await asyncio.sleep(0.1)
         await registry.stop()
 
     run(scenario())
-    assert [s.name for s in registry.list()] == ["fresh"]
+    assert [s.name for s in registry.specs()] == ["fresh"]
     assert events == [("added", "fresh")]
 
 
@@ -190,18 +190,18 @@ def test_add_and_remove_persist(tmp_path: Path, db: Database, bundled: Callable[
     spec = run(add())
     assert spec.source == "added" and spec.name == "mine"
     # the bundled model steps aside once something else is registered
-    assert [s.name for s in registry.list()] == ["mine"]
+    assert [s.name for s in registry.specs()] == ["mine"]
     assert ("added", "mine") in events and ("removed", BUNDLED_NAME) in events
 
     again = make(settings(), db=db, bundled=bundled)
     run(again.start())
-    assert [s.name for s in again.list()] == ["mine"]
+    assert [s.name for s in again.specs()] == ["mine"]
 
     run(again.remove("mine"))
-    assert [s.name for s in again.list()] == [BUNDLED_NAME]
+    assert [s.name for s in again.specs()] == [BUNDLED_NAME]
     third = make(settings(), db=db, bundled=bundled)
     run(third.start())
-    assert [s.name for s in third.list()] == [BUNDLED_NAME]
+    assert [s.name for s in third.specs()] == [BUNDLED_NAME]
 
 
 def test_add_rejects_broken_files_and_taken_names(
@@ -212,7 +212,7 @@ def test_add_rejects_broken_files_and_taken_names(
     bad = write_not_gguf(tmp_path / "bad.gguf")
     with pytest.raises(ModelError, match="not a GGUF file"):
         run(registry.add(bad))
-    assert [s.name for s in registry.list()] == [BUNDLED_NAME]
+    assert [s.name for s in registry.specs()] == [BUNDLED_NAME]
     good = write_tiny_gguf(tmp_path / "good.gguf")
     with pytest.raises(InvalidParams, match="already exists"):
         run(registry.add(good, BUNDLED_NAME))
@@ -312,8 +312,8 @@ def test_normalise_name() -> None:
 
 
 def test_prompt_format_fallbacks(tmp_path: Path) -> None:
-    from localforge.models.gguf_info import read_gguf_info
-    from localforge.models.spec_build import choose_prompt_format
+    from localforge.models.catalogue.spec_build import choose_prompt_format
+    from localforge.models.gguf.info import read_gguf_info
 
     instruct = write_tiny_gguf(
         tmp_path / "gemma-3-1b-it.gguf", architecture="gemma3", name="Gemma 3 1b It"
@@ -336,6 +336,6 @@ def test_split_model_in_a_directory_is_one_model(tmp_path: Path) -> None:
         aged(part)
     registry = make(settings(model_dirs=[str(models)]))
     run(registry.start())
-    assert [s.name for s in registry.list()] == ["big"]
+    assert [s.name for s in registry.specs()] == ["big"]
     assert registry.get("big").details["gguf"]["weights_bytes"] == 5 * 64 * 4
     assert registry.broken() == []

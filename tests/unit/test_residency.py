@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from localforge.models.residency import ModelView, Planner, Waiting
+from localforge.models.runtime.residency import ModelView, Planner, Waiting
 
 MB = 1024 * 1024
 

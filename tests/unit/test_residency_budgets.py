@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from localforge.models.gpu import CPU, Budgets, Device, gpu_index, probe_budgets, total_ram_bytes
-from localforge.models.manager import ModelManager
-from localforge.models.pool import ModelPool
-from localforge.models.residency import Planner
+from localforge.models.runtime.gpu import (
+    CPU,
+    Budgets,
+    Device,
+    gpu_index,
+    probe_budgets,
+    total_ram_bytes,
+)
+from localforge.models.runtime.manager import ModelManager
+from localforge.models.runtime.pool import ModelPool
+from localforge.models.runtime.residency import Planner
 from localforge.settings import ResidencySettings, Settings, StorageSettings
 from localforge.storage.database import Database
 from tests.unit.test_residency_candidates import Registry, spec

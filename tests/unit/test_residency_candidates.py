@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from localforge.models.manager import SPAWN_MS, ModelManager
-from localforge.models.spec import ModelSpec
-from localforge.models.stats import ewma
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.runtime.manager import SPAWN_MS, ModelManager
+from localforge.models.runtime.stats import ewma
 from localforge.settings import ModelEntry, Settings, StorageSettings
 from localforge.storage.database import Database
 
@@ -35,10 +35,10 @@ def spec(name: str, *, url: str | None = None, memory: int | None = 300_000_000)
 
 class Registry:
     def __init__(self, specs: list[ModelSpec]) -> None:
-        self.specs = specs
+        self._specs = specs
 
-    def list(self) -> list[ModelSpec]:
-        return self.specs
+    def specs(self) -> list[ModelSpec]:
+        return self._specs
 
 
 def test_candidates_carry_measured_load_time_and_latency(tmp_path: Path) -> None:

@@ -74,9 +74,9 @@ class FakeClassifier:
 
 
 CANDIDATES = [
-    Candidate("coder", {"humaneval": 0.9, "mmlu_pro": 0.3}),
-    Candidate("talker", {"humaneval": 0.3, "mmlu_pro": 0.7}),
-    Candidate("tiny", {"humaneval": 0.1, "mmlu_pro": 0.1}),
+    Candidate("coder", {"humaneval": 90, "mmlu_pro": 30}),
+    Candidate("talker", {"humaneval": 30, "mmlu_pro": 70}),
+    Candidate("tiny", {"humaneval": 10, "mmlu_pro": 10}),
 ]
 
 

@@ -52,7 +52,7 @@ def score(
 
 def test_benchmarks_are_scaled_to_unit_interval() -> None:
     assert normalise_benchmark("mt_bench", 7.9) == pytest.approx(0.79)
-    assert normalise_benchmark("humaneval", 0.88) == pytest.approx(0.88)
+    assert normalise_benchmark("humaneval", 0.88) == pytest.approx(0.0088)  # one scale: percent
     assert normalise_benchmark("humaneval", 88.0) == pytest.approx(0.88)
     assert normalise_benchmark("gsm8k", 130.0) == 1.0
 
@@ -104,7 +104,7 @@ def test_memory_keeps_top_k_nearest_per_model() -> None:
 
 
 def test_final_score_combines_four_signals() -> None:
-    cands = [Candidate("m", {"humaneval": 0.8}, avg_latency_ms=1000.0, expected_load_ms=1000.0)]
+    cands = [Candidate("m", {"humaneval": 80}, avg_latency_ms=1000.0, expected_load_ms=1000.0)]
     selection = score(
         scorer(benchmark_prior_weight=0.0, exploration=0.0),
         cands,
@@ -129,16 +129,16 @@ def test_missing_signals_are_neutral_and_say_so() -> None:
 
 def test_task_type_picks_the_benchmark() -> None:
     cands = [
-        Candidate("coder", {"humaneval": 0.9, "gsm8k": 0.3}),
-        Candidate("mathy", {"humaneval": 0.3, "gsm8k": 0.9}),
+        Candidate("coder", {"humaneval": 90, "gsm8k": 30}),
+        Candidate("mathy", {"humaneval": 30, "gsm8k": 90}),
     ]
     assert score(scorer(), cands, task="coding").winner == "coder"
     assert score(scorer(), cands, task="math").winner == "mathy"
 
 
 def test_load_time_counts_against_a_cold_model() -> None:
-    warm = Candidate("warm", {"humaneval": 0.7}, avg_latency_ms=500.0, resident=True)
-    cold = Candidate("cold", {"humaneval": 0.7}, avg_latency_ms=500.0, expected_load_ms=4000.0)
+    warm = Candidate("warm", {"humaneval": 70}, avg_latency_ms=500.0, resident=True)
+    cold = Candidate("cold", {"humaneval": 70}, avg_latency_ms=500.0, expected_load_ms=4000.0)
     selection = score(scorer(hysteresis=0.0), [cold, warm])
     assert selection.winner == "warm"
     signals = {s.name: s.signals["latency"] for s in selection.ranked}
@@ -146,8 +146,8 @@ def test_load_time_counts_against_a_cold_model() -> None:
 
 
 def test_hysteresis_keeps_the_resident_model_for_a_small_gain() -> None:
-    cold = Candidate("cold", {"humaneval": 0.80}, avg_latency_ms=0.0)
-    warm = Candidate("warm", {"humaneval": 0.75}, avg_latency_ms=0.0, resident=True)
+    cold = Candidate("cold", {"humaneval": 80}, avg_latency_ms=0.0)
+    warm = Candidate("warm", {"humaneval": 75}, avg_latency_ms=0.0, resident=True)
     kept = score(scorer(hysteresis=0.05), [cold, warm])
     assert kept.ranked[0].name == "cold" and kept.winner == "warm"
     assert "kept resident warm" in kept.reason
@@ -156,7 +156,7 @@ def test_hysteresis_keeps_the_resident_model_for_a_small_gain() -> None:
 
 
 def test_low_confidence_uses_fallback_evidence() -> None:
-    cands = [Candidate("bench", {"mmlu_pro": 0.9}), Candidate("proven", {"mmlu_pro": 0.2})]
+    cands = [Candidate("bench", {"mmlu_pro": 90}), Candidate("proven", {"mmlu_pro": 20})]
     evidence = [
         neighbour("proven", 0.8, 1.0, pid="1"),
         neighbour("proven", 0.7, 1.0, pid="2"),
@@ -170,7 +170,7 @@ def test_low_confidence_uses_fallback_evidence() -> None:
 
 
 def test_fallback_needs_two_similar_queries_above_sixty_percent() -> None:
-    cands = [Candidate("bench", {"mmlu_pro": 0.9}), Candidate("thin", {"mmlu_pro": 0.2})]
+    cands = [Candidate("bench", {"mmlu_pro": 90}), Candidate("thin", {"mmlu_pro": 20})]
     one = [neighbour("thin", 0.9, 1.0)]
     poor = [neighbour("thin", 0.9, 1.0, pid="1"), neighbour("thin", 0.9, 0.0, pid="2")]
     far = [neighbour("thin", 0.3, 1.0, pid="1"), neighbour("thin", 0.3, 1.0, pid="2")]
@@ -186,7 +186,7 @@ def test_config_candidates_come_from_models_table() -> None:
             ModelEntry(
                 name="a",
                 path="/m/a.gguf",
-                benchmarks={"humaneval": 0.5},
+                benchmarks={"humaneval": 50},
                 load_time_ms=1200,
                 avg_latency_ms=300,
             ),
@@ -195,7 +195,7 @@ def test_config_candidates_come_from_models_table() -> None:
     )
     cands = ConfigCandidates(settings).candidates()
     assert [c.name for c in cands] == ["a", "b"]
-    assert cands[0].benchmarks == {"humaneval": 0.5} and cands[0].expected_load_ms == 1200
+    assert cands[0].benchmarks == {"humaneval": 50} and cands[0].expected_load_ms == 1200
     assert cands[0].avg_latency_ms == 300 and not cands[0].resident
     assert [c.name for c in ConfigCandidates(lambda: Settings()).candidates()] == ["gemma3-270m"]
 
@@ -211,7 +211,7 @@ def test_ties_break_by_name_and_ranks_are_dense() -> None:
 
 
 def test_evidence_takes_its_share_of_the_benchmarks_weight() -> None:
-    cands = [Candidate("m", {"humaneval": 0.8}, avg_latency_ms=0.0)]
+    cands = [Candidate("m", {"humaneval": 80}, avg_latency_ms=0.0)]
     items = [neighbour("m", 1.0, 0.5, pid=str(i)) for i in range(3)]  # evidence weight 3
     top = score(scorer(benchmark_prior_weight=1.0, exploration=0.0), cands, neighbours=items)
     top_m = top.ranked[0]
@@ -241,7 +241,7 @@ def test_evidence_takes_its_share_of_the_benchmarks_weight() -> None:
 
 
 def test_strong_evidence_outweighs_the_benchmark() -> None:
-    cands = [Candidate("leader", {"humaneval": 0.9}), Candidate("underdog", {"humaneval": 0.5})]
+    cands = [Candidate("leader", {"humaneval": 90}), Candidate("underdog", {"humaneval": 50})]
     items = [neighbour("leader", 0.9, 0.3, pid=f"l{i}") for i in range(5)] + [
         neighbour("underdog", 0.9, 0.7, pid=f"u{i}") for i in range(5)
     ]
@@ -254,7 +254,7 @@ def test_strong_evidence_outweighs_the_benchmark() -> None:
 
 
 def test_exploration_bonus_fades_with_evidence() -> None:
-    cands = [Candidate("tried", {"humaneval": 0.5}), Candidate("new", {"humaneval": 0.5})]
+    cands = [Candidate("tried", {"humaneval": 50}), Candidate("new", {"humaneval": 50})]
     items = [neighbour("tried", 1.0, 0.5, pid=str(i)) for i in range(3)]
     selection = score(scorer(exploration=0.2), cands, neighbours=items)
     bonus = {s.name: s.exploration for s in selection.ranked}
@@ -271,7 +271,7 @@ def test_exploration_bonus_fades_with_evidence() -> None:
 
 
 def test_exploration_tries_a_model_the_benchmark_undersells() -> None:
-    cands = [Candidate("known", {"humaneval": 0.6}), Candidate("untried", {"humaneval": 0.55})]
+    cands = [Candidate("known", {"humaneval": 60}), Candidate("untried", {"humaneval": 55})]
     items = [neighbour("known", 1.0, 0.55, pid=str(i)) for i in range(3)]
     assert score(scorer(exploration=0.0), cands, neighbours=items).winner == "known"
     chosen = [score(scorer(exploration=0.1), cands, neighbours=items).winner for _ in range(5)]
@@ -316,7 +316,7 @@ def test_explain_shows_exploration_and_the_evidence_weights() -> None:
     from lfctl.commands.route import render_explain
     from localforge.routing.trace import build_trace
 
-    cands = [Candidate("tried", {"humaneval": 0.7}), Candidate("new", {"humaneval": 0.6})]
+    cands = [Candidate("tried", {"humaneval": 70}), Candidate("new", {"humaneval": 60})]
     items = [neighbour("tried", 1.0, 1.0, pid=str(i)) for i in range(3)]
     selection = score(scorer(), cands, neighbours=items)
     trace = build_trace(

@@ -9,9 +9,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from localforge.models.registry import ModelRegistry
-from localforge.models.spec import ModelSpec
-from localforge.models.watcher import file_is_settled, is_candidate_file
+from localforge.models.catalogue.registry import ModelRegistry
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.catalogue.watcher import file_is_settled, is_candidate_file
 from localforge.settings import Settings, check_config_file
 from tests.support.gguf_files import write_tiny_gguf
 
@@ -56,18 +56,18 @@ def test_dropped_file_is_registered_and_removed_file_unregistered(tmp_path: Path
     async def scenario() -> None:
         await registry.start()
         try:
-            assert registry.list() == []
+            assert registry.specs() == []
             # a downloader writes name.part and renames it when done
             partial = models / "dropped.gguf.part"
             shutil.copyfile(source, partial)
             await asyncio.sleep(SETTLE_S * 2)
-            assert registry.list() == [], "a .part file must not be registered"
+            assert registry.specs() == [], "a .part file must not be registered"
             partial.rename(models / "dropped.gguf")
-            assert await wait_for(lambda: [s.name for s in registry.list()] == ["dropped"])
+            assert await wait_for(lambda: [s.name for s in registry.specs()] == ["dropped"])
             assert registry.get("dropped").source == "dir"
 
             (models / "dropped.gguf").unlink()
-            assert await wait_for(lambda: registry.list() == [])
+            assert await wait_for(lambda: registry.specs() == [])
         finally:
             await registry.stop()
 
@@ -94,9 +94,9 @@ def test_growing_file_waits_until_writing_stops(tmp_path: Path) -> None:
                     handle.write(data[start : start + chunk])
                     handle.flush()
                     await asyncio.sleep(SETTLE_S / 3)
-                    assert registry.list() == [], "registered while still being written"
+                    assert registry.specs() == [], "registered while still being written"
                     assert registry.broken() == [], "a file being written is not broken"
-            assert await wait_for(lambda: [s.name for s in registry.list()] == ["slow"])
+            assert await wait_for(lambda: [s.name for s in registry.specs()] == ["slow"])
         finally:
             await registry.stop()
 
@@ -132,17 +132,17 @@ def test_config_file_reload_keeps_the_old_settings_when_invalid(tmp_path: Path) 
     async def scenario() -> None:
         await registry.start()
         try:
-            assert registry.list() == []
+            assert registry.specs() == []
             save(f'[[models]]\nname = "alpha"\npath = "{model}"\n')
-            assert await wait_for(lambda: [s.name for s in registry.list()] == ["alpha"])
+            assert await wait_for(lambda: [s.name for s in registry.specs()] == ["alpha"])
 
             save("[[models]\nname = broken toml")
             assert await wait_for(lambda: "not applied" in registry.status()["detail"])
-            assert [s.name for s in registry.list()] == ["alpha"]
+            assert [s.name for s in registry.specs()] == ["alpha"]
             assert "not valid TOML" in registry.status()["detail"]
 
             save(f'[[models]]\nname = "beta"\npath = "{model}"\nn_ctx = 512\n')
-            assert await wait_for(lambda: [s.name for s in registry.list()] == ["beta"])
+            assert await wait_for(lambda: [s.name for s in registry.specs()] == ["beta"])
             assert "not applied" not in registry.status()["detail"]
             assert registry.get("beta").n_ctx == 512
         finally:

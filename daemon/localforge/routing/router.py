@@ -13,14 +13,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from localforge.errors import InvalidParams, LocalForgeError, NotFound, Unavailable
+from localforge.memory.embedder import Embedder
 from localforge.memory.interactions import Interaction, hash_text
 from localforge.memory.scoring import memory_evidence
-from localforge.memory.service import MemoryService
 from localforge.memory.store import Neighbour
 from localforge.routing.candidates import CandidateSource
 from localforge.routing.scorer import Scorer, Weights
@@ -30,10 +30,43 @@ from localforge.settings import Settings
 log = logging.getLogger(__name__)
 
 
+T = TypeVar("T")
+
+
 class Classifies(Protocol):
     needs_embedding: bool
+    max_chars: int
+    min_confidence: float
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def features(self) -> str: ...
 
     def classify(self, text: str, embedding: np.ndarray | None = None) -> Any: ...
+
+
+class RouterMemory(Protocol):
+    """What the router needs of the memory: embed, search, remember, and the signals it keeps."""
+
+    feedback: dict[str, tuple[float, int]]
+    latency: dict[str, float]
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    async def in_embed(self, fn: Callable[[], T]) -> T: ...
+
+    async def search(
+        self, vector: np.ndarray, limit: int, models: list[str]
+    ) -> list[Neighbour]: ...
+
+    async def remember(self, interaction: Interaction) -> None: ...
+
+    async def record_result(
+        self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None
+    ) -> Interaction: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +93,7 @@ class Router:
 
     def __init__(
         self,
-        memory: MemoryService,
+        memory: RouterMemory,
         candidates: CandidateSource,
         settings: Callable[[], Settings],
         classifier: Callable[[], Classifies] | None = None,
@@ -205,17 +238,36 @@ class Router:
         log.debug("routed %s to %s (%s)", request_id, winner, reason)
         return Decision(request_id, winner, task_type, confidence, trace)
 
+    async def classify(self, text: str) -> dict[str, Any]:
+        """Label one query as routing would, with the artifact that labelled it."""
+        if self._classifier is None:
+            raise Unavailable("no task classifier is configured")
+        classifier = self._classifier()  # Unavailable while the artifact is not loaded
+        text = text[: classifier.max_chars]
+        _, result, _ = await self._embed_and_classify(text, classifier, strict=True)
+        return {
+            **result,
+            "artifact": classifier.version,
+            "features": classifier.features,
+            "min_confidence": classifier.min_confidence,
+        }
+
     async def _embed_and_classify(
-        self, text: str
+        self, text: str, classifier: Classifies | None = None, *, strict: bool = False
     ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
-        """Embed once and classify, on the embedding thread (the classifier may use the vector)."""
-        try:
-            embedder = self.memory.embedder
-        except Unavailable:
-            embedder = None
-        classifier: Classifies | None = None
+        """Embed once and classify, on the embedding thread (the classifier may use the vector).
+
+        Routing goes on without either part (``strict=False``); ``strict`` raises instead.
+        """
+        embed_one: Callable[[str], np.ndarray] | None = None
+        if classifier is None or classifier.needs_embedding:
+            try:
+                embed_one = self.memory.embedder.embed_one
+            except Unavailable:
+                if strict:
+                    raise
         unclassified_reason = "no classifier configured: routed as general"
-        if self._classifier is not None:
+        if classifier is None and self._classifier is not None:
             try:
                 classifier = self._classifier()
             except LocalForgeError as exc:
@@ -224,7 +276,7 @@ class Router:
         def work() -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
             timings: dict[str, float] = {}
             t0 = time.perf_counter()
-            vector = embedder.embed_one(text) if embedder is not None else None
+            vector = embed_one(text) if embed_one is not None else None
             t1 = time.perf_counter()
             timings["embed"] = (t1 - t0) * 1000
             if classifier is None:
@@ -234,6 +286,8 @@ class Router:
                 try:
                     result = dict(classifier.classify(text, use).to_dict())
                 except Exception as exc:  # a broken artifact must not stop routing
+                    if strict:
+                        raise
                     log.exception("classifier failed; routing as general")
                     result = _unclassified(f"classifier failed ({exc}): routed as general")
             timings["classify"] = (time.perf_counter() - t1) * 1000

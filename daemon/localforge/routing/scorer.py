@@ -28,20 +28,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from localforge.benchmarks import (
+    NEUTRAL_PRIOR,
+    benchmark_for,
+    normalise_benchmark,
+)
 from localforge.memory.scoring import NEUTRAL, MemoryEvidence
 from localforge.routing.candidates import Candidate
 from localforge.settings import RoutingSettings, WeightSettings
 
 log = logging.getLogger(__name__)
 
-TASK_BENCHMARK = {
-    "coding": "humaneval",
-    "math": "gsm8k",
-    "reasoning": "mmlu_pro",
-    "instruction": "mt_bench",
-    "hard_reasoning": "gpqa",
-    "general": "mmlu_pro",
-}
 LATENCY_SCALE_MS = 10_000.0
 UNKNOWN_LATENCY_MS = 5_000.0  # maps to the neutral 0.5 for a resident model
 FEEDBACK_PRIOR = 2.0  # pseudo-ratings at 0.5
@@ -61,9 +58,7 @@ class Weights:
         return raw.normalised()
 
     def normalised(self) -> Weights:
-        total = self.benchmark + self.memory + self.latency + self.feedback
-        if total <= 0:
-            raise ValueError("at least one routing weight must be above 0")
+        total = self.benchmark + self.memory + self.latency + self.feedback  # > 0: settings check
         if math.isclose(total, 1.0, abs_tol=1e-6):
             return self
         log.warning("routing weights sum to %.4g, not 1; normalising them", total)
@@ -80,15 +75,6 @@ class Weights:
 
     def as_dict(self) -> dict[str, float]:
         return {name: round(getattr(self, name), 4) for name in SIGNALS}
-
-
-def normalise_benchmark(key: str, value: float) -> float:
-    """Published numbers to [0, 1]: MT-Bench is 0–10, percentages (> 1) are 0–100."""
-    if key == "mt_bench":
-        value = value / 10.0
-    elif value > 1.0:
-        value = value / 100.0
-    return min(max(value, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -158,10 +144,10 @@ class Scorer:
         measured_latency: Mapping[str, float],
     ) -> Scored:
         notes: dict[str, str] = {}
-        key = TASK_BENCHMARK.get(task_type, TASK_BENCHMARK["general"])
+        key = benchmark_for(task_type)
         raw = candidate.benchmarks.get(key)
         if raw is None:
-            benchmark = NEUTRAL
+            benchmark = NEUTRAL_PRIOR
             notes["benchmark"] = f"no {key} number: neutral"
         else:
             benchmark = normalise_benchmark(key, float(raw))

@@ -159,9 +159,9 @@ class Connection(asyncio.Protocol):
             self.send(answered, "a batch")
 
     async def _run(self, request: messages.Request) -> dict[str, Any] | None:
-        ctx = CallContext(self.server.app, request.id, self._streamer(request))
+        ctx = CallContext(self.server.services, request.id, self._streamer(request))
         try:
-            result = await self.server.registry.call(ctx, request.method, request.params)
+            result = await self.server.methods.call(ctx, request.method, request.params)
         except asyncio.CancelledError:
             if self.transport is None or self.transport.is_closing():
                 raise  # the client is gone: nobody to answer
@@ -179,7 +179,7 @@ class Connection(asyncio.Protocol):
             log.exception("internal error in %s", request.method)
             error = InternalError(
                 f"internal error in {request.method}; the daemon log "
-                f"({self.server.app.paths.log_file}) has the details"
+                f"({self.server.services.log_file}) has the details"
             )
         else:
             return None if request.is_notification else messages.response(request.id, result)
@@ -214,7 +214,7 @@ class Connection(asyncio.Protocol):
             log.exception("cannot encode the answer to %s", what)
             error = InternalError(
                 f"internal error: the answer to {what} could not be encoded; "
-                f"the daemon log ({self.server.app.paths.log_file}) has the details"
+                f"the daemon log ({self.server.services.log_file}) has the details"
             )
             replies = message if isinstance(message, list) else [message]
             failed = [

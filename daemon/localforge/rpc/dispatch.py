@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from localforge.errors import InvalidParams, MethodNotFound
-
-if TYPE_CHECKING:
-    from localforge.app import App
+from localforge.serving.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +35,12 @@ class NoParams(Params):
 
 @dataclass
 class CallContext:
-    """What a handler may use: the app's services and, for streaming methods, ``stream``."""
+    """What a handler may use: the daemon's services and, for streaming methods, ``stream``."""
 
-    app: App
+    services: Services
     request_id: int | str | None
     stream: Notify
+    methods: MethodTable | None = None  # the table this call came through (daemon.methods)
 
 
 Handler = Callable[[CallContext, P], Awaitable[Any]]
@@ -72,7 +71,7 @@ class Method(Generic[P]):
         }
 
 
-class Registry:
+class MethodTable:
     def __init__(self, methods: Iterable[Method[Any]] = ()) -> None:
         self._methods: dict[str, Method[Any]] = {}
         for method in methods:
@@ -99,6 +98,7 @@ class Registry:
     ) -> Any:
         method = self.get(name)
         params = bind_params(method, raw)
+        ctx.methods = self
         return await method.handler(ctx, params)
 
 

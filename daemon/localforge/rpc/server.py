@@ -7,13 +7,11 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from localforge.rpc.connection import Connection
-from localforge.rpc.dispatch import Registry
-
-if TYPE_CHECKING:
-    from localforge.app import App
+from localforge.rpc.dispatch import MethodTable
+from localforge.serving.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +19,15 @@ log = logging.getLogger(__name__)
 class RpcServer:
     def __init__(
         self,
-        app: App,
-        registry: Registry,
+        services: Services,
+        methods: MethodTable,
         socket_path: Path,
         *,
         max_frame_bytes: int,
         idle_frame_timeout_s: float,
     ) -> None:
-        self.app = app
-        self.registry = registry
+        self.services = services
+        self.methods = methods
         self.socket_path = socket_path
         self.max_frame_bytes = max_frame_bytes
         self.idle_frame_timeout_s = idle_frame_timeout_s

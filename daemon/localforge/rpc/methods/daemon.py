@@ -11,29 +11,23 @@ from localforge.rpc.dispatch import CallContext, Method, NoParams, Params
 
 
 async def status(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    return ctx.app.status()
+    return ctx.services.daemon.status()
 
 
 async def list_methods(ctx: CallContext, _: NoParams) -> list[dict[str, Any]]:
-    return ctx.app.rpc.registry.describe()
+    return ctx.methods.describe() if ctx.methods is not None else []
 
 
 async def reload(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    loaded = ctx.app.reload()
-    return {
-        "reloaded": True,
-        "config_file": str(loaded.config_file),
-        "file_found": loaded.config_file_found,
-        "changed": ctx.app.changed_on_reload,
-    }
+    return ctx.services.daemon.reload()
 
 
 async def config(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    return ctx.app.loaded.report()
+    return ctx.services.daemon.config_report()
 
 
 async def shutdown(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    ctx.app.request_shutdown()
+    ctx.services.daemon.request_shutdown()
     return {"stopping": True}
 
 

@@ -23,7 +23,7 @@ class RecordParams(Params):
 
 
 async def record(ctx: CallContext, params: RecordParams) -> dict[str, Any]:
-    return await ctx.app.memory.record_outcome(params.request_id, params.kind, params.value)
+    return await ctx.services.serving.feedback(params.request_id, params.kind, params.value)
 
 
 def methods() -> list[Method[Any]]:

@@ -11,7 +11,7 @@ from localforge.rpc.dispatch import CallContext, Method, NoParams, Params
 
 
 async def stats(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    return await ctx.app.memory.stats()
+    return await ctx.services.memory.stats()
 
 
 class ForgetParams(Params):
@@ -29,7 +29,7 @@ class ForgetParams(Params):
 
 
 async def forget(ctx: CallContext, params: ForgetParams) -> dict[str, Any]:
-    return await ctx.app.memory.forget(
+    return await ctx.services.memory.forget(
         older_than_days=params.older_than_days, model=params.model, everything=params.all
     )
 
@@ -42,7 +42,7 @@ class ExportParams(Params):
 
 
 async def export(ctx: CallContext, params: ExportParams) -> dict[str, Any]:
-    return await ctx.app.memory.export(Path(params.path), vectors=params.vectors)
+    return await ctx.services.memory.export(Path(params.path), vectors=params.vectors)
 
 
 class ImportParams(Params):
@@ -50,11 +50,11 @@ class ImportParams(Params):
 
 
 async def import_(ctx: CallContext, params: ImportParams) -> dict[str, Any]:
-    return await ctx.app.memory.import_(Path(params.path))
+    return await ctx.services.memory.import_(Path(params.path))
 
 
 async def rebuild(ctx: CallContext, _: NoParams) -> dict[str, Any]:
-    return await ctx.app.memory.rebuild(lambda progress: ctx.stream(progress.as_dict()))
+    return await ctx.services.memory.rebuild(lambda progress: ctx.stream(progress.as_dict()))
 
 
 def methods() -> list[Method[Any]]:

@@ -14,16 +14,7 @@ class ClassifyParams(Params):
 
 
 async def classify(ctx: CallContext, params: ClassifyParams) -> dict[str, Any]:
-    classifier = ctx.app.classifier.classifier
-    text = params.text[: classifier.max_chars]
-    vector = await ctx.app.memory.embed(text) if classifier.needs_embedding else None
-    result = classifier.classify(text, vector)  # tens of microseconds: no thread hop
-    return {
-        **result.to_dict(),
-        "artifact": classifier.version,
-        "features": classifier.features,
-        "min_confidence": classifier.min_confidence,
-    }
+    return await ctx.services.routing.classify(params.text)
 
 
 class ExplainParams(Params):
@@ -36,7 +27,7 @@ class ExplainParams(Params):
 
 
 async def explain(ctx: CallContext, params: ExplainParams) -> dict[str, Any]:
-    decision = await ctx.app.router.route(
+    decision = await ctx.services.routing.route(
         params.text, model=params.model, kind=params.kind, record=params.record
     )
     return decision.trace

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from localforge.models.prompts import merge_stops
-from localforge.models.spec import FimTokens
+from localforge.models.catalogue.spec import FimTokens
+from localforge.models.runtime.prompts import merge_stops
 
 # Tokens that end a completion for families that do not stop on their own.
 FAMILY_STOPS: dict[str, tuple[str, ...]] = {

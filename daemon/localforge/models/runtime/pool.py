@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, WorkerCrashed
-from localforge.models.gguf_info import read_gguf_info
-from localforge.models.gpu import CPU, gpu_index
-from localforge.models.residency import ModelView, Planner, Waiting
-from localforge.models.spec import ModelSpec
-from localforge.models.worker import LoadInfo, OnProgress, WorkerProcess
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.gguf.info import read_gguf_info
+from localforge.models.runtime.gpu import CPU, gpu_index
+from localforge.models.runtime.residency import ModelView, Planner, Waiting
+from localforge.models.runtime.worker import LoadInfo, OnProgress, WorkerProcess
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from localforge.errors import Timeout
-from localforge.models import catalogue_store
-from localforge.models.eval_tasks import SUITE, EvalTask, check_math, coding_program
-from localforge.models.sandbox import run_python
+from localforge.models.catalogue import store as catalogue_store
+from localforge.models.evaluation.sandbox import run_python
+from localforge.models.evaluation.tasks import SUITE, EvalTask, check_math, coding_program
 
 if TYPE_CHECKING:
-    from localforge.models.registry import ModelRegistry
+    from localforge.models.catalogue.registry import ModelRegistry
     from localforge.storage.database import Database
 
 Generate = Callable[[EvalTask], Awaitable[str]]

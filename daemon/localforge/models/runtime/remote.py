@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from localforge.errors import ModelError, Timeout, Unavailable
-from localforge.models.worker import GenerateRequest, Generation, OnToken
+from localforge.models.runtime.worker import GenerateRequest, Generation, OnToken
 
 log = logging.getLogger(__name__)
 

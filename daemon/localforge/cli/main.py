@@ -6,32 +6,17 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from localforge import __version__
+from localforge.cli.classify_args import register_classify, register_train
+from localforge.cli.flags import add_settings_flags
 from localforge.errors import LocalForgeError
 from localforge.logs import setup_logging
 from localforge.paths import Paths
-from localforge.routing.classify_args import register_classify, register_train
 from localforge.runtime import InstanceLock, ensure_private_dir
 from localforge.settings import load_settings, parse_flag_assignments
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-
-
-def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/localforge/config.toml)"
-    )
-    parser.add_argument(
-        "--set",
-        dest="assignments",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one setting, e.g. --set daemon.log_level=debug (repeatable)",
-    )
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
 def _flags(args: argparse.Namespace) -> dict[str, str]:

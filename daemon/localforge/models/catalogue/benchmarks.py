@@ -17,13 +17,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from localforge.benchmarks import BENCHMARK_KEYS, BENCHMARK_SCALES, score_problem
 from localforge.errors import ConfigError
-from localforge.settings import BENCHMARK_SCALES
 
-# Upper end of each benchmark's scale (mt_bench is 0-10, the rest are percentages).
-SCALE = BENCHMARK_SCALES
-BENCHMARK_KEYS = tuple(SCALE)
-NEUTRAL_PRIOR = 0.5  # normalised score assumed for a benchmark a model has no number for
 # Which benchmark each measured mini-eval category stands in for.
 MEASURED_AS = {"coding": "humaneval", "math": "gsm8k", "instruction": "mt_bench"}
 
@@ -69,12 +65,9 @@ def normalise_name(text: str) -> str:
 
 def validate_keys(scores: Mapping[str, float], where: str) -> None:
     for key, value in scores.items():
-        if key not in SCALE:
-            raise ConfigError(
-                f"{where}: unknown benchmark {key!r}; use one of {', '.join(BENCHMARK_KEYS)}"
-            )
-        if not 0 <= value <= SCALE[key]:
-            raise ConfigError(f"{where}: {key} = {value} is outside 0-{SCALE[key]:g}")
+        problem = score_problem(key, value)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
 
 
 class BenchmarkTable:
@@ -121,7 +114,9 @@ class BenchmarkTable:
 
 @lru_cache(maxsize=1)
 def _bundled() -> BenchmarkTable:
-    text = resources.files("localforge.models").joinpath("data/benchmarks.toml").read_text()
+    text = (
+        resources.files("localforge.models.catalogue").joinpath("data/benchmarks.toml").read_text()
+    )
     return BenchmarkTable.from_toml(text, "bundled benchmarks table")
 
 
@@ -164,5 +159,5 @@ def measured_benchmarks(category_scores: Mapping[str, float]) -> dict[str, float
     for category, fraction in category_scores.items():
         key = MEASURED_AS.get(category)
         if key is not None:
-            out[key] = round(fraction * SCALE[key], 2)
+            out[key] = round(fraction * BENCHMARK_SCALES[key], 2)
     return out

@@ -14,7 +14,6 @@ manager unloads a removed model once its in-flight work is done.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import logging
 import re
@@ -25,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from localforge.errors import ConfigError, InvalidParams, LocalForgeError, ModelError, NotFound
-from localforge.models import catalogue_store as store
-from localforge.models.benchmarks import MEASURED_AS, measured_benchmarks
-from localforge.models.gguf_info import SPLIT_PART
-from localforge.models.spec import ModelSpec
-from localforge.models.spec_build import spec_from_file, spec_from_url
-from localforge.models.watcher import Watcher, file_is_settled, is_candidate_file
+from localforge.models.catalogue import store
+from localforge.models.catalogue.benchmarks import MEASURED_AS, measured_benchmarks
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.catalogue.spec_build import spec_from_file, spec_from_url
+from localforge.models.catalogue.watcher import Watcher, file_is_settled, is_candidate_file
+from localforge.models.gguf.info import SPLIT_PART
 from localforge.settings import ModelEntry, Settings
 from localforge.storage.database import Database
 
@@ -187,17 +186,17 @@ class ModelRegistry:
         known = ", ".join(sorted(self._specs)) or "none"
         raise NotFound(f"no model named '{name}'; known models: {known} (lfctl models list)")
 
-    def list(self) -> list[ModelSpec]:
+    def specs(self) -> list[ModelSpec]:
         return [self._specs[name] for name in sorted(self._specs)]
 
-    def broken(self) -> builtins.list[BrokenModel]:
+    def broken(self) -> list[BrokenModel]:
         return [self._broken[name] for name in sorted(self._broken)]
 
     def find(self, name: str) -> ModelSpec | BrokenModel | None:
         return self._specs.get(name) or self._broken.get(name)
 
     @property
-    def pending(self) -> builtins.list[Path]:
+    def pending(self) -> list[Path]:
         return list(self._pending)
 
     def measured(self, name: str) -> dict[str, store.MeasuredScore]:

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from localforge.errors import LocalForgeError
-from localforge.models.fim import build_code_prompt
-from localforge.models.gpu import CPU, Budgets, gpu_usage, probe_budgets
-from localforge.models.pool import ModelPool, estimate_memory
-from localforge.models.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
-from localforge.models.remote import RemoteBackend
-from localforge.models.residency import Planner, fmt_bytes
-from localforge.models.spec import ModelSpec
-from localforge.models.stats import StatsStore
-from localforge.models.worker import GenerateRequest, Generation, OnProgress, OnToken
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.runtime.fim import build_code_prompt
+from localforge.models.runtime.gpu import CPU, Budgets, gpu_usage, probe_budgets
+from localforge.models.runtime.pool import ModelPool, estimate_memory
+from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
+from localforge.models.runtime.remote import RemoteBackend
+from localforge.models.runtime.residency import Planner, fmt_bytes
+from localforge.models.runtime.stats import StatsStore
+from localforge.models.runtime.worker import GenerateRequest, Generation, OnProgress, OnToken
 from localforge.routing.candidates import Candidate
 from localforge.settings import Settings
 from localforge.storage.database import Database
@@ -134,7 +134,7 @@ class ModelManager:
         wanted = list(residency.preload)
         with contextlib.suppress(Exception):
             wanted += [
-                spec.name for spec in self.registry.list() if spec.pinned and not spec.is_remote
+                spec.name for spec in self.registry.specs() if spec.pinned and not spec.is_remote
             ]
         if residency.completion_model:
             wanted.append(residency.completion_model)
@@ -176,7 +176,7 @@ class ModelManager:
         entries = {entry.name: entry for entry in self.settings.models}
         slots = self.pool.slots if self.pool is not None else {}
         result = []
-        for spec in self.registry.list():
+        for spec in self.registry.specs():
             measured = self.stats.get(spec.name)
             entry = entries.get(spec.name)
             slot = slots.get(spec.name)

@@ -1,6 +1,6 @@
 """Argument parsers for `lfd classify` and `lfd train`.
 
-Kept apart from ``classify_cli`` so that building ``lfd``'s parser (on every
+Kept apart from ``cli.classify`` so that building ``lfd``'s parser (on every
 ``lfd serve``) imports no numpy or scikit-learn; the command runs import them.
 """
 
@@ -9,22 +9,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from localforge.cli.flags import add_settings_flags
+
 
 def _classify(args: argparse.Namespace) -> int:
-    from localforge.routing.classify_cli import cmd_classify
+    from localforge.cli.classify import cmd_classify
 
     return cmd_classify(args)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from localforge.routing.classify_cli import cmd_train
+    from localforge.cli.classify import cmd_train
 
     return cmd_train(args)
 
 
 def register_classify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from localforge.cli import add_settings_flags
-
     parser = sub.add_parser(
         "classify",
         help="label queries with a task type, no daemon needed",
@@ -50,8 +50,6 @@ def register_classify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from localforge.cli import add_settings_flags
-
     parser = sub.add_parser(
         "train",
         help="train the task classifier from labelled JSON Lines",

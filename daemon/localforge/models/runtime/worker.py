@@ -24,7 +24,7 @@ from localforge.errors import (
     Timeout,
     WorkerCrashed,
 )
-from localforge.models.protocol import ProtocolError, pack, read_frame
+from localforge.models.runtime.protocol import ProtocolError, pack, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class WorkerProcess:
         self.process = await asyncio.create_subprocess_exec(
             self.python,
             "-m",
-            "localforge.models.worker_main",
+            "localforge.models.runtime.worker_main",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from localforge.models.benchmarks import BenchmarkTable, resolve_scores
-from localforge.models.gguf_info import GgufInfo, estimate_memory, read_gguf_info
-from localforge.models.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE
-from localforge.models.spec import ModelSpec
+from localforge.models.catalogue.benchmarks import BenchmarkTable, resolve_scores
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.gguf.info import GgufInfo, estimate_memory, read_gguf_info
+from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE
 from localforge.settings import ModelEntry
 
 DEFAULT_N_CTX = 4096

@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 from gguf import LlamaFileType
 
 from localforge.errors import ModelError
-from localforge.models.gguf_header import (
+from localforge.models.catalogue.spec import FimTokens
+from localforge.models.gguf.header import (
     GGUF_MAGIC,
     SUPPORTED_VERSIONS,
     Corrupt,
@@ -36,7 +37,6 @@ from localforge.models.gguf_header import (
     UnsupportedVersion,
     parse_header,
 )
-from localforge.models.spec import FimTokens
 
 MIB = 1024 * 1024
 SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)  # NAME-0000k-of-0000N.gguf

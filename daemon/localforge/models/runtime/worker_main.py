@@ -1,6 +1,6 @@
 """The model worker process: one llama.cpp model, driven by msgpack frames on stdin/stdout.
 
-Started by the daemon as ``python -m localforge.models.worker_main``. The
+Started by the daemon as ``python -m localforge.models.runtime.worker_main``. The
 protocol channel is the original stdout; file descriptor 1 is then pointed at
 stderr so that anything native code prints cannot corrupt a frame. The main
 thread reads requests; a generation runs on its own thread so ``cancel`` and
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from localforge.models.protocol import ProtocolError, pack, read_frame_sync
+from localforge.models.runtime.protocol import ProtocolError, pack, read_frame_sync
 
 log = logging.getLogger("localforge.worker")
 
@@ -33,7 +33,7 @@ class LoadFailure(Exception):
 def check_gguf(path: Path) -> dict[str, Any]:
     """Reject missing, non-GGUF, corrupt and truncated files before llama.cpp sees them."""
     from localforge.errors import ModelError
-    from localforge.models.gguf_info import read_gguf_info
+    from localforge.models.gguf.info import read_gguf_info
 
     try:
         info = read_gguf_info(path)

@@ -1,0 +1,1 @@
+"""The model catalogue: registered models, their specs, benchmark scores and the watched dirs."""

@@ -1,0 +1,1 @@
+"""Reading GGUF files: the header, and the facts the catalogue derives from it."""

@@ -1,0 +1,1 @@
+"""Running models: the manager, worker pool, residency planner, workers and prompt formats."""

@@ -1,0 +1,379 @@
+"""Service "serving": the one path from a request to an answer, for every door.
+
+``chat`` and ``complete_code`` route the request (or take the named model),
+wait for or load the model, stream its tokens, and record the decision, the
+result and the latency; they yield typed events and end with ``Done``. A typed
+``LocalForgeError`` ends a stream early. Cancelling the task that iterates stops
+the generation in the worker and frees its slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localforge.benchmarks import NEUTRAL_PRIOR
+from localforge.errors import InvalidParams, LocalForgeError, NotFound, Unavailable
+from localforge.models.catalogue.registry import BrokenModel
+from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.evaluation.runner import evaluate
+from localforge.models.evaluation.tasks import CATEGORIES, EvalTask, select_tasks
+from localforge.models.runtime.manager import Completion
+from localforge.serving.events import Done, EvalProgress, Event, LoadProgress, RouteDecided, Token
+from localforge.serving.model_views import spec_details, spec_summary
+from localforge.serving.ports import (
+    Catalogue,
+    OnProgress,
+    OnToken,
+    Outcomes,
+    Routes,
+    Runner,
+    StoreReport,
+)
+from localforge.serving.requests import ChatRequest, CodeRequest, EvalRequest
+from localforge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Event], None]
+Call = Callable[[ModelSpec, OnToken | None, OnProgress | None], Awaitable[Completion]]
+
+
+@dataclass(frozen=True)
+class Routed:
+    request_id: str
+    model: str
+    task_type: str
+    confidence: float
+    trace: dict[str, Any] = field(default_factory=dict)
+    route_ms: float = 0.0
+
+
+class Serving:
+    name = "serving"
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        runner: Runner,
+        settings: Callable[[], Settings],
+        *,
+        router: Routes | None = None,
+        outcomes: Outcomes | None = None,
+        store_report: StoreReport | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.runner = runner
+        self.router = router
+        self.outcomes = outcomes
+        self._settings = settings
+        self._store_report = store_report
+
+    # --- answering ------------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> AsyncIterator[Event]:
+        async def call(spec: ModelSpec, on_token: OnToken | None, on_progress: Any) -> Completion:
+            return await self.runner.chat(
+                spec,
+                request.messages,
+                on_token=on_token,
+                on_progress=on_progress,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                stop=request.stop,
+            )
+
+        return _events(
+            lambda emit: self._answer(
+                emit, request.route_text, request.model, "chat", request.stream, call
+            )
+        )
+
+    def complete_code(self, request: CodeRequest) -> AsyncIterator[Event]:
+        async def call(spec: ModelSpec, on_token: OnToken | None, on_progress: Any) -> Completion:
+            return await self.runner.complete_code(
+                spec,
+                request.prefix,
+                request.suffix,
+                on_token=on_token,
+                on_progress=on_progress,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                stop=request.stop,
+            )
+
+        async def work(emit: Emit) -> dict[str, Any]:
+            model = self._completion_model(request.model)
+            return await self._answer(emit, request.route_text, model, "code", request.stream, call)
+
+        return _events(work)
+
+    async def feedback(self, request_id: str, kind: str, value: float | None) -> dict[str, Any]:
+        """Hand a user's verdict on an answer to the memory."""
+        if self.outcomes is None:
+            raise Unavailable("this daemon has no memory, so it cannot record feedback")
+        return await self.outcomes.record_outcome(request_id, kind, value)
+
+    async def _answer(
+        self, emit: Emit, text: str, model: str, kind: str, stream: bool, call: Call
+    ) -> dict[str, Any]:
+        """Route, serve and record one request.
+
+        With ``model="auto"`` the router picks the model first. A named model starts
+        generating at once while the router classifies and records the request in
+        parallel; events still begin with the route, and earlier ones wait for it.
+        """
+        forced = None if model == "auto" else model
+        spec = self.catalogue.get(forced) if forced is not None else None  # NotFound names them
+        routing: asyncio.Future[Routed] = asyncio.ensure_future(self._route(text, forced, kind))
+        try:
+            if spec is None:
+                spec = self.catalogue.get((await routing).model)
+        except BaseException:
+            routing.cancel()
+            raise
+        chosen = spec
+        early: list[Event] = []
+        announced = False
+
+        def announce(done: asyncio.Future[Routed]) -> None:
+            nonlocal announced
+            if done.cancelled() or done.exception() is not None:
+                return
+            routed = done.result()
+            announced = True
+            emit(RouteDecided(routed.request_id, chosen.name, routed.task_type, routed.confidence))
+            for item in early:
+                emit(item)
+            early.clear()
+
+        def send(item: Event) -> None:
+            if announced:
+                emit(item)
+            else:
+                early.append(item)
+
+        def on_progress(progress: float) -> None:
+            send(LoadProgress(chosen.name, progress))
+
+        def on_token(piece: str) -> None:
+            send(Token(piece))
+
+        if stream:
+            if routing.done():
+                announce(routing)
+            else:
+                routing.add_done_callback(announce)
+        started = time.perf_counter()
+        try:
+            completion = await call(
+                spec, on_token if stream else None, on_progress if stream else None
+            )
+        except LocalForgeError as exc:
+            self.runner.defer(self._record(routing, spec.name, _since(started), exc.message))
+            raise
+        except asyncio.CancelledError:
+            self.runner.defer(
+                self._record(routing, spec.name, _since(started), "cancelled by the client")
+            )
+            raise
+        latency = _since(started)
+        routed = await routing
+        # The latency is final now; storing it must not delay the answer.
+        self.runner.defer(self._record(routing, spec.name, latency, None))
+        result = completion.as_dict()
+        result["timings"]["route_ms"] = round(routed.route_ms, 1)
+        result.update(
+            request_id=routed.request_id,
+            task_type=routed.task_type,
+            confidence=routed.confidence,
+        )
+        if completion.note:
+            result["trace"] = {"prompt_format": completion.prompt_format, "note": completion.note}
+        return result
+
+    async def _route(self, text: str, forced: str | None, kind: str) -> Routed:
+        if self.router is None:
+            name = forced or self._first_model()
+            reason = "forced by the request" if forced else "no router: first registered model"
+            return Routed(uuid.uuid4().hex, name, "general", 0.0, {"reason": reason})
+        started = time.perf_counter()
+        try:
+            decision = await self.router.route(text, model=forced, kind=kind)
+        except LocalForgeError as exc:
+            if forced is None:
+                raise
+            # The model is chosen already: a routing failure only costs the record.
+            log.warning("routing a request forced to '%s' failed: %s", forced, exc.message)
+            return Routed(uuid.uuid4().hex, forced, "unknown", 0.0, {"error": exc.message})
+        return Routed(
+            decision.request_id,
+            decision.model,
+            decision.task_type,
+            decision.confidence,
+            decision.trace,
+            _since(started),
+        )
+
+    def _first_model(self) -> str:
+        specs = self.catalogue.specs()
+        if not specs:
+            raise Unavailable("no models are registered: add one with `lfctl models add PATH`")
+        return specs[0].name
+
+    async def _record(
+        self, routing: asyncio.Future[Routed], model: str, latency_ms: float, error: str | None
+    ) -> None:
+        try:
+            routed = await routing
+        except (LocalForgeError, asyncio.CancelledError):
+            return  # never routed: nothing was recorded that a result could complete
+        if self.router is None:
+            return
+        try:
+            await self.router.record_result(
+                routed.request_id, model=model, latency_ms=latency_ms, ok=error is None, error=error
+            )
+        except LocalForgeError as exc:
+            log.warning("could not record the result of %s: %s", routed.request_id, exc.message)
+
+    def _completion_model(self, requested: str) -> str:
+        """The model a completion asks for, else the configured completion model, else auto."""
+        configured = self._settings().residency.completion_model
+        if requested != "auto" or configured is None:
+            return requested
+        try:
+            self.catalogue.get(configured)
+        except NotFound as exc:
+            raise NotFound(
+                f"residency.completion_model: {exc.message}; set it to one of them, or unset it "
+                "to route completions like chat"
+            ) from exc
+        return configured
+
+    # --- models -------------------------------------------------------------
+
+    def list_models(self) -> dict[str, Any]:
+        resident = set(self.runner.resident())
+        return {
+            "models": [spec_summary(spec, resident) for spec in self.catalogue.specs()],
+            "broken": [broken.describe() for broken in self.catalogue.broken()],
+            "pending": [str(path) for path in self.catalogue.pending],
+            "neutral_prior": NEUTRAL_PRIOR,
+        }
+
+    def show_model(self, name: str) -> dict[str, Any]:
+        found = self.catalogue.find(name)
+        if found is None:
+            self.catalogue.get(name)  # raises NotFound listing the known names
+            raise NotFound(f"no model named '{name}'")
+        if isinstance(found, BrokenModel):
+            return found.describe()
+        return self._details(found)
+
+    async def add_model(self, path: Path, name: str | None) -> dict[str, Any]:
+        if not path.is_absolute():
+            raise InvalidParams(f"path {str(path)!r} is relative: send an absolute path")
+        return self._details(await self.catalogue.add(path, name))
+
+    async def remove_model(self, name: str) -> dict[str, Any]:
+        return await self.catalogue.remove(name)
+
+    def _details(self, spec: ModelSpec) -> dict[str, Any]:
+        resident = set(self.runner.resident())
+        return spec_details(spec, resident, self.catalogue.measured(spec.name))
+
+    def load(self, name: str) -> AsyncIterator[Event]:
+        async def work(emit: Emit) -> dict[str, Any]:
+            return await self.runner.load(name, _progress_to(emit, name))
+
+        return _events(work)
+
+    async def unload(self, name: str) -> dict[str, Any]:
+        unloaded = await self.runner.unload(name)
+        return {"name": name, "unloaded": unloaded}
+
+    def pin(self, name: str, on: bool) -> AsyncIterator[Event]:
+        async def work(emit: Emit) -> dict[str, Any]:
+            result = self.runner.pin(name, on)
+            if on and not result["resident"]:
+                await self.runner.load(name, _progress_to(emit, name))
+                result["resident"] = True
+            return result
+
+        return _events(work)
+
+    def evaluate(self, request: EvalRequest) -> AsyncIterator[Event]:
+        """Run the built-in mini-evaluation on a model and store its measured scores."""
+        spec = self.catalogue.get(request.name)
+        unknown = [c for c in request.categories or () if c not in CATEGORIES]
+        if unknown:
+            raise InvalidParams(
+                f"unknown eval categories {', '.join(unknown)}; use {', '.join(CATEGORIES)}"
+            )
+        tasks = select_tasks(request.categories, request.limit)
+
+        async def work(emit: Emit) -> dict[str, Any]:
+            on_load = _progress_to(emit, spec.name)
+
+            async def generate(task: EvalTask) -> str:
+                completion = await self.runner.chat(
+                    spec,
+                    [{"role": "user", "content": task.prompt}],
+                    on_progress=on_load,
+                    max_tokens=max(8, int(task.max_tokens * request.max_tokens_scale)),
+                    temperature=request.temperature,
+                )
+                return completion.text
+
+            def on_progress(event: dict[str, Any]) -> None:
+                emit(EvalProgress(spec.name, event))
+
+            report = await evaluate(spec.name, tasks, generate, on_progress=on_progress)
+            result = report.describe()
+            if self._store_report is not None:
+                result["run_id"] = await self._store_report(report)
+            updated = self.catalogue.get(spec.name)
+            result.update(
+                benchmarks=dict(updated.benchmarks),
+                benchmark_sources=dict(updated.benchmark_sources),
+            )
+            return result
+
+        return _events(work)
+
+
+def _progress_to(emit: Emit, model: str) -> OnProgress:
+    def on_progress(progress: float) -> None:
+        emit(LoadProgress(model, progress))
+
+    return on_progress
+
+
+async def _events(work: Callable[[Emit], Awaitable[dict[str, Any]]]) -> AsyncIterator[Event]:
+    """Run ``work`` as a task; yield what it emits as it emits it, then ``Done`` with its result.
+
+    Cancelling the iterating task cancels ``work`` and waits for it, so the model is
+    told to stop and its slot is free before the cancellation goes on.
+    """
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    task = asyncio.ensure_future(work(queue.put_nowait))
+    task.add_done_callback(lambda _: queue.put_nowait(None))  # the end, after every event
+    try:
+        while (item := await queue.get()) is not None:
+            yield item
+        yield Done(task.result())
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
