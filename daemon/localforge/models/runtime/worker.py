@@ -93,6 +93,7 @@ class LoadInfo:
     has_chat_template: bool
     rss_bytes: int
     file_bytes: int
+    safe: bool = False
 
 
 @dataclass
@@ -155,8 +156,12 @@ class WorkerProcess:
         on_progress: OnProgress | None = None,
         chat_format: str | None = None,
         checked: bool = False,
+        safe: bool = False,
     ) -> LoadInfo:
         """Load the model; ``checked`` says the daemon has already validated the file's header.
+
+        ``safe`` loads without llama.cpp's extra buffer types (AMX, repacked weights): slower
+        on some CPUs, but it avoids kernels that crash on others.
 
         With ``main_gpu`` the whole model goes to that GPU, the one its memory is budgeted on,
         instead of llama.cpp's default split across every visible GPU.
@@ -167,6 +172,8 @@ class WorkerProcess:
             "path": str(path),
             "n_ctx": n_ctx,
             "n_gpu_layers": n_gpu_layers,
+            "model": self.model,
+            "safe": safe,
         }
         if main_gpu is not None:
             frame["main_gpu"] = main_gpu
@@ -198,6 +205,7 @@ class WorkerProcess:
             has_chat_template=bool(reply.get("has_chat_template")),
             rss_bytes=int(reply.get("rss_bytes", 0)),
             file_bytes=int(reply.get("file_bytes", 0)),
+            safe=bool(reply.get("safe", safe)),
         )
 
     async def generate(
