@@ -155,6 +155,17 @@ class ResidencySettings(Section):
         True,
         description="reuse the cached prompt prefix (faster; greedy output may differ in ties)",
     )
+    safe_mode: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="auto: load without llama.cpp's extra buffer types only after a crash "
+        "showed it is needed (remembered per file and machine); on: always; off: never",
+    )
+    cooldown_after: int = Field(
+        3, ge=1, description="failures in a row after which auto routing skips a model a while"
+    )
+    cooldown_s: float = Field(
+        30.0, gt=0, description="first cool-down; it doubles with each further failure, to 1 h"
+    )
 
 
 class ModelEntry(Section):

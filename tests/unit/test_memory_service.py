@@ -145,14 +145,15 @@ def test_unknown_request_id_and_bad_feedback(env: Env) -> None:
     env.run(body)
 
 
-def test_failed_result_is_an_outcome_until_the_user_judges(env: Env) -> None:
+def test_a_failed_result_is_health_never_an_outcome(env: Env) -> None:
     async def body(memory: MemoryService) -> None:
         rid = await remember(memory, "q", "m")
         row = await memory.record_result(
             rid, model="m", latency_ms=120.0, ok=False, error="worker crashed"
         )
-        assert row.outcome == 0.0 and row.outcome_kind == "error" and row.error == "worker crashed"
-        assert memory.feedback == {}  # implicit failures are not user feedback
+        assert row.outcome is None and row.outcome_kind is None and row.error == "worker crashed"
+        assert not row.ok and memory.feedback == {}
+        assert (await memory.stats()).get("rated", 0) == 0
         await memory.record_outcome(rid, "accepted", None)
         row = await memory.record_result(rid, model="m", latency_ms=80.0, ok=True, error=None)
         assert row.outcome == 1.0 and row.outcome_kind == "accepted"

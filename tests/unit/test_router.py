@@ -47,6 +47,11 @@ class FakeMemory:
     async def remember(self, interaction: Interaction) -> None:
         self.remembered.append(interaction)
 
+    async def record_result(
+        self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None
+    ) -> Interaction:
+        raise AssertionError("the router records results only when asked to")
+
 
 @dataclass(frozen=True)
 class FakeClassification:
@@ -64,6 +69,11 @@ class FakeClassification:
 
 
 class FakeClassifier:
+    max_chars = 4000
+    min_confidence = 0.6
+    version = "fake-1"
+    features = "tfidf"
+
     def __init__(self, label: str, confidence: float, needs_embedding: bool = False) -> None:
         self.label, self.confidence, self.needs_embedding = label, confidence, needs_embedding
         self.seen: list[np.ndarray | None] = []
@@ -85,7 +95,7 @@ def make_router(
 ) -> Router:
     current = settings or Settings()
     provider = (lambda: classifier) if classifier is not None else None
-    return Router(memory, StaticCandidates(CANDIDATES), lambda: current, provider)  # type: ignore[arg-type]
+    return Router(memory, StaticCandidates(CANDIDATES), lambda: current, provider)
 
 
 def test_one_search_for_top_k_times_models_and_a_recorded_interaction() -> None:
@@ -168,7 +178,7 @@ def test_unavailable_classifier_is_explained() -> None:
         raise Unavailable("artifact missing")
 
     memory = FakeMemory()
-    router = Router(memory, StaticCandidates(CANDIDATES), Settings, broken)  # type: ignore[arg-type]
+    router = Router(memory, StaticCandidates(CANDIDATES), Settings, broken)
     decision = asyncio.run(router.route("q"))
     assert "artifact missing" in decision.trace["classification"]["reason"]
 
@@ -197,6 +207,22 @@ def test_explain_without_recording() -> None:
 
 
 def test_no_candidates_is_a_clear_error() -> None:
-    router = Router(FakeMemory(), StaticCandidates([]), Settings)  # type: ignore[arg-type]
+    router = Router(FakeMemory(), StaticCandidates([]), Settings)
     with pytest.raises(Unavailable, match="no models are registered"):
         asyncio.run(router.route("q"))
+
+
+def test_a_cooling_model_is_skipped_unless_named_or_all_cool() -> None:
+    memory = FakeMemory()
+    cooling = [
+        Candidate("coder", {"humaneval": 90}, cooling_until=2e9, health="crashed"),
+        *CANDIDATES[1:],
+    ]
+    router = Router(
+        memory, StaticCandidates(cooling), Settings, lambda: FakeClassifier("coding", 0.95)
+    )
+    decision = asyncio.run(router.route("q"))
+    assert decision.model != "coder"
+    assert decision.trace["cooling"] == [{"model": "coder", "retry_at": 2e9, "reason": "crashed"}]
+    forced = asyncio.run(router.route("q", model="coder"))
+    assert forced.model == "coder" and forced.trace["cooling"] == []

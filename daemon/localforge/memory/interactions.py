@@ -28,7 +28,7 @@ OUTCOME_VALUES = {
     "rejected": 0.0,
     "partial": 0.5,
 }
-ERROR_KIND = "error"  # an implicit outcome: the model failed to answer
+ERROR_KIND = "error"  # older versions stored failures as outcomes of this kind; none are now
 
 COLUMNS = (
     "request_id, created_at, kind, query_text, query_hash, task_type, confidence, model, forced, "
@@ -148,13 +148,12 @@ def record_result(
     error: str | None,
     now: float,
 ) -> Interaction:
-    """Store how the request went; a failure becomes outcome 0 unless the user already judged it."""
+    """Store how the request went. A failure (crash, failed load, timeout, refusal) is health:
+    its error is kept, but it never becomes an outcome, so it rates nothing."""
     with transaction(conn):
         current = _get(conn, request_id)
         outcome, kind, at = current.outcome, current.outcome_kind, current.outcome_at
-        if not ok and kind in (None, ERROR_KIND):
-            outcome, kind, at = 0.0, ERROR_KIND, now
-        if ok and kind == ERROR_KIND:  # a retry that worked clears the implicit failure
+        if kind == ERROR_KIND:  # written by older versions: not a verdict on the answer
             outcome, kind, at = None, None, None
         conn.execute(
             "UPDATE interactions SET model = ?, latency_ms = ?, ok = ?, error = ?, outcome = ?, "

@@ -119,6 +119,8 @@ class MemoryService:
         rebuild_reason = await self.in_store(self.sync.open_store)
         self._store = store
         clean = await self.db.run(_read_and_clear_clean_flag)
+        # v5 cleared outcomes that only recorded failures: the index must hear of it.
+        clean = clean and 5 not in self.db.migrated
         self.feedback = await self.db.run(repo.feedback_stats)
         self.latency = await self.db.run(repo.latency_stats)
         self.state, self.detail = "syncing", "checking the index against SQLite"

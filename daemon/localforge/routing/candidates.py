@@ -26,6 +26,9 @@ class Candidate:
     avg_latency_ms: float | None = None
     expected_load_ms: float = 0.0  # 0.0 when resident
     resident: bool = False
+    # Set while the model cools down after failures: auto routing skips it until then.
+    cooling_until: float | None = None
+    health: str | None = None  # why it cools down
 
 
 class CandidateSource(Protocol):

@@ -22,7 +22,7 @@ from localforge.memory.embedder import Embedder
 from localforge.memory.interactions import Interaction, hash_text
 from localforge.memory.scoring import memory_evidence
 from localforge.memory.store import Neighbour
-from localforge.routing.candidates import CandidateSource
+from localforge.routing.candidates import Candidate, CandidateSource
 from localforge.routing.scorer import Scorer, Weights
 from localforge.routing.trace import build_trace, compact_scores
 from localforge.settings import Settings
@@ -76,6 +76,20 @@ class Decision:
     task_type: str
     confidence: float
     trace: dict[str, Any]
+
+
+def _skip_cooling(
+    candidates: list[Candidate], *, forced: str | None
+) -> tuple[list[Candidate], list[dict[str, Any]]]:
+    """Leave out models that are cooling down, unless one is forced or all of them are."""
+    cooling = [c for c in candidates if c.cooling_until is not None and c.name != forced]
+    if not cooling or len(cooling) == len(candidates):
+        return candidates, []
+    skipped = [
+        {"model": c.name, "retry_at": round(c.cooling_until or 0.0, 1), "reason": c.health}
+        for c in cooling
+    ]
+    return [c for c in candidates if c not in cooling], skipped
 
 
 def _unclassified(reason: str) -> dict[str, Any]:
@@ -148,6 +162,8 @@ class Router:
         names = [c.name for c in candidates]
         if model is not None and model not in names:
             raise NotFound(f"unknown model {model!r}; known models: {', '.join(names)}")
+        candidates, skipped = _skip_cooling(candidates, forced=model)
+        names = [c.name for c in candidates]
 
         vector, classification, timings = await self._embed_and_classify(text)
         neighbours: list[Neighbour] = []
@@ -234,6 +250,7 @@ class Router:
             memory_note=memory_note,
             timings_ms=timings,
             recorded=record,
+            skipped=skipped,
         )
         log.debug("routed %s to %s (%s)", request_id, winner, reason)
         return Decision(request_id, winner, task_type, confidence, trace)

@@ -22,6 +22,7 @@ def build_trace(
     memory_note: str | None,
     timings_ms: Mapping[str, float],
     recorded: bool,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "request_id": request_id,
@@ -39,6 +40,7 @@ def build_trace(
         "memory": memory_note or "ok",
         "timings_ms": {name: round(value, 3) for name, value in timings_ms.items()},
         "recorded": recorded,
+        "cooling": list(skipped or []),  # models left out while they cool down, and why
     }
 
 

@@ -262,7 +262,10 @@ class Serving:
     def list_models(self) -> dict[str, Any]:
         resident = set(self.runner.resident())
         return {
-            "models": [spec_summary(spec, resident) for spec in self.catalogue.specs()],
+            "models": [
+                {**spec_summary(spec, resident), **self.runner.runtime_facts(spec)}
+                for spec in self.catalogue.specs()
+            ],
             "broken": [broken.describe() for broken in self.catalogue.broken()],
             "pending": [str(path) for path in self.catalogue.pending],
             "neutral_prior": NEUTRAL_PRIOR,
@@ -287,7 +290,8 @@ class Serving:
 
     def _details(self, spec: ModelSpec) -> dict[str, Any]:
         resident = set(self.runner.resident())
-        return spec_details(spec, resident, self.catalogue.measured(spec.name))
+        details = spec_details(spec, resident, self.catalogue.measured(spec.name))
+        return {**details, **self.runner.runtime_facts(spec)}
 
     def load(self, name: str) -> AsyncIterator[Event]:
         async def work(emit: Emit) -> dict[str, Any]:

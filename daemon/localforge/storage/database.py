@@ -35,6 +35,7 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._schema = 0
+        self.migrated: list[int] = []  # schema versions applied by this open
 
     # --- lifecycle --------------------------------------------------------
 
@@ -61,6 +62,7 @@ class Database:
         if applied:
             log.info("database %s migrated to schema v%d", self.path, applied[-1])
         self._schema = schema_version(conn)
+        self.migrated = applied
         self._conn = conn
 
     async def start(self) -> None:

@@ -119,6 +119,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        5,
+        "safe mode per model file and machine; failures are health, not rated outcomes",
+        """
+        CREATE TABLE safe_mode (
+            model_file TEXT NOT NULL,       -- real path and size of the GGUF
+            machine    TEXT NOT NULL,       -- CPU feature flags + llama.cpp build
+            reason     TEXT NOT NULL,       -- the crash that made it necessary
+            decided_at REAL NOT NULL,
+            PRIMARY KEY (model_file, machine)
+        );
+        UPDATE interactions SET outcome = NULL, outcome_kind = NULL, outcome_at = NULL
+            WHERE outcome_kind = 'error';
+        DELETE FROM model_feedback;
+        INSERT INTO model_feedback (model, positive, total, updated_at)
+            SELECT model, SUM(outcome), COUNT(*), COALESCE(MAX(outcome_at), MAX(created_at))
+            FROM interactions WHERE outcome IS NOT NULL GROUP BY model;
+        """,
+    ),
 )
 
 

@@ -17,14 +17,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from localforge.errors import LocalForgeError
+from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, Timeout, WorkerCrashed
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.runtime.fim import build_code_prompt
 from localforge.models.runtime.gpu import CPU, Budgets, gpu_usage, probe_budgets
-from localforge.models.runtime.pool import ModelPool, estimate_memory
+from localforge.models.runtime.health import HealthBook
+from localforge.models.runtime.pool import (
+    ModelPool,
+    broken_in_safe_mode,
+    estimate_memory,
+    native_fault,
+)
 from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
 from localforge.models.runtime.remote import RemoteBackend
 from localforge.models.runtime.residency import Planner, fmt_bytes
+from localforge.models.runtime.safe_mode import SafeModeBook, SafeModeRules
 from localforge.models.runtime.stats import StatsStore
 from localforge.models.runtime.worker import GenerateRequest, Generation, OnProgress, OnToken
 from localforge.routing.candidates import Candidate
@@ -71,6 +78,12 @@ class ModelManager:
         self._deferred: set[asyncio.Task[Any]] = set()
         self._state = "stopped"
         self._preload_errors: dict[str, str] = {}
+        self.safe_book = SafeModeBook(storage)
+        self.safe_policy = SafeModeRules(self.safe_book, lambda: self.settings.residency.safe_mode)
+        self.health = HealthBook(
+            threshold=lambda: self.settings.residency.cooldown_after,
+            base_s=lambda: self.settings.residency.cooldown_s,
+        )
 
     @property
     def settings(self) -> Settings:
@@ -92,8 +105,10 @@ class ModelManager:
             on_loaded=self.stats.record_load,
             keep_spare=residency.spare_worker,
             expected_load_s=lambda name: (self.stats.get(name).load_ms_ewma or 0.0) / 1000,
+            safe_mode=self.safe_policy,
         )
         await self.stats.load()
+        await self.safe_book.load()
         subscribe = getattr(self.registry, "subscribe", None)
         if subscribe is not None:
             subscribe(self._on_registry_event)
@@ -149,6 +164,8 @@ class ModelManager:
 
     def _on_registry_event(self, event: str, spec: ModelSpec) -> None:
         self.remotes.pop(spec.name, None)
+        if event == "removed":
+            self.health.forget(spec.name)
         if self.pool is None:
             return
         if event == "removed":
@@ -189,10 +206,30 @@ class ModelManager:
                     or (SPAWN_MS + estimate_memory(spec) / LOAD_BYTES_PER_S * 1000)
                 )
             latency = measured.latency_ms_ewma or (entry.avg_latency_ms if entry else None)
+            health = self.health.describe(spec.name)
             result.append(
-                Candidate(spec.name, dict(spec.benchmarks), latency, float(expected), resident)
+                Candidate(
+                    spec.name,
+                    dict(spec.benchmarks),
+                    latency,
+                    float(expected),
+                    resident,
+                    cooling_until=self.health.cooling_until(spec.name),
+                    health=health.get("broken") or health.get("last_error"),
+                )
             )
         return result
+
+    def runtime_facts(self, spec: ModelSpec) -> dict[str, Any]:
+        """How this model runs here: safe mode and why, and its health (breaker state)."""
+        slot = self.pool.slots.get(spec.name) if self.pool is not None else None
+        reason = slot.safe_reason if slot is not None else None
+        if reason is None and not spec.is_remote:
+            reason = self.safe_policy.initial(spec)
+        return {
+            "safe_mode": {"on": reason is not None, "reason": reason},
+            "health": self.health.describe(spec.name),
+        }
 
     def resident(self) -> list[str]:
         if self.pool is None:
@@ -312,14 +349,14 @@ class ModelManager:
                     request, on_token=emit, timeout=timeout
                 )
             else:
-                async with self._pool().serving(spec, on_progress) as worker:
-                    waited = (time.perf_counter() - started) * 1000
-                    slot = self._pool().slots[spec.name]
-                    loaded = slot.loaded_at is not None and slot.loaded_at >= wall_start
-                    generation = await worker.generate(request, on_token=emit, timeout=timeout)
-        except LocalForgeError:
+                generation, waited, loaded = await self._generate_local(
+                    spec, request, emit, on_progress, timeout, started, wall_start
+                )
+        except LocalForgeError as exc:
+            self._health_event(spec.name, exc)
             self.defer(self.stats.record_request(spec.name, ok=False))
             raise
+        self.health.success(spec.name)
         total = (time.perf_counter() - started) * 1000
         tps = generation.completion_tokens / max(generation.total_ms / 1000, 1e-6)
         self.defer(
@@ -350,6 +387,65 @@ class ModelManager:
             loaded=loaded,
             note=note,
         )
+
+    async def _generate_local(
+        self,
+        spec: ModelSpec,
+        request: GenerateRequest,
+        emit: OnToken | None,
+        on_progress: OnProgress | None,
+        timeout: float,
+        started: float,
+        wall_start: float,
+    ) -> tuple[Generation, float, bool]:
+        """Generate on the model's worker; heal a native crash at its first decode once.
+
+        A worker that dies of SIGSEGV/SIGILL/SIGBUS/SIGABRT on its first generation, before
+        any token, is what a broken CPU kernel looks like: the model is restarted in safe
+        mode and the request answered. A crash in safe mode too marks the model broken.
+        """
+        pool = self._pool()
+        for attempt in (1, 2):
+            emitted = 0
+
+            def counted(piece: str) -> None:
+                nonlocal emitted
+                emitted += 1
+                if emit is not None:
+                    emit(piece)
+
+            async with pool.serving(spec, on_progress) as worker:
+                waited = (time.perf_counter() - started) * 1000
+                slot = pool.slots[spec.name]
+                loaded = slot.loaded_at is not None and slot.loaded_at >= wall_start
+                first = worker.generations == 0
+                try:
+                    generation = await worker.generate(request, on_token=counted, timeout=timeout)
+                    return generation, waited, loaded
+                except WorkerCrashed as exc:
+                    fault = native_fault(exc)
+                    if not first or emitted or fault is None:
+                        raise
+                    if slot.safe_reason is not None:
+                        raise broken_in_safe_mode(spec.name, "at its first decode", exc) from exc
+                    if attempt == 2 or not self.safe_policy.can_heal():
+                        raise
+                    log.warning(
+                        "model '%s' crashed at its first decode (%s); retrying in safe mode",
+                        spec.name,
+                        fault,
+                    )
+                    await pool.enter_safe_mode(
+                        spec, f"its worker was killed by {fault} at the first decode in normal mode"
+                    )
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _health_event(self, name: str, exc: LocalForgeError) -> None:
+        """Crashes, failed loads, timeouts and refusals feed the breaker; nothing else does."""
+        if isinstance(exc, ModelError) and (exc.data or {}).get("cause") == "broken":
+            self.health.broken(name, exc.message)
+        elif isinstance(exc, WorkerCrashed | ModelError | Timeout | BudgetExceeded):
+            self.health.failure(name, exc.message)
 
     def _remote(self, spec: ModelSpec) -> RemoteBackend:
         assert spec.url is not None
@@ -404,9 +500,25 @@ class ModelManager:
         detail = f"{self.budgets.detail}; resident: {shown}; used {room}"
         if self.pool.tickets:
             detail += f"; {len(self.pool.tickets)} request(s) queued"
+        safe = {
+            name: slot.safe_reason for name, slot in self.pool.slots.items() if slot.safe_reason
+        }
+        if safe:
+            detail += "; safe mode: " + ", ".join(f"{n} ({why})" for n, why in sorted(safe.items()))
+        unhealthy = self.health.unhealthy()
+        state = self._state
+        if unhealthy and state == "ready":
+            state = "degraded"
+            detail += "; " + "; ".join(
+                f"{name} {h['state']} ({h.get('broken') or h.get('last_error')}), "
+                f"auto routing tries it again in {h['retry_in_s']:.0f}s"
+                for name, h in unhealthy.items()
+            )
         status: dict[str, Any] = {
-            "state": self._state,
+            "state": state,
             "detail": detail,
+            "safe_mode": safe,
+            "health": unhealthy,
             "mode": self.budgets.mode,
             "budgets": budgets,
             "resident": slots,

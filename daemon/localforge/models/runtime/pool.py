@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, WorkerCrashed
 from localforge.models.catalogue.spec import ModelSpec
@@ -30,6 +31,39 @@ log = logging.getLogger(__name__)
 
 OVERHEAD_BYTES = 64 * 1024 * 1024
 LoadObserver = Callable[[str, float], Any]
+# Deaths that look like a native fault in llama.cpp, which safe mode may avoid.
+NATIVE_FAULTS = (signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGABRT)
+
+
+def native_fault(exc: WorkerCrashed) -> str | None:
+    """The signal's name when the worker died of a native fault, else None."""
+    code = (exc.data or {}).get("exit_code")
+    if isinstance(code, int) and code < 0 and -code in NATIVE_FAULTS:
+        return signal.Signals(-code).name
+    return None
+
+
+class SafeModePolicy(Protocol):
+    def initial(self, spec: ModelSpec) -> str | None:
+        """Why this model starts in safe mode, or None for normal mode."""
+        ...
+
+    def can_heal(self) -> bool:
+        """Whether a crash in normal mode may switch a model to safe mode."""
+        ...
+
+    def remember(self, spec: ModelSpec, reason: str) -> Awaitable[None]: ...
+
+
+class NeverSafe:
+    def initial(self, spec: ModelSpec) -> str | None:
+        return None
+
+    def can_heal(self) -> bool:
+        return False
+
+    async def remember(self, spec: ModelSpec, reason: str) -> None:
+        return None
 
 
 def estimate_memory(spec: ModelSpec) -> int:
@@ -54,6 +88,7 @@ class Slot:
     loaded_at: float | None = None
     load_info: LoadInfo | None = None
     pinned: bool = False
+    safe_reason: str | None = None  # why it loads in safe mode; None: normal mode
     retire: bool = False  # unload as soon as idle (file removed or changed)
     since: float = 0.0  # monotonic time it became resident
     load_s: float = 0.0  # expected load time, for the planner's turn length
@@ -94,6 +129,7 @@ class ModelPool:
         on_loaded: LoadObserver | None = None,
         keep_spare: bool = True,
         expected_load_s: Callable[[str], float] | None = None,
+        safe_mode: SafeModePolicy | None = None,
     ) -> None:
         self.planner = planner
         self.device_for = device_for
@@ -112,6 +148,7 @@ class ModelPool:
         self.keep_spare = keep_spare
         self.expected_load_s = expected_load_s or (lambda _name: 0.0)
         self._spare: WorkerProcess | None = None
+        self.safe_mode = safe_mode or NeverSafe()
 
     # --- requests -----------------------------------------------------------
 
@@ -131,6 +168,7 @@ class ModelPool:
         if slot.state == "absent":
             slot.retire = False  # nothing is loaded that could retire (a removed model is back)
             slot.device = self.device_for(spec)  # the GPU with the most room now
+            slot.safe_reason = slot.safe_reason or self.safe_mode.initial(spec)
         return slot
 
     def used_bytes(self) -> dict[str, int]:
@@ -265,21 +303,27 @@ class ModelPool:
             # Header checks (cached per size and mtime) name the cause of a bad file.
             await asyncio.to_thread(read_gguf_info, spec.path)
             worker = await self._take_worker(name)
-            info = await worker.load(
-                spec.path,
-                n_ctx=spec.n_ctx,
-                n_gpu_layers=spec.n_gpu_layers,
-                main_gpu=gpu_index(slot.device),
-                timeout=self.load_timeout_s(),
-                on_progress=progress,
-                checked=True,
-            )
+            try:
+                info = await self._load_in(worker, slot)
+            except WorkerCrashed as exc:
+                fault = native_fault(exc)
+                if fault is None or slot.safe_reason is not None or not self.safe_mode.can_heal():
+                    raise
+                await worker.kill()
+                worker = None
+                await self.enter_safe_mode(
+                    spec, f"its worker was killed by {fault} while loading in normal mode"
+                )
+                worker = await self._take_worker(name)
+                info = await self._load_in(worker, slot)
         except BaseException as exc:
             if worker is not None:
                 await worker.kill()
             slot.state = "absent"
             error = exc
-            if isinstance(exc, WorkerCrashed):
+            if isinstance(exc, WorkerCrashed) and slot.safe_reason and native_fault(exc):
+                error = broken_in_safe_mode(name, "while loading", exc)
+            elif isinstance(exc, WorkerCrashed):
                 error = ModelError(
                     f"model '{name}' crashed its worker while loading ({exc.message}); "
                     "the file is probably corrupt or unsupported by this llama.cpp: re-download it",
@@ -307,6 +351,30 @@ class ModelPool:
             if asyncio.iscoroutine(result):
                 self._spawn(result)
         self.schedule()
+
+    async def _load_in(self, worker: WorkerProcess, slot: Slot) -> LoadInfo:
+        assert slot.spec.path is not None
+
+        def progress(value: float) -> None:
+            for listener in list(slot.listeners):
+                listener(value)
+
+        return await worker.load(
+            slot.spec.path,
+            n_ctx=slot.spec.n_ctx,
+            n_gpu_layers=slot.spec.n_gpu_layers,
+            main_gpu=gpu_index(slot.device),
+            timeout=self.load_timeout_s(),
+            on_progress=progress,
+            checked=True,
+            safe=slot.safe_reason is not None,
+        )
+
+    async def enter_safe_mode(self, spec: ModelSpec, reason: str) -> None:
+        """From now on this model loads in safe mode (remembered for this file and machine)."""
+        slot = self.slot(spec)
+        slot.safe_reason = reason
+        await self.safe_mode.remember(spec, reason)
 
     async def _take_worker(self, name: str) -> WorkerProcess:
         """A started worker for ``name``: the warm spare when there is one."""
@@ -405,6 +473,17 @@ class ModelPool:
         )
         for slot in self.slots.values():
             slot.state, slot.worker = "absent", None
+
+
+def broken_in_safe_mode(name: str, when: str, exc: WorkerCrashed) -> ModelError:
+    """The error for a model that crashes llama.cpp even without its extra buffer types."""
+    fault = native_fault(exc) or "a crash"
+    return ModelError(
+        f"model '{name}' crashes llama.cpp on this machine in safe mode too ({fault} {when}): "
+        "its file may be corrupt or its architecture unsupported by this llama-cpp-python; "
+        "re-download it, try another quantisation, or upgrade llama-cpp-python",
+        data={"model": name, "cause": "broken", "signal": fault},
+    )
 
 
 def _load_key(spec: ModelSpec) -> tuple[object, ...]:

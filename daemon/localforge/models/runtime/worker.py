@@ -116,6 +116,7 @@ class WorkerProcess:
     _log_handle: IO[bytes] | None = None
     _crash: LocalForgeError | None = None
     _stopping: bool = False
+    generations: int = 0  # started on this process, so a crash on the first one is known
 
     @property
     def pid(self) -> int | None:
@@ -212,6 +213,7 @@ class WorkerProcess:
         self, request: GenerateRequest, *, on_token: OnToken | None, timeout: float
     ) -> Generation:
         self._check_alive()
+        self.generations += 1
         rid = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = _Pending(future, on_token)
