@@ -13,7 +13,14 @@ import pytest
 
 from lfctl.client import RpcError
 from localforge.errors import MODEL_ERROR, WORKER_CRASHED
-from tests.support.daemon import DaemonProcess, Home, run_daemon, temp_home, two_models_config
+from tests.support.daemon import (
+    DaemonProcess,
+    Home,
+    lfctl,
+    run_daemon,
+    temp_home,
+    two_models_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +61,13 @@ def test_a_crash_at_first_decode_is_answered_in_safe_mode_and_remembered(gemma: 
             assert listed["writer"]["safe_mode"]["on"]
             status = daemon.call("daemon.status")["services"]["models"]
             assert "safe mode: writer" in status["detail"] and "writer" in status["safe_mode"]
+            shown = lfctl(home, "models", "list").stdout
+            assert "safe-mode" in shown and "writer: safe mode, because its worker was" in shown
+            assert "safe mode: writer" in lfctl(home, "status").stdout
+            assert (
+                "on: its worker was killed by SIGSEGV"
+                in lfctl(home, "models", "show", "writer").stdout
+            )
         # A new daemon on the same data: safe mode from the start, no crash first.
         with run_daemon(home) as daemon:
             assert show(daemon, "writer")["safe_mode"]["on"]

@@ -85,6 +85,33 @@ class _Progress:
             self.open = False
 
 
+def _runtime_marks(m: dict[str, Any]) -> list[str]:
+    """Short state marks for the list: safe mode, cooling down, broken."""
+    marks = []
+    if (m.get("safe_mode") or {}).get("on"):
+        marks.append("safe-mode")
+    state = (m.get("health") or {}).get("state", "healthy")
+    if state != "healthy":
+        marks.append(state)
+    return marks
+
+
+def _runtime_lines(m: dict[str, Any]) -> list[str]:
+    """Why a model runs in safe mode or is skipped, in a sentence each."""
+    lines = []
+    safe = m.get("safe_mode") or {}
+    if safe.get("on") and safe.get("reason") != "residency.safe_mode = on":
+        lines.append(f"safe mode, because {safe['reason']}")
+    health = m.get("health") or {}
+    if health.get("state", "healthy") != "healthy":
+        cause = health.get("broken") or health.get("last_error")
+        lines.append(
+            f"{health['state']} after {health['failures']} failure(s) ({cause}); "
+            f"auto routing tries it again in {health.get('retry_in_s', 0):.0f}s"
+        )
+    return lines
+
+
 def _call_with_progress(
     ctx: Context, method: str, params: dict[str, Any], *, show: bool = True
 ) -> Any:
@@ -112,6 +139,7 @@ def list_models(ctx: Context) -> int:
         state = "resident" if m["resident"] else ""
         if m["pinned"]:
             state = (state + " pinned").strip()
+        state = " ".join(filter(None, (state, *_runtime_marks(m))))
         rows.append(
             (
                 m["name"],
@@ -130,6 +158,9 @@ def list_models(ctx: Context) -> int:
         print(f"broken  {broken['name']} ({broken['source']}): {broken['reason']}")
     for pending in result["pending"]:
         print(f"pending {pending}: still being written, registered once it stops changing")
+    for m in result["models"]:
+        for line in _runtime_lines(m):
+            print(f"{m['name']}: {line}")
     if any(m["neutral_prior"] for m in result["models"]):
         print(
             f"models without scores are routed on a neutral prior ({result['neutral_prior']:g} "
@@ -190,6 +221,11 @@ def show_model(ctx: Context) -> int:
     rows.append(("fill-in-middle", fim_text))
     rows.append(("pinned", "yes" if m["pinned"] else "no"))
     rows.append(("resident", "yes" if m["resident"] else "no"))
+    safe = m.get("safe_mode") or {}
+    rows.append(("safe mode", f"on: {safe['reason']}" if safe.get("on") else "off"))
+    health = m.get("health") or {}
+    if health.get("state", "healthy") != "healthy":
+        rows.append(("health", _runtime_lines({"health": health})[0]))
     if m.get("tags"):
         rows.append(("tags", ", ".join(m["tags"])))
     print(table([(k, "" if v is None else v) for k, v in rows]))
