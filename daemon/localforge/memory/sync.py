@@ -20,15 +20,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from localforge.memory import interactions as repo
 from localforge.memory.edge_store import EdgeStore
+from localforge.memory.embedder import Embedder
 from localforge.memory.qdrant_store import QdrantClientStore
 from localforge.memory.store import IndexCorrupt, MemoryPoint, VectorStore
+from localforge.storage.database import Database
 
-if TYPE_CHECKING:
-    from localforge.memory.service import MemoryService
+T = TypeVar("T")
+
+
+class SyncHost(Protocol):
+    """What keeping the index in step needs of the memory service that owns it."""
+
+    data_dir: Path
+    db: Database
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    async def in_store(self, fn: Callable[[], T]) -> T: ...
+
+    async def in_embed(self, fn: Callable[[], T]) -> T: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +64,7 @@ class Progress:
 
 
 class IndexSync:
-    def __init__(self, service: MemoryService, store: VectorStore, embedding_model: str) -> None:
+    def __init__(self, service: SyncHost, store: VectorStore, embedding_model: str) -> None:
         self.service = service
         self.store = store
         self.embedding_model = embedding_model

@@ -9,7 +9,6 @@ load time in the latency signal.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -17,7 +16,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, Timeout, WorkerCrashed
+from localforge.errors import (
+    BudgetExceeded,
+    LocalForgeError,
+    ModelError,
+    Timeout,
+    Unavailable,
+    WorkerCrashed,
+)
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.runtime.fim import build_code_prompt
 from localforge.models.runtime.gpu import CPU, Budgets, gpu_usage, probe_budgets
@@ -147,10 +153,9 @@ class ModelManager:
     async def _preload(self) -> None:
         residency = self.settings.residency
         wanted = list(residency.preload)
-        with contextlib.suppress(Exception):
-            wanted += [
-                spec.name for spec in self.registry.specs() if spec.pinned and not spec.is_remote
-            ]
+        wanted += [
+            spec.name for spec in self.registry.specs() if spec.pinned and not spec.is_remote
+        ]
         if residency.completion_model:
             wanted.append(residency.completion_model)
         for name in dict.fromkeys(wanted):
@@ -184,7 +189,7 @@ class ModelManager:
 
     def _pool(self) -> ModelPool:
         if self.pool is None:
-            raise LocalForgeError("the model manager is not started")
+            raise Unavailable("the model manager is not started yet; retry in a moment")
         return self.pool
 
     # --- CandidateSource ------------------------------------------------------

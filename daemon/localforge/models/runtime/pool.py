@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from localforge.errors import BudgetExceeded, LocalForgeError, ModelError, WorkerCrashed
+from localforge.errors import (
+    BudgetExceeded,
+    LocalForgeError,
+    ModelError,
+    Unavailable,
+    WorkerCrashed,
+)
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.gguf.info import read_gguf_info
 from localforge.models.runtime.gpu import CPU, gpu_index
@@ -185,7 +191,7 @@ class ModelPool:
     ) -> AsyncIterator[WorkerProcess]:
         """Wait for this model's turn (loading it if needed); the worker is ours in the block."""
         if self.closed:
-            raise LocalForgeError("the daemon is shutting down; retry in a moment")
+            raise Unavailable("the daemon is shutting down; retry in a moment")
         slot = self.slot(spec)
         loop = asyncio.get_running_loop()
         ticket = Ticket(next(self._seq), spec.name, time.monotonic(), loop.create_future())
@@ -335,8 +341,6 @@ class ModelPool:
                 log.exception("loading '%s' failed", name)
                 error = ModelError(f"model '{name}' failed to load: {exc}")
             self._fail_waiting(name, error)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             self.schedule()
             return
         load_ms = (time.perf_counter() - started) * 1000
@@ -459,7 +463,9 @@ class ModelPool:
         self.closed = True
         for ticket in self.tickets:
             if not ticket.future.done():
-                ticket.future.set_exception(LocalForgeError("the daemon is shutting down"))
+                ticket.future.set_exception(
+                    Unavailable("the daemon is shutting down; retry once it is back")
+                )
         self.tickets.clear()
         for task in list(self.tasks):
             task.cancel()
