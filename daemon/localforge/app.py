@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localforge import __version__
+from localforge.config_watch import ConfigWatch
 from localforge.errors import ConfigError
 from localforge.memory.service import MemoryService
 from localforge.models.catalogue.registry import ModelRegistry
@@ -62,7 +63,6 @@ class App:
             lambda: self.settings,
             self.storage,
             config_file=lambda: self.loaded.config_file,
-            reload_config=self.reload_settings,
         )
         self.services.append(self.registry)
         # Model workers and residency; the router's source of candidates.
@@ -106,7 +106,10 @@ class App:
         self._socket_lock = socket_lock or InstanceLock(paths.lock, str(paths.socket))
         self._data_lock = InstanceLock(paths.data_dir / "lfd.lock", f"data dir {paths.data_dir}")
         self._stop = asyncio.Event()
+        self.config_watch = ConfigWatch(lambda: self.loaded.config_file, self.reload_settings)
         self.changed_on_reload: list[str] = []
+        self.restart_needed: list[str] = []  # changed since start, applied only by a restart
+        self._at_start = _values(loaded)
 
     def _task_classifier(self) -> Classifies:
         classifier: Classifies = self.classifier.classifier
@@ -130,10 +133,12 @@ class App:
             gc.collect()
             gc.freeze()
             await self.rpc.start()
+            self.config_watch.start()
             self._install_signal_handlers()
             log.info("lfd %s ready (pid %d)", __version__, os.getpid())
             await self._stop.wait()
             log.info("shutting down")
+            self.config_watch.stop()
             await self.rpc.close(self.settings.daemon.shutdown_grace_s)
             await self._stop_services()
         finally:
@@ -190,6 +195,7 @@ class App:
             "config_file": str(loaded.config_file),
             "file_found": loaded.config_file_found,
             "changed": self.changed_on_reload,
+            "restart_needed": self.restart_needed,
         }
 
     def config_report(self) -> dict[str, Any]:
@@ -203,21 +209,31 @@ class App:
             raise ConfigError(
                 f"config not reloaded, the previous one stays in force: {exc.message}"
             ) from exc
-        before = {row["key"]: row["value"] for row in self.loaded.describe()}
+        before, now = _values(self.loaded), _values(loaded)
         self.loaded = loaded
-        self.registry.settings_reloaded()
-        self.changed_on_reload = sorted(
-            row["key"] for row in loaded.describe() if before.get(row["key"]) != row["value"]
-        )
-        # Settings read per use take effect now; services that copied theirs at start keep them.
+        changed = sorted(key for key, value in now.items() if before.get(key) != value)
+        self.changed_on_reload = changed
+        # Each service applies what it reads per use and names what it only reads at start.
+        for service in self.services:
+            service.settings_changed(changed)
+        self.restart_needed = [
+            key
+            for key, value in sorted(now.items())
+            if self._at_start.get(key) != value
+            and any(_covers(prefix, key) for s in self.services for prefix in s.restart_keys)
+        ]
         logging.getLogger().setLevel(loaded.settings.daemon.log_level.upper())
         self.rpc.max_frame_bytes = loaded.settings.daemon.max_frame_bytes
         self.rpc.idle_frame_timeout_s = loaded.settings.daemon.idle_frame_timeout_s
+        self.config_watch.error = None
+        self.config_watch.rewatch()
         log.info(
             "configuration reloaded from %s; changed: %s",
             loaded.config_file,
             ", ".join(self.changed_on_reload) or "nothing",
         )
+        if self.restart_needed:
+            log.warning("these apply at the next start: %s", ", ".join(self.restart_needed))
         return loaded
 
     @functools.cached_property
@@ -245,9 +261,24 @@ class App:
                 "file_found": self.loaded.config_file_found,
                 "env": self.loaded.env_keys,
                 "flags": sorted(self.flags),
+                "error": self.config_watch.error,
+                "restart_needed": self.restart_needed,
             },
             "services": {service.name: service.status() for service in self.services},
         }
+
+
+def _values(loaded: LoadedSettings) -> dict[str, Any]:
+    return {row["key"]: row["value"] for row in loaded.describe()}
+
+
+def _covers(prefix: str, key: str) -> bool:
+    """``storage.`` covers every storage key; a full key covers itself and its sub-keys."""
+    return (
+        key.startswith(prefix)
+        if prefix.endswith(".")
+        else key == prefix or key.startswith(prefix + ".")
+    )
 
 
 def run_daemon(

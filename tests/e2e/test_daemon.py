@@ -165,8 +165,9 @@ def test_reload_applies_a_valid_file_and_keeps_the_old_one_when_invalid(
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["reloaded"] is True
-        # The registry's config watcher may have applied the file a moment earlier.
+        # The daemon's config watcher may have applied the file a moment earlier.
         assert set(result["changed"]) <= {"routing.fallback_min_queries"}
+        assert result["restart_needed"] == []
         assert ("routing.fallback_min_queries", 3, "file") in settings_of(d)
 
         home.write_config("[memory]\ntop_k = 'lots'\n")
@@ -309,3 +310,14 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_reload_names_the_settings_that_need_a_restart(daemon: DaemonProcess) -> None:
+    home = daemon.home
+    home.write_config("[residency]\nram_budget_mb = 2048\n\n[routing]\nhysteresis = 0.1\n")
+    result = json.loads(lfctl(home, "reload", "--json").stdout)
+    assert "routing.hysteresis" in result["changed"]
+    assert result["restart_needed"] == ["residency.ram_budget_mb"]
+    assert daemon.call("daemon.status")["config"]["restart_needed"] == ["residency.ram_budget_mb"]
+    again = lfctl(home, "reload").stdout  # nothing changed since, but the budget still waits
+    assert "take effect when lfd restarts" in again and "residency.ram_budget_mb" in again

@@ -163,8 +163,9 @@ def test_config_edit_is_applied_and_a_bad_edit_is_refused(home: Home, tmp_path: 
 
         config.write_text('[[models]]\nname = "three"\n')  # no path or url: invalid
         assert wait_until(
-            lambda: "not applied" in daemon.call("daemon.status")["services"]["registry"]["detail"]
+            lambda: "not applied" in (daemon.call("daemon.status")["config"]["error"] or "")
         )
+        assert "config change not applied" in lfctl(home, "status").stdout
         assert names(models_json(home, "list")) == ["one", "two"]
 
 

@@ -1,5 +1,5 @@
-"""The live registry: real files dropped into and removed from a watched directory, and the
-config file edited under it (watchdog, real inotify events)."""
+"""The live registry: real files dropped into and removed from a watched directory
+(watchdog, real inotify events)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from localforge.models.catalogue.registry import ModelRegistry
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.watcher import file_is_settled, is_candidate_file
-from localforge.settings import Settings, check_config_file
+from localforge.settings import Settings
 from tests.support.gguf_files import write_tiny_gguf
 
 SETTLE_S = 0.4
@@ -103,49 +103,3 @@ def test_growing_file_waits_until_writing_stops(tmp_path: Path) -> None:
     asyncio.run(scenario())
     assert [event for event, _ in seen] == ["added"]
     assert registry.broken() == []
-
-
-def test_config_file_reload_keeps_the_old_settings_when_invalid(tmp_path: Path) -> None:
-    model = write_tiny_gguf(tmp_path / "m.gguf")
-    config_file = tmp_path / "cfg" / "config.toml"
-    config_file.parent.mkdir()
-    config_file.write_text("")
-    current = {"settings": Settings()}
-
-    def reload_config() -> None:
-        current["settings"] = check_config_file(config_file)  # raises ConfigError when invalid
-
-    registry = ModelRegistry(
-        lambda: current["settings"],
-        config_file=lambda: config_file,
-        reload_config=reload_config,
-        bundled=None,
-        settle_s=SETTLE_S,
-    )
-
-    def save(text: str) -> None:
-        # editors save by writing a temporary file and renaming it over the old one
-        tmp = config_file.with_suffix(".toml.swp")
-        tmp.write_text(text)
-        tmp.replace(config_file)
-
-    async def scenario() -> None:
-        await registry.start()
-        try:
-            assert registry.specs() == []
-            save(f'[[models]]\nname = "alpha"\npath = "{model}"\n')
-            assert await wait_for(lambda: [s.name for s in registry.specs()] == ["alpha"])
-
-            save("[[models]\nname = broken toml")
-            assert await wait_for(lambda: "not applied" in registry.status()["detail"])
-            assert [s.name for s in registry.specs()] == ["alpha"]
-            assert "not valid TOML" in registry.status()["detail"]
-
-            save(f'[[models]]\nname = "beta"\npath = "{model}"\nn_ctx = 512\n')
-            assert await wait_for(lambda: [s.name for s in registry.specs()] == ["beta"])
-            assert "not applied" not in registry.status()["detail"]
-            assert registry.get("beta").n_ctx == 512
-        finally:
-            await registry.stop()
-
-    asyncio.run(scenario())

@@ -31,6 +31,10 @@ def status(ctx: Context) -> int:
     ]
     if config["env"]:
         rows.append(("env", ", ".join(config["env"])))
+    if config.get("error"):
+        rows.append(("", config["error"]))
+    if config.get("restart_needed"):
+        rows.append(("", "restart to apply: " + ", ".join(config["restart_needed"])))
     print(table(rows))
     print("services")
     print(
@@ -117,6 +121,9 @@ def reload(ctx: Context) -> int:
         return 0
     changed = ", ".join(result["changed"]) or "no settings changed"
     print(f"reloaded {result['config_file']}: {changed}")
+    if result.get("restart_needed"):
+        later = ", ".join(result["restart_needed"])
+        print(f"these take effect when lfd restarts (lfctl stop, then any lfctl command): {later}")
     return 0
 
 

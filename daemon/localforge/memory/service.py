@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -58,6 +58,13 @@ def make_store(settings: MemorySettings, data_dir: Path, dim: int) -> VectorStor
 
 class MemoryService:
     name = "memory"
+    restart_keys: tuple[str, ...] = (
+        "embedding.model",
+        "embedding.threads",
+        "memory.url",
+        "memory.api_key",
+        "memory.collection",
+    )  # the embedding model and the vector store open at start
 
     def __init__(
         self,
@@ -165,6 +172,9 @@ class MemoryService:
         self._embed_pool.shutdown(wait=True)
         self._store_pool.shutdown(wait=True)
         self.state, self.detail = "stopped", ""
+
+    def settings_changed(self, changed: Sequence[str]) -> None:
+        """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
 
     def status(self) -> dict[str, Any]:
         store = self._store

@@ -15,7 +15,7 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,6 +219,9 @@ class ClassifierService:
     """Service "classifier": loads the artifact at start and serves ``classify``."""
 
     name = "classifier"
+    restart_keys: tuple[str, ...] = (
+        "classifier.",
+    )  # the artifact and its thresholds load at start
 
     def __init__(self, settings: Callable[[], ClassifierSettings]) -> None:
         self._settings = settings
@@ -255,6 +258,9 @@ class ClassifierService:
 
     async def stop(self) -> None:
         self._classifier = None
+
+    def settings_changed(self, changed: Sequence[str]) -> None:
+        """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
 
     def status(self) -> dict[str, Any]:
         if self._classifier is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -104,6 +104,7 @@ def _unclassified(reason: str) -> dict[str, Any]:
 
 class Router:
     name = "router"
+    restart_keys: tuple[str, ...] = ()  # everything is read per decision
 
     def __init__(
         self,
@@ -128,6 +129,9 @@ class Router:
 
     async def stop(self) -> None:
         self.state = "stopped"
+
+    def settings_changed(self, changed: Sequence[str]) -> None:
+        """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
 
     def status(self) -> dict[str, Any]:
         weights = self.weights(self._settings())

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 class Database:
     name = "storage"
+    restart_keys: tuple[str, ...] = ("storage.",)  # the connection is opened with these
 
     def __init__(self, path: Path, settings: StorageSettings) -> None:
         self.path = path
@@ -77,6 +78,9 @@ class Database:
             self.call(lambda conn: conn.close())
             self._conn = None
         self._executor.shutdown(wait=True)
+
+    def settings_changed(self, changed: Sequence[str]) -> None:
+        """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
 
     def status(self) -> dict[str, Any]:
         if self._conn is None:

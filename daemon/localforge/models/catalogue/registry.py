@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localforge.errors import ConfigError, InvalidParams, LocalForgeError, ModelError, NotFound
+from localforge.errors import InvalidParams, LocalForgeError, ModelError, NotFound
 from localforge.models.catalogue import store
 from localforge.models.catalogue.benchmarks import MEASURED_AS, measured_benchmarks
 from localforge.models.catalogue.spec import ModelSpec
@@ -88,7 +88,6 @@ class ModelRegistry:
         storage: Database | None = None,
         *,
         config_file: Callable[[], Path | None] | None = None,
-        reload_config: Callable[[], object] | None = None,
         bundled: Callable[[], Path] | None = default_bundled_path,
         settle_s: float = 1.0,
         watch: bool = True,
@@ -96,7 +95,6 @@ class ModelRegistry:
         self._settings = settings
         self._storage = storage
         self._config_file = config_file or (lambda: None)
-        self._reload_config = reload_config
         self._bundled = bundled
         self._bundled_path: Path | None = None
         self._bundled_error: str | None = None
@@ -112,7 +110,6 @@ class ModelRegistry:
         self._watcher: Watcher | None = None
         self._recheck: asyncio.TimerHandle | None = None
         self._refresh_task: asyncio.Task[None] | None = None
-        self._config_error: str | None = None
         self._started = False
         self._stopping = False
 
@@ -126,7 +123,7 @@ class ModelRegistry:
         await self.refresh()
         if self._watch:
             loop = asyncio.get_running_loop()
-            self._watcher = Watcher(loop, self._schedule_refresh, self._config_changed)
+            self._watcher = Watcher(loop, self._schedule_refresh, lambda: None)
             self._rewatch()
         self._started = True
 
@@ -156,8 +153,6 @@ class ModelRegistry:
             state = "degraded" if self._started and not self._specs else state
         if self._pending:
             parts.append(f"{len(self._pending)} file(s) still being written")
-        if self._config_error:
-            parts.append(f"config change not applied: {self._config_error}")
         if not self._specs and self._bundled_error:
             parts.append(self._bundled_error)
         if self._watcher is not None:
@@ -419,7 +414,7 @@ class ModelRegistry:
         base = self._config_dir()
         dirs = [_resolve(d, base) for d in self._settings().model_dirs]
         try:
-            self._watcher.watch(dirs, self._config_file())
+            self._watcher.watch(dirs, None)  # the config file is the daemon's to watch
         except OSError as exc:
             log.warning("cannot watch model directories: %s", exc)
 
@@ -444,22 +439,12 @@ class ModelRegistry:
             self._recheck.cancel()
         self._recheck = asyncio.get_running_loop().call_later(delay, self._schedule_refresh)
 
-    def _config_changed(self) -> None:
-        if self._reload_config is None:
-            self._schedule_refresh()
-            return
-        try:
-            self._reload_config()
-        except ConfigError as exc:
-            self._config_error = exc.message
-            log.warning("config file changed but was not applied: %s", exc.message)
-            return
-        self._config_error = None
-        self._schedule_refresh()
+    # --- settings ----------------------------------------------------------------
 
-    def settings_reloaded(self) -> None:
-        """Hook for ``App.reload``: the settings changed, re-read the sources."""
-        self._config_error = None
+    restart_keys: tuple[str, ...] = ()  # model_dirs and [[models]] apply at once
+
+    def settings_changed(self, changed: Sequence[str]) -> None:
+        """The settings changed: re-read the sources (model_dirs, [[models]]) and re-watch."""
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to refresh yet
             self._schedule_refresh()
 

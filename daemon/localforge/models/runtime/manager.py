@@ -68,6 +68,12 @@ class Completion:
 
 class ModelManager:
     name = "models"
+    restart_keys: tuple[str, ...] = (
+        "residency.ram_budget_mb",
+        "residency.vram_reserve_mb",
+        "residency.max_group_wait_s",
+        "residency.spare_worker",
+    )  # budgets and the planner are set up at start
 
     def __init__(
         self, settings: Callable[[], Settings], registry: Any, storage: Database, state_dir: Path
@@ -461,6 +467,9 @@ class ModelManager:
         return backend
 
     # --- status ---------------------------------------------------------------
+
+    def settings_changed(self, changed: Sequence[str]) -> None:
+        """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
 
     def status(self) -> dict[str, Any]:
         if self.pool is None or self.budgets is None:
