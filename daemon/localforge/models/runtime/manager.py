@@ -26,7 +26,7 @@ from localforge.errors import (
 )
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.runtime.fim import build_code_prompt
-from localforge.models.runtime.gpu import CPU, Budgets, gpu_usage, probe_budgets
+from localforge.models.runtime.gpu import CPU, Budgets, probe_budgets
 from localforge.models.runtime.health import HealthBook
 from localforge.models.runtime.pool import (
     ModelPool,
@@ -36,9 +36,10 @@ from localforge.models.runtime.pool import (
 )
 from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
 from localforge.models.runtime.remote import RemoteBackend
-from localforge.models.runtime.residency import Planner, fmt_bytes
+from localforge.models.runtime.residency import Planner
 from localforge.models.runtime.safe_mode import SafeModeBook, SafeModeRules
 from localforge.models.runtime.stats import StatsStore
+from localforge.models.runtime.status import describe
 from localforge.models.runtime.worker import GenerateRequest, Generation, OnProgress, OnToken
 from localforge.routing.candidates import Candidate
 from localforge.settings import Settings
@@ -474,77 +475,7 @@ class ModelManager:
     def status(self) -> dict[str, Any]:
         if self.pool is None or self.budgets is None:
             return {"state": self._state, "detail": "not started"}
-        slots = []
-        pids = []
-        for name, slot in sorted(self.pool.slots.items()):
-            if slot.state == "absent":
-                continue
-            pid = slot.worker.pid if slot.worker else None
-            if pid:
-                pids.append(pid)
-            slots.append(
-                {
-                    "name": name,
-                    "state": slot.state,
-                    "device": slot.device,
-                    "memory_bytes": slot.memory_bytes,
-                    "pinned": slot.pinned,
-                    "pid": pid,
-                    "load_ms": round(slot.load_info.load_ms, 1) if slot.load_info else None,
-                    "idle_s": round(time.monotonic() - slot.last_used, 1)
-                    if slot.state == "idle"
-                    else None,
-                }
-            )
-        used = self.pool.used_bytes()
-        budgets = [
-            {
-                "device": device.key,
-                "name": device.name,
-                "budget_bytes": device.budget_bytes,
-                "used_bytes": used.get(device.key, 0),
-            }
-            for device in self.budgets.devices
-        ]
-        shown = ", ".join(f"{s['name']} ({s['state']})" for s in slots) or "none"
-        room = "; ".join(
-            f"{d.key} {fmt_bytes(used.get(d.key, 0))} of {fmt_bytes(d.budget_bytes)}"
-            for d in self.budgets.devices
-        )
-        detail = f"{self.budgets.detail}; resident: {shown}; used {room}"
-        if self.pool.tickets:
-            detail += f"; {len(self.pool.tickets)} request(s) queued"
-        safe = {
-            name: slot.safe_reason for name, slot in self.pool.slots.items() if slot.safe_reason
-        }
-        if safe:
-            detail += "; safe mode: " + ", ".join(f"{n} ({why})" for n, why in sorted(safe.items()))
-        unhealthy = self.health.unhealthy()
-        state = self._state
-        if unhealthy and state == "ready":
-            state = "degraded"
-            detail += "; " + "; ".join(
-                f"{name} {h['state']} ({h.get('broken') or h.get('last_error')}), "
-                f"auto routing tries it again in {h['retry_in_s']:.0f}s"
-                for name, h in unhealthy.items()
-            )
-        status: dict[str, Any] = {
-            "state": state,
-            "detail": detail,
-            "safe_mode": safe,
-            "health": unhealthy,
-            "mode": self.budgets.mode,
-            "budgets": budgets,
-            "resident": slots,
-            "queued": len(self.pool.tickets),
-            "loads": self.pool.loads,
-            "evictions": self.pool.evictions,
-        }
-        if self.budgets.mode == "gpu":
-            status["gpu_usage"] = gpu_usage(pids)
-        if self._preload_errors:
-            status["preload_errors"] = dict(self._preload_errors)
-        return status
+        return describe(self._state, self.pool, self.budgets, self.health, self._preload_errors)
 
 
 def _leading_stripper(on_token: OnToken) -> OnToken:
