@@ -66,6 +66,8 @@ def test_status_json(layered: DaemonProcess) -> None:
         "file_found": True,
         "env": ["LOCALFORGE_MEMORY_COLLECTION", "LOCALFORGE_RESIDENCY_SPARE_WORKER"],
         "flags": ["daemon.log_level", "routing.hysteresis"],
+        "error": None,
+        "restart_needed": [],
     }
     storage = info["services"]["storage"]
     assert storage["state"] == "ready"
