@@ -40,11 +40,31 @@ def _plain(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
+# Escapes everything outside ASCII, so a lone surrogate (valid in a JSON string escape,
+# not in UTF-8) goes back escaped, just as the client sent it.
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_plain)
+
+
+def encode_body(message: Any) -> bytes:
+    """The JSON bytes of a message: UTF-8, and ASCII escapes when a string is not valid Unicode.
+
+    Raises ``TypeError`` (or ``ValueError`` for circular data) only when ``message`` holds a
+    value JSON cannot carry; any string, whatever a client put in it, can always be encoded.
+    """
+    text = _ENCODER.encode(message)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(message).encode("ascii")
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
 def encode(message: Any) -> bytes:
-    body = _ENCODER.encode(message).encode()
-    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    """A whole frame: header and body."""
+    return frame(encode_body(message))
 
 
 class FrameDecoder:
@@ -98,15 +118,33 @@ class FrameDecoder:
                 raise FramingError(
                     f"Content-Length must be a non-negative integer, got {_shown(text[:40])}"
                 )
-            length = int(text)
+            length = self._checked_length(text)
         if length is None:
             raise FramingError(f"missing Content-Length header: {FRAMING_HELP}")
-        if length > self.max_body_bytes:
-            raise FrameTooLarge(
-                f"message of {length} bytes exceeds the {self.max_body_bytes}-byte cap "
-                "(daemon.max_frame_bytes); send smaller messages or raise the cap"
-            )
         return length
+
+    def _checked_length(self, digits: bytes) -> int:
+        """The length, refused above the cap before ``int()`` (which has a digit limit) sees it."""
+        significant = digits.lstrip(b"0") or b"0"
+        cap = self.max_body_bytes
+        if len(significant) > len(str(cap)):
+            shown = (
+                significant.decode()
+                if len(significant) <= 40
+                else f"a {len(significant)}-digit number of"
+            )
+            raise FrameTooLarge(_too_large(shown, cap))
+        length = int(significant)
+        if length > cap:
+            raise FrameTooLarge(_too_large(str(length), cap))
+        return length
+
+
+def _too_large(length: str, cap: int) -> str:
+    return (
+        f"message of {length} bytes exceeds the {cap}-byte cap "
+        "(daemon.max_frame_bytes); send smaller messages or raise the cap"
+    )
 
 
 def _shown(raw: bytes) -> str:
