@@ -133,6 +133,19 @@ def test_broken_framing_closes_only_that_connection(
     others_served()
 
 
+def test_calls_that_arrived_before_broken_framing_are_still_answered(raw: Raw) -> None:
+    before = frame(
+        {"jsonrpc": "2.0", "id": "before", "method": "daemon.ticks", "params": {"count": 2}}
+    )
+    raw.send(before + b"Content-Length: nope\r\n\r\n" + frame({"jsonrpc": "2.0", "id": "after"}))
+    answers = raw.answers(2)
+    assert {"id": "before", "jsonrpc": "2.0", "result": {"ticks": 2}} in answers
+    assert (None, -32700, "Content-Length must be a non-negative integer, got 'nope'") in [
+        error_of(a) for a in answers if "error" in a
+    ]
+    raw.expect_closed()
+
+
 def test_truncated_body_then_eof(raw: Raw, others_served: Callable[[], None]) -> None:
     raw.send(b'Content-Length: 100\r\n\r\n{"jsonrpc":"2.0",')
     raw.sock.shutdown(socket.SHUT_WR)

@@ -105,3 +105,11 @@ def test_a_lone_surrogate_goes_back_escaped_as_the_client_sent_it() -> None:
     [body] = FrameDecoder(CAP).feed(data)
     assert body == b'{"id":"\\ud800","t":"\\u00e9"}'
     assert json.loads(body) == {"id": "\ud800", "t": "é"}
+
+
+def test_messages_that_arrived_whole_before_a_break_are_handed_over_with_the_error() -> None:
+    decoder = FrameDecoder(CAP)
+    with pytest.raises(FramingError, match="malformed header line") as err:
+        decoder.feed(frame(b'{"a":1}') + frame(b"[]") + b"garbage\r\n\r\n" + frame(b"{}"))
+    assert err.value.bodies == [b'{"a":1}', b"[]"]
+    assert not decoder.pending

@@ -69,6 +69,7 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self._eof = False
+        self._broken = False  # a framing error was answered: nothing more is read
         self._stall: asyncio.TimerHandle | None = None
         self._drain_soon: asyncio.Handle | None = None
 
@@ -102,9 +103,13 @@ class Connection(asyncio.Protocol):
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
+        if self._broken:
+            return
         try:
             bodies = self.decoder.feed(data)
         except FramingError as exc:
+            self.backlog.extend(exc.bodies)  # whole messages before the break are answered
+            self._drain()
             error_type = InvalidRequest if isinstance(exc, FrameTooLarge) else ParseError
             self.fail(error_type(str(exc)))
             return
@@ -338,13 +343,17 @@ class Connection(asyncio.Protocol):
         transport.write(data)
 
     def fail(self, error: LocalForgeError) -> None:
-        """Answer a framing error with id null, then close only this connection."""
+        """Answer a framing error with id null, read nothing more, and close only this
+        connection, once the calls that arrived whole before the break are answered."""
+        if self._broken:
+            return
+        self._broken = True
+        self._eof = True
+        self._cancel_stall()
         log.info("closing a connection: %s", error.message)
         self.send(messages.error_response(None, error))
-        self.backlog.clear()
-        self.ready.clear()
-        if self.transport is not None:
-            self.transport.close()
+        self._update_reading()
+        self._close_if_done()
 
     # --- plumbing ---------------------------------------------------------
 
@@ -398,7 +407,10 @@ class Connection(asyncio.Protocol):
             return
         assert self.transport is not None
         should_pause = (
-            self._write_paused or bool(self.backlog) or len(self.ready) >= self.budget.max_queued
+            self._broken
+            or self._write_paused
+            or bool(self.backlog)
+            or len(self.ready) >= self.budget.max_queued
         )
         if should_pause and not self._read_paused:
             self.transport.pause_reading()

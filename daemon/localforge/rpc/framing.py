@@ -19,7 +19,14 @@ FRAMING_HELP = (
 
 
 class FramingError(Exception):
-    """The byte stream cannot be split into messages; the connection must close."""
+    """The byte stream cannot be split into messages; the connection must close.
+
+    ``bodies`` holds the whole messages that arrived before the break: they are still answered.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.bodies: list[bytes] = []
 
 
 class FrameTooLarge(FramingError):
@@ -80,16 +87,22 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data
-        bodies = []
-        while True:
-            if self._body_length is None and (not self._buffer or not self._read_header()):
-                break
-            assert self._body_length is not None
-            if len(self._buffer) < self._body_length:
-                break
-            bodies.append(bytes(self._buffer[: self._body_length]))
-            del self._buffer[: self._body_length]
+        bodies: list[bytes] = []
+        try:
+            while True:
+                if self._body_length is None and (not self._buffer or not self._read_header()):
+                    break
+                assert self._body_length is not None
+                if len(self._buffer) < self._body_length:
+                    break
+                bodies.append(bytes(self._buffer[: self._body_length]))
+                del self._buffer[: self._body_length]
+                self._body_length = None
+        except FramingError as exc:
+            exc.bodies = bodies
+            self._buffer.clear()  # nothing after a break can be framed
             self._body_length = None
+            raise
         return bodies
 
     def _read_header(self) -> bool:
