@@ -113,3 +113,10 @@ def test_messages_that_arrived_whole_before_a_break_are_handed_over_with_the_err
         decoder.feed(frame(b'{"a":1}') + frame(b"[]") + b"garbage\r\n\r\n" + frame(b"{}"))
     assert err.value.bodies == [b'{"a":1}', b"[]"]
     assert not decoder.pending
+
+
+def test_a_header_over_the_limit_is_refused_even_when_its_end_arrives_with_it() -> None:
+    data = b"X-Padding: " + b"a" * 9000 + b"\r\nContent-Length: 2\r\n\r\n{}"
+    with pytest.raises(FramingError, match="header longer than 8192 bytes"):
+        FrameDecoder(CAP).feed(data)
+    assert FrameDecoder(CAP).feed(b"X-Padding: " + b"a" * 8000 + b"\r\nContent-Length: 2\r\n\r\n{}")

@@ -108,7 +108,7 @@ class FrameDecoder:
     def _read_header(self) -> bool:
         if self._buffer[:1] in (b"{", b"["):
             raise FramingError(f"missing Content-Length header: {FRAMING_HELP}")
-        end = self._buffer.find(HEADER_END)
+        end = self._buffer.find(HEADER_END, 0, MAX_HEADER_BYTES + len(HEADER_END))
         if end < 0:
             if len(self._buffer) > MAX_HEADER_BYTES:
                 raise FramingError(f"header longer than {MAX_HEADER_BYTES} bytes: {FRAMING_HELP}")
