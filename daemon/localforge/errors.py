@@ -107,6 +107,10 @@ class BudgetExceeded(LocalForgeError):
     code = BUDGET_EXCEEDED
 
 
+class AnswerTooLarge(BudgetExceeded):
+    """An answer or stream notification would be larger than the frame cap."""
+
+
 class Timeout(LocalForgeError):
     code = TIMEOUT
 

@@ -17,12 +17,21 @@ from typing import Any
 import pytest
 
 from tests.support.daemon import DaemonProcess, run_daemon, temp_home
-from tests.support.raw import Raw, frame
+from tests.support.raw import Pinger, Raw, frame
 
 pytestmark = pytest.mark.e2e
 
 HELP = "each message must start with 'Content-Length: N\\r\\n\\r\\n' followed by N bytes of JSON"
 CAP = 16 * 1024 * 1024
+DIGITS = "invalid JSON: a number has more than 4300 digits; send very large numbers as strings"
+
+
+def surrogate_error(method: str, field: str, got: str, code: str = "D800", at: int = 0) -> str:
+    return (
+        f"invalid params for {method}: param '{field}': text is not valid Unicode: lone "
+        f"surrogate U+{code} at index {at}; send UTF-16 surrogates only in pairs (or replace "
+        f"them with U+FFFD) (got {got})"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +131,19 @@ def test_broken_framing_closes_only_that_connection(
     assert error_of(raw.read()) == (None, code, message)
     raw.expect_closed()
     others_served()
+
+
+def test_calls_that_arrived_before_broken_framing_are_still_answered(raw: Raw) -> None:
+    before = frame(
+        {"jsonrpc": "2.0", "id": "before", "method": "daemon.ticks", "params": {"count": 2}}
+    )
+    raw.send(before + b"Content-Length: nope\r\n\r\n" + frame({"jsonrpc": "2.0", "id": "after"}))
+    answers = raw.answers(2)
+    assert {"id": "before", "jsonrpc": "2.0", "result": {"ticks": 2}} in answers
+    assert (None, -32700, "Content-Length must be a non-negative integer, got 'nope'") in [
+        error_of(a) for a in answers if "error" in a
+    ]
+    raw.expect_closed()
 
 
 def test_truncated_body_then_eof(raw: Raw, others_served: Callable[[], None]) -> None:
@@ -619,3 +641,307 @@ def test_a_flood_runs_at_most_64_requests_at_a_time(
             answered.add(message["id"])
     # Requests 65..100 could only start once the first ones had finished.
     assert time.monotonic() - started >= 0.6
+
+
+# --- frames a fuzzer found: each is answered, and only its own connection can suffer ----------
+
+
+def test_an_integer_of_4301_digits_in_an_id_is_a_parse_error_and_the_connection_stays_open(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    raw.send(frame('{"jsonrpc":"2.0","id":' + "1" * 4301 + ',"method":"daemon.status"}'))
+    assert error_of(raw.read()) == (None, -32700, DIGITS)
+    assert raw.call("daemon.status", rid="after")["id"] == "after"
+    others_served()
+
+
+def test_an_integer_of_4301_digits_in_params_is_a_parse_error_too(raw: Raw) -> None:
+    raw.send(
+        frame('{"jsonrpc":"2.0","id":1,"method":"daemon.ticks","params":[' + "9" * 5000 + "]}")
+    )
+    assert error_of(raw.read()) == (None, -32700, DIGITS)
+    assert raw.call("daemon.status", rid="after")["id"] == "after"
+
+
+def test_a_content_length_of_4301_digits_is_over_the_cap_like_any_other_length(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    raw.send(b"Content-Length: " + b"1" * 4301 + b"\r\n\r\n")
+    assert error_of(raw.read()) == (
+        None,
+        -32600,
+        f"message of a 4301-digit number of bytes exceeds the {CAP}-byte cap "
+        "(daemon.max_frame_bytes); send smaller messages or raise the cap",
+    )
+    raw.expect_closed()
+    others_served()
+
+
+def test_a_lone_surrogate_id_is_answered_with_that_same_id(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    raw.send(frame(b'{"jsonrpc":"2.0","id":"\\ud800","method":"daemon.status"}'))
+    answer = raw.read()
+    assert answer["id"] == "\ud800" and answer["result"]["pid"] > 0
+    others_served()
+
+
+def test_an_invalid_request_with_a_lone_surrogate_id_is_answered_and_the_connection_kept(
+    raw: Raw,
+) -> None:
+    raw.send(frame(b'{"jsonrpc":"1.0","id":"x\\udc00","method":"daemon.status"}'))
+    assert error_of(raw.read()) == ("x\udc00", -32600, "'jsonrpc' must be exactly \"2.0\"")
+    assert raw.call("daemon.status", rid="after")["id"] == "after"
+
+
+def test_a_batch_with_lone_surrogate_ids_answers_every_call(raw: Raw) -> None:
+    raw.send(
+        frame(
+            b'[{"jsonrpc":"2.0","id":"\\ud800","method":"daemon.status"},'
+            b'{"jsonrpc":"2.0","id":2,"method":"daemon.status"},'
+            b'{"jsonrpc":"1.0","id":"\\udfff","method":"daemon.status"}]'
+        )
+    )
+    answers = raw.read()
+    assert [a["id"] for a in answers] == ["\ud800", 2, "\udfff"]
+    assert "result" in answers[0] and "result" in answers[1]
+    assert error_of(answers[2])[1] == -32600
+
+
+def test_a_lone_surrogate_that_would_reach_the_answer_is_invalid_params_naming_the_field(
+    raw: Raw,
+) -> None:
+    answer = raw.call("route.explain", {"text": "hi", "kind": "\ud800"}, rid=13)
+    assert error_of(answer) == (13, -32602, surrogate_error("route.explain", "kind", "'\\ud800'"))
+
+
+def test_a_lone_surrogate_in_query_text_is_invalid_params_naming_the_field(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    answer = raw.call("route.classify", {"text": "fix this \udc01 bug"}, rid=14)
+    assert error_of(answer) == (
+        14,
+        -32602,
+        surrogate_error("route.classify", "text", "'fix this \\udc01 bug'", code="DC01", at=9),
+    )
+    # A surrogate pair is one valid character (U+1F600) and is classified as usual.
+    paired = (
+        b'{"jsonrpc":"2.0","id":15,"method":"route.classify","params":{"text":"\\ud83d\\ude00"}}'
+    )
+    raw.send(frame(paired))
+    assert raw.read()["result"]["task_type"]
+    others_served()
+
+
+@pytest.mark.parametrize("bad_id", [[40], {"id": 40}], ids=["array", "object"])
+def test_a_cancel_naming_an_array_or_object_is_ignored_and_the_stream_goes_on(
+    raw: Raw, others_served: Callable[[], None], bad_id: Any
+) -> None:
+    raw.request("daemon.ticks", {"count": 5, "interval_ms": 20}, rid=40)
+    raw.send(frame({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": bad_id}}))
+    raw.request("daemon.status", rid="next")
+    by_id = {a["id"]: a for a in raw.answers(2)}
+    assert by_id[40]["result"] == {"ticks": 5}
+    assert "result" in by_id["next"]
+    others_served()
+
+
+def test_a_cancel_naming_an_array_in_a_batch_is_invalid_params_and_the_rest_answered(
+    raw: Raw,
+) -> None:
+    raw.send(
+        frame(
+            [
+                {"jsonrpc": "2.0", "id": "s", "method": "daemon.status"},
+                {"jsonrpc": "2.0", "id": "c", "method": "$/cancelRequest", "params": {"id": [1]}},
+                {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": {}}},
+            ]
+        )
+    )
+    answers = raw.read()
+    assert [a["id"] for a in answers] == ["s", "c"]
+    assert "result" in answers[0]
+    assert error_of(answers[1]) == (
+        "c",
+        -32602,
+        "invalid params for $/cancelRequest: 'id' must be the integer or string id of a request "
+        "sent on this connection, got an array",
+    )
+
+
+def test_a_cancel_in_the_same_write_as_its_request_still_gets_the_request_answered(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    ticks = {"jsonrpc": "2.0", "id": 1, "method": "daemon.ticks", "params": {"count": 10_000}}
+    cancel = {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 1}}
+    raw.send(frame(ticks) + frame(cancel))
+    [answer] = raw.answers(1)
+    assert error_of(answer) == (1, -32800, "request 1 was cancelled")
+    others_served()
+
+
+def test_a_batch_that_cancels_its_own_call_answers_that_call_with_32800(raw: Raw) -> None:
+    raw.send(
+        frame(
+            [
+                {
+                    "jsonrpc": "2.0",
+                    "id": "b1",
+                    "method": "daemon.ticks",
+                    "params": {"count": 10_000, "interval_ms": 20},
+                },
+                {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": "b1"}},
+                {"jsonrpc": "2.0", "id": "b2", "method": "daemon.status"},
+            ]
+        )
+    )
+    [answers] = raw.answers(1)
+    by_id = {a["id"]: a for a in answers}
+    assert error_of(by_id["b1"]) == ("b1", -32800, "request 'b1' was cancelled")
+    assert "result" in by_id["b2"]
+
+
+def test_a_call_cancelled_while_it_waits_for_a_slot_is_answered_without_running(
+    raw: Raw,
+) -> None:
+    slow = {"count": 1, "interval_ms": 1500}
+    flood = b"".join(
+        frame({"jsonrpc": "2.0", "id": i, "method": "daemon.ticks", "params": slow})
+        for i in range(64)
+    )
+    queued = {"jsonrpc": "2.0", "id": "queued", "method": "daemon.ticks", "params": slow}
+    cancel = {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": "queued"}}
+    started = time.monotonic()
+    raw.send(flood + frame(queued) + frame(cancel))
+    first = raw.answers(1)[0]
+    assert error_of(first) == ("queued", -32800, "request 'queued' was cancelled")
+    assert time.monotonic() - started < 1.2  # before any of the 64 ahead of it finished
+    assert sorted(a["id"] for a in raw.answers(64)) == list(range(64))
+
+
+def test_a_cancel_sent_with_an_id_is_answered_with_null(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    raw.send(frame({"jsonrpc": "2.0", "id": 7, "method": "$/cancelRequest", "params": {"id": 99}}))
+    assert raw.read() == {"jsonrpc": "2.0", "id": 7, "result": None}
+    raw.send(frame({"jsonrpc": "2.0", "id": 8, "method": "$/cancelRequest", "params": {}}))
+    assert error_of(raw.read())[:2] == (8, -32602)
+    others_served()
+
+
+def test_a_client_that_never_reads_its_streams_is_closed_with_a_logged_reason(
+    lfd: DaemonProcess, others_served: Callable[[], None]
+) -> None:
+    assert lfd.process is not None
+    before = rss_kib(lfd.process.pid)
+    ticks = [
+        frame({"jsonrpc": "2.0", "id": i, "method": "daemon.ticks", "params": {"count": 10_000}})
+        for i in range(64)
+    ]
+    greedy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    greedy.connect(str(lfd.home.paths.socket))
+    peak = before
+    try:
+        greedy.sendall(b"".join(ticks))
+        deadline = time.monotonic() + 20
+        while "closing a connection that stopped reading" not in lfd.output():
+            assert time.monotonic() < deadline, "a client that never reads was never closed"
+            peak = max(peak, rss_kib(lfd.process.pid))
+            time.sleep(0.01)
+        others_served()
+    finally:
+        greedy.close()
+    # 64 x 10,000 notifications are 40 MB; the daemon held at most its 4 MiB output budget.
+    assert peak - before < 24 * 1024
+    assert "over the 4194304-byte output budget of a connection" in lfd.output()
+
+
+def test_a_batch_counts_every_call_against_the_64_in_flight_cap(
+    raw: Raw, others_served: Callable[[], None]
+) -> None:
+    slow = {"count": 1, "interval_ms": 300}
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": "daemon.ticks", "params": slow} for i in range(100)
+    ]
+    started = time.monotonic()
+    raw.send(frame(batch))
+    others_served()
+    [answers] = raw.answers(1)
+    assert sorted(a["id"] for a in answers) == list(range(100))
+    assert all(a["result"] == {"ticks": 1} for a in answers)
+    assert time.monotonic() - started >= 0.6  # calls 65..100 waited for the first 64
+
+
+def test_a_batch_of_20000_calls_neither_stalls_others_nor_answers_past_the_cap(
+    lfd: DaemonProcess, raw: Raw
+) -> None:
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "daemon.status"} for i in range(20_000)]
+    pinger = Pinger(lfd.home.paths.socket)
+    time.sleep(0.2)
+    raw.send(frame(batch))
+    [answers] = raw.answers(1)
+    time.sleep(0.2)
+    healthy = pinger.stop()
+    assert [a["id"] for a in answers] == list(range(20_000))
+    answered = [a for a in answers if "result" in a]
+    over = [a for a in answers if "error" in a]
+    assert len(answered) > 1000 and len(over) > 1000 and answered == answers[: len(answered)]
+    assert {a["error"]["code"] for a in over} == {-32012}
+    assert over[-1]["error"]["message"] == (
+        f"daemon.status was not run: the batch's answer had reached the {CAP}-byte cap "
+        "(daemon.max_frame_bytes) before it; send fewer calls per batch or raise the cap"
+    )
+    assert healthy["errors"] == []
+    slowest = max(healthy["latencies_ms"])
+    assert slowest < 500, f"another client waited {slowest:.0f} ms"  # 802 ms before the cap
+
+
+SMALL_CAP = 4096
+
+
+@pytest.fixture(scope="module")
+def small_cap() -> Iterator[DaemonProcess]:
+    lean = {"LOCALFORGE_RESIDENCY_SPARE_WORKER": "false"}
+    args = ["--set", f"daemon.max_frame_bytes={SMALL_CAP}"]
+    with temp_home(lean) as home, run_daemon(home, args) as d:
+        yield d
+
+
+def test_an_answer_over_the_cap_becomes_an_error_naming_the_cap(small_cap: DaemonProcess) -> None:
+    with Raw(small_cap.home.paths.socket) as conn:
+        rid, code, message = error_of(conn.call("daemon.methods", rid=1))
+        assert (rid, code) == (1, -32012)
+        assert re.fullmatch(
+            rf"the answer to daemon.methods is \d+ bytes, over the {SMALL_CAP}-byte cap "
+            r"\(daemon.max_frame_bytes\); ask for less at a time or raise the cap",
+            message,
+        )
+        assert "result" in conn.call("daemon.status", rid=2)  # small answers still pass
+
+
+def test_a_batch_answer_stops_at_the_cap_and_the_calls_after_it_do_not_run(
+    small_cap: DaemonProcess,
+) -> None:
+    with Raw(small_cap.home.paths.socket) as conn:
+        conn.send(
+            frame(
+                ",".join(
+                    f'{{"jsonrpc":"2.0","id":{i},"method":"daemon.status"}}' for i in range(80)
+                ).join("[]")
+            )
+        )
+        answers = conn.read()
+    assert [a["id"] for a in answers] == list(range(80))
+    assert "result" in answers[0]
+    messages = {a["error"]["message"] for a in answers[1:]}
+    assert messages == {
+        f"the answer to daemon.status would take the batch's answer over the {SMALL_CAP}-byte "
+        "cap (daemon.max_frame_bytes); send fewer calls per batch or raise the cap",
+        f"daemon.status was not run: the batch's answer had reached the {SMALL_CAP}-byte cap "
+        "(daemon.max_frame_bytes) before it; send fewer calls per batch or raise the cap",
+    }
+
+
+def test_no_client_input_left_a_traceback_in_the_log(lfd: DaemonProcess) -> None:
+    assert "Traceback" not in lfd.output()
+    assert "Traceback" not in lfd.home.paths.log_file.read_text()

@@ -82,3 +82,41 @@ def test_endless_header_is_refused() -> None:
     assert decoder.feed(b"X-Padding: " + b"a" * 4000) == []
     with pytest.raises(FramingError, match="header longer than 8192 bytes"):
         decoder.feed(b"a" * 5000)
+
+
+def test_a_length_with_thousands_of_digits_is_over_the_cap_not_a_crash() -> None:
+    # Python's int() refuses more than 4,300 digits; the length is judged before it is parsed.
+    with pytest.raises(
+        FrameTooLarge, match="message of a 4301-digit number of bytes exceeds the 1024-byte cap"
+    ):
+        FrameDecoder(CAP).feed(b"Content-Length: " + b"1" * 4301 + b"\r\n\r\n")
+
+
+def test_leading_zeros_in_the_length_do_not_count() -> None:
+    assert FrameDecoder(CAP).feed(b"Content-Length: " + b"0" * 5000 + b"2\r\n\r\n{}") == [b"{}"]
+
+
+def test_valid_text_is_sent_as_utf8() -> None:
+    assert encode({"t": "héllo ✓ 😀"}).endswith('{"t":"héllo ✓ 😀"}'.encode())
+
+
+def test_a_lone_surrogate_goes_back_escaped_as_the_client_sent_it() -> None:
+    data = encode({"id": "\ud800", "t": "é"})
+    [body] = FrameDecoder(CAP).feed(data)
+    assert body == b'{"id":"\\ud800","t":"\\u00e9"}'
+    assert json.loads(body) == {"id": "\ud800", "t": "é"}
+
+
+def test_messages_that_arrived_whole_before_a_break_are_handed_over_with_the_error() -> None:
+    decoder = FrameDecoder(CAP)
+    with pytest.raises(FramingError, match="malformed header line") as err:
+        decoder.feed(frame(b'{"a":1}') + frame(b"[]") + b"garbage\r\n\r\n" + frame(b"{}"))
+    assert err.value.bodies == [b'{"a":1}', b"[]"]
+    assert not decoder.pending
+
+
+def test_a_header_over_the_limit_is_refused_even_when_its_end_arrives_with_it() -> None:
+    data = b"X-Padding: " + b"a" * 9000 + b"\r\nContent-Length: 2\r\n\r\n{}"
+    with pytest.raises(FramingError, match="header longer than 8192 bytes"):
+        FrameDecoder(CAP).feed(data)
+    assert FrameDecoder(CAP).feed(b"X-Padding: " + b"a" * 8000 + b"\r\nContent-Length: 2\r\n\r\n{}")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from localforge.errors import INVALID_REQUEST, PARSE_ERROR, InvalidRequest, ParseError
+from localforge.errors import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    InvalidParams,
+    InvalidRequest,
+    ParseError,
+)
 from localforge.rpc import messages
 from localforge.rpc.messages import Invalid, Request
 
@@ -87,3 +93,39 @@ def test_responses() -> None:
         "method": "$/stream",
         "params": {"id": 1},
     }
+
+
+def test_an_integer_longer_than_python_allows_is_a_parse_error() -> None:
+    body = b'{"jsonrpc":"2.0","id":' + b"1" * 4301 + b',"method":"daemon.status"}'
+    with pytest.raises(ParseError) as err:
+        messages.decode_body(body)
+    assert err.value.message == (
+        "invalid JSON: a number has more than 4300 digits; send very large numbers as strings"
+    )
+
+
+@pytest.mark.parametrize("target", [1, "a", 10**30])
+def test_a_cancel_names_an_integer_or_string_id(target: object) -> None:
+    assert messages.cancel_target({"id": target}) == target
+
+
+@pytest.mark.parametrize(
+    ("params", "got"),
+    [
+        ({"id": [1]}, "an array"),
+        ({"id": {"a": 1}}, "an object"),
+        ({"id": None}, "null"),
+        ({"id": True}, "a boolean"),
+        ({"id": 1.5}, "a non-integer number"),
+        ({}, "no 'id'"),
+        (None, "no 'id'"),
+        ([1], "no 'id'"),
+    ],
+)
+def test_a_cancel_without_a_usable_id_is_invalid_params(params: object, got: str) -> None:
+    with pytest.raises(InvalidParams) as err:
+        messages.cancel_target(params)
+    assert err.value.message == (
+        "invalid params for $/cancelRequest: 'id' must be the integer or string id of a "
+        f"request sent on this connection, got {got}"
+    )

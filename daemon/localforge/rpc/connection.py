@@ -1,10 +1,15 @@
-"""One client connection: framing in, requests dispatched as tasks, responses out.
+"""One client connection: framing in, calls run within the connection's budget, answers out.
 
-Each connection is independent. Broken framing closes only this connection;
-a client that stops reading stops being read (transport flow control), and a
-client that floods requests is paused once it has ``MAX_IN_FLIGHT`` of them
-running (further frames wait, undecoded, in a backlog that is only drained as
-requests finish), so no client can grow the daemon's memory or starve the others.
+Each connection is independent: broken framing closes only this connection, and what one
+client can make the daemon hold is bounded by its ``Budget`` (``rpc/budget.py``): a cap on
+calls in flight that every call of a batch counts against, a cap on the size of any answer,
+and an output budget for a client that stops reading.
+
+Every call, single or inside a batch, is a ``Call``. It is answered exactly once, from the
+outcome of its task (result, typed error, internal error, cancellation), or without ever
+running when it is cancelled while it waits for a slot. Frames are decoded in order, so a
+``$/cancelRequest`` sees every call sent before it, except the calls of a batch that have not
+been reached yet (a batch is parsed one element at a time, as slots free).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import socket
 import struct
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from localforge.errors import (
     InternalError,
@@ -27,17 +32,33 @@ from localforge.errors import (
     Unavailable,
 )
 from localforge.rpc import messages
-from localforge.rpc.dispatch import CallContext
-from localforge.rpc.framing import FrameDecoder, FrameTooLarge, FramingError, encode
+from localforge.rpc.budget import Budget
+from localforge.rpc.calls import Batch, Call
+from localforge.rpc.dispatch import CallContext, MethodTable
+from localforge.rpc.framing import (
+    FrameDecoder,
+    FrameTooLarge,
+    FramingError,
+    encode_body,
+    frame,
+)
+from localforge.rpc.messages import CANCEL_METHOD, STREAM_METHOD
+from localforge.serving.context import Services
 
-if TYPE_CHECKING:
-    from localforge.rpc.server import RpcServer
+
+class Host(Protocol):
+    """What a connection needs of the server that accepted it."""
+
+    services: Services
+    methods: MethodTable
+    connections: set[Connection]
+    max_frame_bytes: int
+    idle_frame_timeout_s: float
+    closing: bool
+    grace_s: float
+
 
 log = logging.getLogger(__name__)
-
-MAX_IN_FLIGHT = 64
-CANCEL_METHOD = "$/cancelRequest"
-STREAM_METHOD = "$/stream"
 
 
 def peer_uid(sock: Any) -> int:
@@ -47,17 +68,21 @@ def peer_uid(sock: Any) -> int:
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, server: RpcServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
+        self.budget = Budget(answer_cap=server.max_frame_bytes)
         self.decoder = FrameDecoder(server.max_frame_bytes)
         self.transport: asyncio.Transport | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.by_id: dict[messages.RequestId, asyncio.Task[Any]] = {}
-        self.backlog: deque[bytes] = deque()
+        self.by_id: dict[int | str, Call] = {}
+        self.backlog: deque[bytes] = deque()  # frames read, not decoded yet
+        self.ready: deque[Call | Batch] = deque()  # calls decoded, waiting for a slot
         self._write_paused = False
         self._read_paused = False
         self._eof = False
+        self._broken = False  # a framing error was answered: nothing more is read
         self._stall: asyncio.TimerHandle | None = None
+        self._drain_soon: asyncio.Handle | None = None
 
     # --- asyncio.Protocol -------------------------------------------------
 
@@ -81,13 +106,21 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self._cancel_stall()
+        if self._drain_soon is not None:
+            self._drain_soon.cancel()
+        self.backlog.clear()
+        self.ready.clear()
         for task in list(self.tasks):
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
+        if self._broken:
+            return
         try:
             bodies = self.decoder.feed(data)
         except FramingError as exc:
+            self.backlog.extend(exc.bodies)  # whole messages before the break are answered
+            self._drain()
             error_type = InvalidRequest if isinstance(exc, FrameTooLarge) else ParseError
             self.fail(error_type(str(exc)))
             return
@@ -114,162 +147,282 @@ class Connection(asyncio.Protocol):
     # --- messages ---------------------------------------------------------
 
     def handle_body(self, body: bytes) -> None:
+        """Decode one frame: answer what is invalid now, queue its calls for a slot."""
         try:
             payload = messages.decode_body(body)
         except ParseError as exc:
             self.send(messages.error_response(None, exc))
             return
+        if isinstance(payload, list) and payload:
+            self.ready.append(Batch(payload))
+            return
         parsed = messages.parse(payload)
-        if isinstance(parsed, list):
-            self._start(self._batch(parsed), ids=[])
-        elif isinstance(parsed, messages.Invalid):
+        assert not isinstance(parsed, list)
+        if isinstance(parsed, messages.Invalid):
             self.send(messages.error_response(parsed.id, parsed.error))
         elif parsed.method == CANCEL_METHOD:
-            self._cancel(parsed.params)
+            reply = self._cancel(parsed)
+            if reply is not None:
+                self.send(reply)
         else:
-            self._start(self._single(parsed), ids=[] if parsed.is_notification else [parsed.id])
+            self.ready.append(self._register(Call(parsed)))
 
-    async def _single(self, request: messages.Request) -> None:
-        reply = await self._run(request)
-        if reply is not None:
-            self.send(reply, request.method)
+    def _batch_item(self, batch: Batch) -> None:
+        """Take a batch's next element: answer it at once, or start it as a call."""
+        parsed = messages.parse_one(batch.take())
+        if isinstance(parsed, messages.Invalid):
+            self._fill(batch, batch.reserve(), messages.error_response(parsed.id, parsed.error))
+        elif parsed.method == CANCEL_METHOD:
+            reply = self._cancel(parsed)
+            if reply is not None:
+                self._fill(batch, batch.reserve(), reply)
+        elif parsed.is_notification:
+            self._start(Call(parsed, batch))
+        elif batch.full:  # not run: its answer could not be sent
+            error = self.budget.batch_full(parsed.method)
+            self._fill(batch, batch.reserve(), messages.error_response(parsed.id, error))
+        else:
+            self._start(self._register(Call(parsed, batch, batch.reserve())))
+        self._send_if_complete(batch)
 
-    async def _batch(self, items: list[messages.Message]) -> None:
-        """Run every call of a batch concurrently; each can be cancelled by its own id."""
-        loop = asyncio.get_running_loop()
-        replies: list[Any] = []
-        children: list[asyncio.Task[dict[str, Any] | None]] = []
-        for item in items:
-            if isinstance(item, messages.Invalid):
-                replies.append(messages.error_response(item.id, item.error))
-            elif item.method == CANCEL_METHOD:
-                self._cancel(item.params)
-            else:
-                child = loop.create_task(self._run(item))
-                if not item.is_notification:
-                    self.by_id[item.id] = child
-                    child.add_done_callback(functools.partial(self._forget, item.id))
-                children.append(child)
-                replies.append(child)
-        if children:
-            await asyncio.gather(*children)
-        answered = [r.result() if isinstance(r, asyncio.Task) else r for r in replies]
-        answered = [reply for reply in answered if reply is not None]
-        if answered:
-            self.send(answered, "a batch")
+    def _register(self, call: Call) -> Call:
+        rid = call.request.id
+        if not call.request.is_notification and rid is not None:
+            self.by_id[rid] = call
+        return call
 
-    async def _run(self, request: messages.Request) -> dict[str, Any] | None:
-        ctx = CallContext(self.server.services, request.id, self._streamer(request))
+    def _cancel(self, request: messages.Request) -> dict[str, Any] | None:
+        """Cancel the call a ``$/cancelRequest`` names; the answer when it was sent with an id."""
         try:
-            result = await self.server.methods.call(ctx, request.method, request.params)
-        except asyncio.CancelledError:
-            if self.transport is None or self.transport.is_closing():
-                raise  # the client is gone: nobody to answer
-            if self.server.closing:
-                error: LocalForgeError = Unavailable(
-                    f"lfd is shutting down and stopped {request.method} after the "
-                    f"{self.server.grace_s:g}s grace period (daemon.shutdown_grace_s); "
-                    "send it again once lfd is back"
-                )
-            else:
-                error = RequestCancelled(f"request {request.id!r} was cancelled")
+            target = messages.cancel_target(request.params)
         except LocalForgeError as exc:
-            error = exc
-        except Exception:
-            log.exception("internal error in %s", request.method)
-            error = InternalError(
+            log.debug("ignored a %s: %s", CANCEL_METHOD, exc.message)
+            return None if request.is_notification else messages.error_response(request.id, exc)
+        call = self.by_id.get(target)
+        if call is not None and not call.answered:
+            if call.task is None:  # still waiting for a slot: answered now, never run
+                self._answer(call, messages.error_response(target, self._cancelled(call)))
+            else:
+                call.task.cancel()  # answered from its outcome, even if it never started
+        return None if request.is_notification else messages.response(request.id, None)
+
+    # --- calls --------------------------------------------------------------
+
+    def _start(self, call: Call) -> None:
+        request = call.request
+        if self.server.closing:  # a call that waited for a slot until shutdown: not started
+            self._answer(call, messages.error_response(request.id, self._cancelled(call)))
+            return
+        ctx = CallContext(self.server.services, request.id, self._streamer(request))
+        coro = self.server.methods.call(ctx, request.method, request.params)
+        task = asyncio.get_running_loop().create_task(coro)
+        call.task = task
+        self.tasks.add(task)
+        task.add_done_callback(functools.partial(self._finished, call))
+
+    def _finished(self, call: Call, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        reply = self._outcome(call, task)
+        if not call.answered:
+            self._answer(call, reply)
+        self._drain()
+
+    def _outcome(self, call: Call, task: asyncio.Task[Any]) -> dict[str, Any]:
+        request = call.request
+        if task.cancelled():
+            return messages.error_response(request.id, self._cancelled(call))
+        exc = task.exception()
+        if exc is None:
+            return messages.response(request.id, task.result())
+        if isinstance(exc, LocalForgeError):
+            return messages.error_response(request.id, exc)
+        log.error("internal error in %s", request.method, exc_info=exc)
+        return messages.error_response(
+            request.id,
+            InternalError(
                 f"internal error in {request.method}; the daemon log "
                 f"({self.server.services.log_file}) has the details"
+            ),
+        )
+
+    def _cancelled(self, call: Call) -> LocalForgeError:
+        request = call.request
+        if self.server.closing:
+            if call.task is None:
+                return Unavailable(
+                    f"lfd is shutting down and did not start {request.method}; "
+                    "send it again once lfd is back"
+                )
+            return Unavailable(
+                f"lfd is shutting down and stopped {request.method} after the "
+                f"{self.server.grace_s:g}s grace period (daemon.shutdown_grace_s); "
+                "send it again once lfd is back"
             )
+        return RequestCancelled(f"request {request.id!r} was cancelled")
+
+    def _answer(self, call: Call, reply: dict[str, Any]) -> None:
+        """Send a call's one answer, or put it in its batch's (none for a notification)."""
+        call.answered = True
+        rid = call.request.id
+        if rid is not None and self.by_id.get(rid) is call:
+            del self.by_id[rid]
+        if call.request.is_notification or not self._open():
+            return
+        if call.batch is None:
+            self.send(reply, call.request.method)
         else:
-            return None if request.is_notification else messages.response(request.id, result)
-        return None if request.is_notification else messages.error_response(request.id, error)
+            self._fill(call.batch, call.slot, reply, call.request.method)
+            self._send_if_complete(call.batch)
 
     def _streamer(self, request: messages.Request) -> Any:
         def stream(data: Any) -> None:
             if request.is_notification:
                 return
             # Encoded here so that data JSON cannot carry fails the handler (-32603).
-            frame = encode(messages.notification(STREAM_METHOD, {"id": request.id, "data": data}))
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.write(frame)
+            body = encode_body(
+                messages.notification(STREAM_METHOD, {"id": request.id, "data": data})
+            )
+            if len(body) > self.budget.answer_cap:
+                raise self.budget.answer_too_large(
+                    len(body), f"a {STREAM_METHOD} of {request.method}"
+                )
+            self._write(frame(body))
 
         return stream
 
-    def _cancel(self, params: Any) -> None:
-        target = params.get("id") if isinstance(params, dict) else None
-        task = self.by_id.get(target)
-        if task is not None:
-            task.cancel()
+    # --- answers out ----------------------------------------------------------
 
-    # --- plumbing ---------------------------------------------------------
-
-    def send(self, message: Any, what: str = "a message") -> None:
-        if self.transport is None or self.transport.is_closing():
+    def send(self, message: dict[str, Any], what: str = "a message") -> None:
+        """Send one answer, or an error naming the cap in its place when it is too large."""
+        if not self._open():
             return
+        body = self._encode(message, what)
+        if len(body) > self.budget.answer_cap:
+            error = self.budget.answer_too_large(len(body), what)
+            log.info("refused an answer: %s", error.message)
+            body = encode_body(messages.error_response(message.get("id"), error))
+        self._write(frame(body))
+
+    def _fill(self, batch: Batch, slot: int, reply: dict[str, Any], what: str = "a call") -> None:
+        """Put one answer in its batch's; a result that no longer fits becomes an error.
+
+        Errors always go in (each is small, about the size of the id the client sent), so a
+        batch's answer can pass the cap only by errors that name it.
+        """
+        body = self._encode(reply, what)
+        if len(body) + 1 > self.budget.answer_cap - batch.size:
+            if not batch.full:
+                log.info("refused answers in a batch over the cap (%s)", what)
+            batch.full = True
+            if "result" in reply:
+                error = self.budget.batch_too_large(what)
+                body = encode_body(messages.error_response(reply.get("id"), error))
+        batch.fill(slot, body)
+
+    def _send_if_complete(self, batch: Batch) -> None:
+        if batch.complete and self._open():
+            body = batch.body()
+            batch.parts.clear()
+            if body is not None:
+                self._write(frame(body))
+
+    def _encode(self, reply: dict[str, Any], what: str) -> bytes:
+        """The bytes of one answer, or of -32603 when a handler returned what JSON cannot carry."""
         try:
-            data = encode(message)
+            return encode_body(reply)
         except (TypeError, ValueError):
-            # A handler returned something JSON cannot carry: answer every id with -32603.
+            # A daemon bug, not client input (any string can be encoded): logged with detail.
             log.exception("cannot encode the answer to %s", what)
             error = InternalError(
                 f"internal error: the answer to {what} could not be encoded; "
                 f"the daemon log ({self.server.services.log_file}) has the details"
             )
-            replies = message if isinstance(message, list) else [message]
-            failed = [
-                messages.error_response(r.get("id"), error)
-                for r in replies
-                if isinstance(r, dict) and "id" in r
-            ]
-            if not failed:
-                return
-            data = encode(failed if isinstance(message, list) else failed[0])
-        self.transport.write(data)
+            return encode_body(messages.error_response(reply.get("id"), error))
+
+    def _write(self, data: bytes) -> None:
+        """Write to the client, closing it instead once it leaves too much unread."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        reason = self.budget.unread(transport.get_write_buffer_size())
+        if reason is not None:
+            log.warning("closing a connection that stopped reading: %s", reason)
+            self.backlog.clear()
+            self.ready.clear()
+            transport.abort()
+            return
+        transport.write(data)
 
     def fail(self, error: LocalForgeError) -> None:
-        """Answer a framing error with id null, then close only this connection."""
+        """Answer a framing error with id null, read nothing more, and close only this
+        connection, once the calls that arrived whole before the break are answered."""
+        if self._broken:
+            return
+        self._broken = True
+        self._eof = True
+        self._cancel_stall()
         log.info("closing a connection: %s", error.message)
         self.send(messages.error_response(None, error))
-        self.backlog.clear()
-        if self.transport is not None:
-            self.transport.close()
-
-    def _drain(self) -> None:
-        """Handle queued frames while this client has room for more requests in flight."""
-        while self.backlog and not self._write_paused and len(self.tasks) < MAX_IN_FLIGHT:
-            if self.transport is None or self.transport.is_closing():
-                self.backlog.clear()
-                return
-            self.handle_body(self.backlog.popleft())
         self._update_reading()
         self._close_if_done()
 
+    # --- plumbing ---------------------------------------------------------
+
+    def _open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def _drain(self) -> None:
+        """Start waiting calls while there are slots; decode frames while few calls wait.
+
+        At most ``steps_per_turn`` frames or batch elements are handled before the event loop
+        gets to the other connections: thousands of invalid elements are answered without
+        taking a slot, and would otherwise be answered all in one go.
+        """
+        self._drain_soon = None
+        for _ in range(self.budget.steps_per_turn):
+            if not self._open() or self._write_paused:
+                break
+            if self.ready and self.budget.has_room(len(self.tasks)):
+                self._start_next()
+            elif self.backlog and len(self.ready) < self.budget.max_queued:
+                self.handle_body(self.backlog.popleft())
+            else:
+                break
+        else:
+            if self._drain_soon is None:
+                self._drain_soon = asyncio.get_running_loop().call_soon(self._drain)
+        if not self._open():
+            self.backlog.clear()
+            self.ready.clear()
+        self._update_reading()
+        self._close_if_done()
+
+    def _start_next(self) -> None:
+        head = self.ready[0]
+        if isinstance(head, Batch):
+            self._batch_item(head)
+            if head.exhausted:
+                self.ready.popleft()
+        else:
+            self.ready.popleft()
+            if not head.answered:  # not cancelled while it waited
+                self._start(head)
+
     def _close_if_done(self) -> None:
-        if self._eof and not self.tasks and not self.backlog and self.transport is not None:
+        if self._eof and not self.tasks and not self.backlog and not self.ready and self._open():
+            assert self.transport is not None
             self.transport.close()
 
-    def _start(self, coro: Any, ids: list[messages.RequestId]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        for rid in ids:
-            self.by_id[rid] = task
-        task.add_done_callback(lambda done: self._finished(done, ids))
-
-    def _finished(self, task: asyncio.Task[Any], ids: list[messages.RequestId]) -> None:
-        self.tasks.discard(task)
-        for rid in ids:
-            self._forget(rid, task)
-        self._drain()
-
-    def _forget(self, rid: messages.RequestId, task: asyncio.Task[Any]) -> None:
-        if self.by_id.get(rid) is task:
-            del self.by_id[rid]
-
     def _update_reading(self) -> None:
-        if self.transport is None or self.transport.is_closing():
+        if not self._open():
             return
-        should_pause = self._write_paused or len(self.tasks) >= MAX_IN_FLIGHT or bool(self.backlog)
+        assert self.transport is not None
+        should_pause = (
+            self._broken
+            or self._write_paused
+            or bool(self.backlog)
+            or len(self.ready) >= self.budget.max_queued
+        )
         if should_pause and not self._read_paused:
             self.transport.pause_reading()
         elif not should_pause and self._read_paused:
@@ -278,7 +431,7 @@ class Connection(asyncio.Protocol):
 
     def _arm_stall(self) -> None:
         self._cancel_stall()
-        if self.decoder.pending:
+        if self.decoder.pending and self._open():
             loop = asyncio.get_running_loop()
             timeout = self.server.idle_frame_timeout_s
             self._stall = loop.call_later(

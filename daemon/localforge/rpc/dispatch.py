@@ -8,11 +8,13 @@ A method is a name, a pydantic model for its params and an async handler
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from localforge.errors import InvalidParams, MethodNotFound
 from localforge.serving.context import Services
@@ -24,9 +26,49 @@ Notify = Callable[[Any], None]
 
 
 class Params(BaseModel):
-    """Base for method params: unknown fields are an error, naming the field."""
+    """Base for method params: unknown fields are an error, naming the field.
+
+    Every string in a param, however deep, must be valid Unicode: JSON can carry a lone
+    UTF-16 surrogate (``"\\ud800"``) that no tokenizer, database or UTF-8 encoder accepts,
+    so it is refused here (-32602) rather than failing inside a service.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        found = lone_surrogate(value)
+        if found is not None:
+            where, index, char = found
+            raise PydanticCustomError(
+                "lone_surrogate",
+                "text{where} is not valid Unicode: lone surrogate U+{code} at index {index}; "
+                "send UTF-16 surrogates only in pairs (or replace them with U+FFFD)",
+                {"where": where and f" at {where}", "code": f"{ord(char):04X}", "index": index},
+            )
+        return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> tuple[str, int, str] | None:
+    """Where the first lone surrogate in a JSON value is: (path inside it, index, character)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # no recursion: params may be nested as deep as the JSON parser allows
+        path, item = stack.pop()
+        if isinstance(item, str):
+            found = None if item.isascii() else _SURROGATE.search(item)
+            if found is not None:
+                return path, found.start(), found.group()
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                stack.append((f"{path}.{key}" if path else str(key), child))
+                stack.append((path, key))  # checked first, so a path shown is clean
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{i}]", child) for i, child in reversed(list(enumerate(item))))
+    return None
 
 
 class NoParams(Params):

@@ -19,7 +19,14 @@ FRAMING_HELP = (
 
 
 class FramingError(Exception):
-    """The byte stream cannot be split into messages; the connection must close."""
+    """The byte stream cannot be split into messages; the connection must close.
+
+    ``bodies`` holds the whole messages that arrived before the break: they are still answered.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.bodies: list[bytes] = []
 
 
 class FrameTooLarge(FramingError):
@@ -40,11 +47,31 @@ def _plain(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
+# Escapes everything outside ASCII, so a lone surrogate (valid in a JSON string escape,
+# not in UTF-8) goes back escaped, just as the client sent it.
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_plain)
+
+
+def encode_body(message: Any) -> bytes:
+    """The JSON bytes of a message: UTF-8, and ASCII escapes when a string is not valid Unicode.
+
+    Raises ``TypeError`` (or ``ValueError`` for circular data) only when ``message`` holds a
+    value JSON cannot carry; any string, whatever a client put in it, can always be encoded.
+    """
+    text = _ENCODER.encode(message)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(message).encode("ascii")
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
 def encode(message: Any) -> bytes:
-    body = _ENCODER.encode(message).encode()
-    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    """A whole frame: header and body."""
+    return frame(encode_body(message))
 
 
 class FrameDecoder:
@@ -60,22 +87,28 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data
-        bodies = []
-        while True:
-            if self._body_length is None and (not self._buffer or not self._read_header()):
-                break
-            assert self._body_length is not None
-            if len(self._buffer) < self._body_length:
-                break
-            bodies.append(bytes(self._buffer[: self._body_length]))
-            del self._buffer[: self._body_length]
+        bodies: list[bytes] = []
+        try:
+            while True:
+                if self._body_length is None and (not self._buffer or not self._read_header()):
+                    break
+                assert self._body_length is not None
+                if len(self._buffer) < self._body_length:
+                    break
+                bodies.append(bytes(self._buffer[: self._body_length]))
+                del self._buffer[: self._body_length]
+                self._body_length = None
+        except FramingError as exc:
+            exc.bodies = bodies
+            self._buffer.clear()  # nothing after a break can be framed
             self._body_length = None
+            raise
         return bodies
 
     def _read_header(self) -> bool:
         if self._buffer[:1] in (b"{", b"["):
             raise FramingError(f"missing Content-Length header: {FRAMING_HELP}")
-        end = self._buffer.find(HEADER_END)
+        end = self._buffer.find(HEADER_END, 0, MAX_HEADER_BYTES + len(HEADER_END))
         if end < 0:
             if len(self._buffer) > MAX_HEADER_BYTES:
                 raise FramingError(f"header longer than {MAX_HEADER_BYTES} bytes: {FRAMING_HELP}")
@@ -98,15 +131,33 @@ class FrameDecoder:
                 raise FramingError(
                     f"Content-Length must be a non-negative integer, got {_shown(text[:40])}"
                 )
-            length = int(text)
+            length = self._checked_length(text)
         if length is None:
             raise FramingError(f"missing Content-Length header: {FRAMING_HELP}")
-        if length > self.max_body_bytes:
-            raise FrameTooLarge(
-                f"message of {length} bytes exceeds the {self.max_body_bytes}-byte cap "
-                "(daemon.max_frame_bytes); send smaller messages or raise the cap"
-            )
         return length
+
+    def _checked_length(self, digits: bytes) -> int:
+        """The length, refused above the cap before ``int()`` (which has a digit limit) sees it."""
+        significant = digits.lstrip(b"0") or b"0"
+        cap = self.max_body_bytes
+        if len(significant) > len(str(cap)):
+            shown = (
+                significant.decode()
+                if len(significant) <= 40
+                else f"a {len(significant)}-digit number of"
+            )
+            raise FrameTooLarge(_too_large(shown, cap))
+        length = int(significant)
+        if length > cap:
+            raise FrameTooLarge(_too_large(str(length), cap))
+        return length
+
+
+def _too_large(length: str, cap: int) -> str:
+    return (
+        f"message of {length} bytes exceeds the {cap}-byte cap "
+        "(daemon.max_frame_bytes); send smaller messages or raise the cap"
+    )
 
 
 def _shown(raw: bytes) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-from localforge.errors import InvalidRequest, LocalForgeError, ParseError
+from localforge.errors import InvalidParams, InvalidRequest, LocalForgeError, ParseError
 
 RequestId = int | str | None
+CANCEL_METHOD = "$/cancelRequest"
+STREAM_METHOD = "$/stream"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ Message = Request | Invalid
 
 
 def decode_body(body: bytes) -> Any:
+    """The JSON value of a frame body; anything that is not JSON in UTF-8 is a ``ParseError``."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -45,6 +49,11 @@ def decode_body(body: bytes) -> Any:
         raise ParseError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ValueError as exc:  # the only other one: Python's limit on integer digits
+        raise ParseError(
+            f"invalid JSON: a number has more than {sys.get_int_max_str_digits()} digits; "
+            "send very large numbers as strings"
+        ) from exc
 
 
 def parse(payload: Any) -> list[Message] | Message:
@@ -52,16 +61,17 @@ def parse(payload: Any) -> list[Message] | Message:
     if isinstance(payload, list):
         if not payload:
             return Invalid(None, InvalidRequest("empty batch: send at least one request"))
-        return [_one(item) for item in payload]
-    return _one(payload)
+        return [parse_one(item) for item in payload]
+    return parse_one(payload)
 
 
-def _one(item: Any) -> Message:
+def parse_one(item: Any) -> Message:
+    """One message, or one element of a batch."""
     if not isinstance(item, dict):
         kind = type(item).__name__
         return Invalid(None, InvalidRequest(f"a request must be a JSON object, got {kind}"))
     raw_id = item.get("id")
-    id_ok = raw_id is None or (isinstance(raw_id, int | str) and not isinstance(raw_id, bool))
+    id_ok = raw_id is None or _is_id(raw_id)
     rid: RequestId = raw_id if id_ok else None
     if item.get("jsonrpc") != "2.0":
         return Invalid(rid, InvalidRequest("'jsonrpc' must be exactly \"2.0\""))
@@ -74,6 +84,35 @@ def _one(item: Any) -> Message:
     if params is not None and not isinstance(params, dict | list):
         return Invalid(rid, InvalidRequest("'params' must be an object or an array"))
     return Request(method, params, rid, is_notification="id" not in item)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)
+
+
+def cancel_target(params: Any) -> int | str:
+    """The id a ``$/cancelRequest`` names: its params are ``{"id": integer | string}``."""
+    if not isinstance(params, dict) or "id" not in params:
+        got = "no 'id'"
+    else:
+        target = params["id"]
+        if _is_id(target):
+            assert isinstance(target, int | str)
+            return target
+        got = _JSON_KINDS.get(type(target), type(target).__name__)
+    raise InvalidParams(
+        f"invalid params for {CANCEL_METHOD}: 'id' must be the integer or string id "
+        f"of a request sent on this connection, got {got}"
+    )
+
+
+_JSON_KINDS = {
+    type(None): "null",
+    bool: "a boolean",
+    float: "a non-integer number",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def request(rid: RequestId, method: str, params: Any = None) -> dict[str, Any]:
