@@ -271,6 +271,39 @@ def check_config_file(path: Path) -> Settings:
     return validate(data, {key: "file" for key in _flatten(data)})
 
 
+def config_warnings(settings: Settings, config_file: Path | None = None) -> list[str]:
+    """What is valid but will not work yet: model files and directories that do not exist.
+
+    Relative paths are read against the config file's directory, as the registry reads them.
+    """
+    base = config_file.parent if config_file is not None else None
+    warnings = []
+    for entry in settings.models:
+        if entry.path is None:
+            continue
+        path = resolve_config_path(entry.path, base)
+        if not path.exists():
+            warnings.append(
+                f"model '{entry.name}': {path} does not exist; it is listed as broken until "
+                "the file is there (fix 'path' if it is not on its way)"
+            )
+    for directory in settings.model_dirs:
+        path = resolve_config_path(directory, base)
+        if not path.is_dir():
+            warnings.append(
+                f"model_dirs: {path} is not a directory; create it or remove it from model_dirs"
+            )
+    return warnings
+
+
+def resolve_config_path(path: Path, base: Path | None) -> Path:
+    """``~`` expanded; a relative path is read against ``base`` (the config file's directory)."""
+    path = Path(path).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return path
+
+
 def validate(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Settings:
     try:
         return Settings.model_validate(data)

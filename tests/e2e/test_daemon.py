@@ -132,10 +132,22 @@ def test_config_check(home: Home, tmp_path: Path) -> None:
     )
     done = lfctl(home, "config", "check", str(good))
     assert (done.returncode, done.stdout.strip()) == (0, f"{good}: ok")
+    missing = tmp_path / "missing.toml"
+    missing.write_text("model_dirs = ['gguf']\n[[models]]\nname = 'later'\npath = 'later.gguf'\n")
+    done = lfctl(home, "config", "check", str(missing))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{missing}: warning: model 'later': {tmp_path / 'later.gguf'} does not exist; it is "
+        "listed as broken until the file is there (fix 'path' if it is not on its way)",
+        f"{missing}: warning: model_dirs: {tmp_path / 'gguf'} is not a directory; create it or "
+        "remove it from model_dirs",
+        f"{missing}: ok (2 warning(s))",
+    ]
     bad = tmp_path / "bad.toml"
     bad.write_text("[memory]\ntop_k = 0\ncolour = 'red'\n")
     done = lfctl(home, "config", "check", str(bad))
     assert done.returncode == 1
+    assert json.loads(lfctl(home, "config", "check", "--json", str(bad)).stdout)["error"]
     assert done.stderr.strip() == (
         "lfctl: invalid setting 'memory.top_k' = 0 (from file): Input should be greater than or "
         "equal to 1; unknown setting 'memory.colour' (from file): remove it or check the spelling"

@@ -30,7 +30,7 @@ from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.spec_build import spec_from_file, spec_from_url
 from localforge.models.catalogue.watcher import Watcher, file_is_settled, is_candidate_file
 from localforge.models.gguf.info import SPLIT_PART
-from localforge.settings import ModelEntry, Settings
+from localforge.settings import ModelEntry, Settings, resolve_config_path
 from localforge.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -322,7 +322,7 @@ class ModelRegistry:
                 continue
             self._scan_file(scan, name, path, "added")
         for directory in settings.model_dirs:
-            self._scan_dir(scan, _resolve(directory, base))
+            self._scan_dir(scan, resolve_config_path(directory, base))
         if not scan.specs and self._bundled is not None:
             self._scan_bundled(scan)
         return scan
@@ -333,7 +333,7 @@ class ModelRegistry:
             scan.specs[entry.name] = spec_from_url(entry, measured=measured, measured_source=source)
             return
         assert entry.path is not None
-        self._scan_file(scan, entry.name, _resolve(entry.path, base), "config", entry)
+        self._scan_file(scan, entry.name, resolve_config_path(entry.path, base), "config", entry)
 
     def _scan_file(
         self, scan: _Scan, name: str, path: Path, source: str, entry: ModelEntry | None = None
@@ -417,7 +417,7 @@ class ModelRegistry:
     def _rewatch(self) -> None:
         assert self._watcher is not None
         base = self._config_dir()
-        dirs = [_resolve(d, base) for d in self._settings().model_dirs]
+        dirs = [resolve_config_path(d, base) for d in self._settings().model_dirs]
         try:
             self._watcher.watch(dirs, self._config_file())
         except OSError as exc:
@@ -469,10 +469,3 @@ def _name_for_file(path: Path) -> str:
     stem = SPLIT_PART.sub("", path.name) if SPLIT_PART.search(path.name) else stem
     stem = re.sub(r"[^A-Za-z0-9._:+-]+", "-", stem).strip("-.") or "model"
     return stem.lower()[:128]
-
-
-def _resolve(path: Path, base: Path | None) -> Path:
-    path = Path(path).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    return path
