@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -66,6 +67,33 @@ def test_lfctl_chat_streams_the_answer_after_a_model_and_task_line(daemon: Daemo
     session = lfctl(home, "chat", "--max-tokens", "12", input="Hello there\n/exit\n")
     assert session.returncode == 0, session.stderr
     assert "[gemma3-270m · " in session.stdout
+
+
+def test_lfctl_chat_ends_with_a_short_id_that_feedback_takes(daemon: DaemonProcess) -> None:
+    home = daemon.home
+    done = lfctl(home, "chat", "--temperature", "0", "--max-tokens", "16", QUESTION)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.rstrip("\n").splitlines()[-1]
+    footer = re.fullmatch(r"\[([0-9a-f]{8}) · (\d+) tokens · [\d.]+ tokens/s( · .+)?\]", last)
+    assert footer, last
+    short = footer.group(1)
+    rated = lfctl(home, "--no-start", "feedback", short, "up", "--json")
+    assert rated.returncode == 0, rated.stderr
+    result = json.loads(rated.stdout)
+    assert result["request_id"].startswith(short) and len(result["request_id"]) > len(short)
+    assert result["kind"] == "thumbs_up"
+
+    unknown = lfctl(home, "--no-start", "feedback", "ffffffff", "up")
+    assert unknown.returncode == 1
+    assert "'lfctl chat'" in unknown.stderr and "'lfctl route --record'" in unknown.stderr
+
+
+def test_lfctl_chat_json_failure_is_a_json_error_on_stdout(daemon: DaemonProcess) -> None:
+    done = lfctl(daemon.home, "--no-start", "chat", "--json", "--model", "no-such-model", "hi")
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == NOT_FOUND and "no-such-model" in error["message"]
+    assert done.stderr.startswith("lfctl: ")  # people still get the one line
 
 
 def test_chat_streams_route_load_progress_and_tokens(daemon: DaemonProcess) -> None:

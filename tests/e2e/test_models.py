@@ -87,6 +87,7 @@ def test_add_show_load_unload_remove(daemon: DaemonProcess, tmp_path: Path) -> N
     loaded = lfctl(daemon.home, "--no-start", "models", "load", "tiny")
     assert loaded.returncode == 0, loaded.stderr
     assert "tiny is resident" in loaded.stdout
+    assert loaded.stderr.count("loading tiny") == 1  # not a terminal: one line, no bar
     assert models_json(daemon.home, "list")["models"][0]["resident"] is True
     pinned = models_json(daemon.home, "pin", "tiny")
     assert pinned["pinned"] is True
