@@ -14,6 +14,7 @@ from lfctl.commands import chat, classify, daemon, feedback, memory, models, rou
 from lfctl.context import Context
 from localforge import __version__
 from localforge.errors import UNAVAILABLE, LocalForgeError
+from localforge.runtime import keep_third_parties_private
 
 GROUPS = (daemon, chat, models, classify, route, feedback, memory)
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_third_parties_private()  # also for the lfd it may start, which inherits the env
     args = build_parser().parse_args(argv)
     ctx = Context(args)
     try:

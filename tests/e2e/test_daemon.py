@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -278,6 +279,8 @@ def test_autostart_graceful_stop_and_no_start(home: Home) -> None:
         pids = {json.loads(out)["pid"] for out, _err in outputs}
         assert len(pids) == 1
         started = pids.pop()
+        out = os.stat(home.paths.state_dir / "lfd.out")  # holds the daemon's stderr: private
+        assert stat.S_IMODE(out.st_mode) == 0o600
         assert lfctl(home, "--no-start", "status").returncode == 0
         assert json.loads(lfctl(home, "status", "--json").stdout)["pid"] == started  # reused
 
