@@ -21,6 +21,7 @@ from typing import Any
 from localforge import __version__
 from localforge.errors import ConfigError
 from localforge.memory.service import MemoryService
+from localforge.models.catalogue.bundled import bundled_gguf
 from localforge.models.catalogue.registry import ModelRegistry
 from localforge.models.evaluation.runner import EvalReport, store_report
 from localforge.models.runtime.manager import ModelManager
@@ -63,6 +64,7 @@ class App:
             self.storage,
             config_file=lambda: self.loaded.config_file,
             reload_config=self.reload_settings,
+            bundled=functools.partial(bundled_gguf, paths.cache_dir),
         )
         self.services.append(self.registry)
         # Model workers and residency; the router's source of candidates.
@@ -229,6 +231,7 @@ class App:
                 "config": str(self.paths.config_dir),
                 "data": str(self.paths.data_dir),
                 "state": str(self.paths.state_dir),
+                "cache": str(self.paths.cache_dir),
                 "runtime": str(self.paths.runtime_dir),
             },
             "log_file": str(self.paths.log_file),

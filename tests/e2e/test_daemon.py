@@ -60,6 +60,7 @@ def test_status_json(layered: DaemonProcess) -> None:
         "config": str(paths.config_dir),
         "data": str(paths.data_dir),
         "state": str(paths.state_dir),
+        "cache": str(paths.cache_dir),
         "runtime": str(paths.runtime_dir),
     }
     assert info["config"] == {

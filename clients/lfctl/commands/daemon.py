@@ -27,6 +27,7 @@ def status(ctx: Context) -> int:
         ("config", config["file"] + found),
         ("data", info["dirs"]["data"]),
         ("state", info["dirs"]["state"]),
+        ("cache", info["dirs"].get("cache", "-")),
         ("log", info["log_file"]),
     ]
     if config["env"]:

