@@ -171,6 +171,12 @@ class ModelEntry(Section):
     tags: list[str] = Field(default_factory=list)
     load_time_ms: float | None = Field(None, ge=0, description="expected load time until measured")
     avg_latency_ms: float | None = Field(None, ge=0)
+    # Chat answers when the request does not say; unset: the defaults in spec_build.
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    repeat_penalty: float | None = Field(None, ge=0.5, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=32768)
+    stop: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _path_or_url(self) -> ModelEntry:

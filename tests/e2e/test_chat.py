@@ -136,6 +136,42 @@ def test_code_complete_without_fim_tokens_continues_the_prefix(daemon: DaemonPro
     assert result["text"]
 
 
+def test_a_degenerate_loop_stops_with_finish_reason_repetition(daemon: DaemonProcess) -> None:
+    # The bundled model continues a run of digits with digits until max_tokens.
+    result = daemon.call("code.complete", {"prefix": "5" * 16, "max_tokens": 200, "temperature": 0})
+    assert result["finish_reason"] == "repetition"
+    assert set(result["text"]) == {"5"} and result["usage"]["completion_tokens"] < 64
+
+
+def test_model_generation_defaults_apply_when_the_request_sets_none(
+    home: Home, gemma: Path
+) -> None:
+    home.write_config(
+        f"""
+[[models]]
+name = "terse"
+path = "{gemma}"
+n_ctx = 512
+temperature = 0
+max_tokens = 24
+stop = ["Paris"]
+"""
+    )
+    with run_daemon(home) as daemon:
+        shown = daemon.call("models.show", {"name": "terse"})["generation"]
+        assert (shown["temperature"], shown["max_tokens"], shown["stop"]) == (0, 24, ["Paris"])
+        assert shown["top_p"] == 0.9  # the rest: a base model's defaults
+        assert shown["source"].startswith("set in config (max_tokens, stop, temperature)")
+        body = {"messages": [{"role": "user", "content": QUESTION}], "stream": False}
+        first = daemon.call("chat.complete", body)
+        again = daemon.call("chat.complete", body)
+        assert first["text"] == again["text"]  # temperature 0 from the config
+        assert "Paris" not in first["text"]  # the model's stop string
+        assert 0 < first["usage"]["completion_tokens"] <= 24
+        short = daemon.call("chat.complete", {**body, "max_tokens": 2})  # the request wins
+        assert short["usage"]["completion_tokens"] <= 2 and short["finish_reason"] == "length"
+
+
 def test_load_unload_pin_and_persisted_load_times(home: Home) -> None:
     with run_daemon(home) as daemon:
         progress: list[dict[str, Any]] = []

@@ -189,6 +189,18 @@ def show_model(ctx: Context) -> int:
     else:
         fim_text = "no FIM tokens: plain prefix completion"
     rows.append(("fill-in-middle", fim_text))
+    generation = m.get("generation")
+    if generation:
+        stop = " ".join(repr(s) for s in generation["stop"])
+        rows.append(
+            (
+                "chat defaults",
+                f"temperature {generation['temperature']:g}, top_p {generation['top_p']:g}, "
+                f"repeat_penalty {generation['repeat_penalty']:g}, "
+                f"max_tokens {generation['max_tokens']}" + (f", stop {stop}" if stop else ""),
+            )
+        )
+        rows.append(("  from", generation["source"]))
     rows.append(("pinned", "yes" if m["pinned"] else "no"))
     rows.append(("resident", "yes" if m["resident"] else "no"))
     if m.get("tags"):
