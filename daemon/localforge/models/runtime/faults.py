@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import dataclass
 
 ENV = "LOCALFORGE_WORKER_FAULT"
@@ -58,6 +59,12 @@ def from_env() -> Fault | None:
 
 
 def crash() -> None:
-    """Die by SIGSEGV, with the default action (no Python handler in the way)."""
-    signal.signal(signal.SIGSEGV, signal.SIG_DFL)
+    """Die by SIGSEGV, with the default action (no Python handler in the way).
+
+    Generations run on a thread, where ``signal.signal`` is not allowed; there the
+    disposition is left as it is (the default, unless faulthandler is on, which
+    dumps the stacks and dies by the same signal).
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGSEGV, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGSEGV)
