@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from localforge import __version__
 from localforge.cli.classify_args import register_classify, register_train
+from localforge.cli.doctor import register_doctor
 from localforge.cli.flags import add_settings_flags
 from localforge.errors import LocalForgeError
 from localforge.logs import setup_logging
@@ -48,7 +49,12 @@ def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(func=cmd_serve)
 
 
-COMMANDS: tuple[Register, ...] = (register_serve, register_classify, register_train)
+COMMANDS: tuple[Register, ...] = (
+    register_serve,
+    register_classify,
+    register_train,
+    register_doctor,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
