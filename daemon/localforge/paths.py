@@ -1,6 +1,6 @@
 """Where LocalForge keeps its files, following the XDG base directory spec.
 
-Every file the daemon touches is under one of these four roots, so a test (or a
+Every file the daemon touches is under one of these five roots, so a test (or a
 user) can move everything by setting ``XDG_*`` variables.
 """
 
@@ -20,6 +20,7 @@ class Paths:
     config_dir: Path  # config.toml
     data_dir: Path  # SQLite database, vector shard, embedding model
     state_dir: Path  # logs
+    cache_dir: Path  # what can be made again: the bundled GGUF, assembled from its package
 
     @property
     def socket(self) -> Path:
@@ -62,4 +63,5 @@ class Paths:
             config_dir=xdg("XDG_CONFIG_HOME", home / ".config") / APP,
             data_dir=xdg("XDG_DATA_HOME", home / ".local" / "share") / APP,
             state_dir=xdg("XDG_STATE_HOME", home / ".local" / "state") / APP,
+            cache_dir=xdg("XDG_CACHE_HOME", home / ".cache") / APP,
         )

@@ -13,6 +13,7 @@ import fcntl
 import os
 import stat
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 
 from localforge.errors import StartupError
@@ -43,6 +44,19 @@ def ensure_private_dir(path: Path) -> None:
             f"{path} has mode {mode:04o}, open to other users; "
             f"run 'chmod 700 {path}' and start again"
         )
+
+
+# Environment defaults that keep libraries from writing or sending anything of their own:
+# onnxruntime (under fastembed and qdrant-client) otherwise keeps a telemetry device id in
+# ~/.cache/Microsoft/DeveloperTools/ from the moment it is imported.
+PRIVATE_ENV = {"ORT_DISABLE_TELEMETRY": "1"}
+
+
+def keep_third_parties_private(env: MutableMapping[str, str] | None = None) -> None:
+    """Set ``PRIVATE_ENV`` where the user has not chosen otherwise; call before any import."""
+    env = os.environ if env is None else env
+    for key, value in PRIVATE_ENV.items():
+        env.setdefault(key, value)
 
 
 class InstanceLock:

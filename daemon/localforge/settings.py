@@ -182,6 +182,12 @@ class ModelEntry(Section):
     tags: list[str] = Field(default_factory=list)
     load_time_ms: float | None = Field(None, ge=0, description="expected load time until measured")
     avg_latency_ms: float | None = Field(None, ge=0)
+    # Chat answers when the request does not say; unset: the defaults in spec_build.
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    repeat_penalty: float | None = Field(None, ge=0.5, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=32768)
+    stop: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _path_or_url(self) -> ModelEntry:
@@ -280,6 +286,39 @@ def check_config_file(path: Path) -> Settings:
         raise ConfigError(f"config file {path} does not exist")
     data = read_config_file(path)
     return validate(data, {key: "file" for key in _flatten(data)})
+
+
+def config_warnings(settings: Settings, config_file: Path | None = None) -> list[str]:
+    """What is valid but will not work yet: model files and directories that do not exist.
+
+    Relative paths are read against the config file's directory, as the registry reads them.
+    """
+    base = config_file.parent if config_file is not None else None
+    warnings = []
+    for entry in settings.models:
+        if entry.path is None:
+            continue
+        path = resolve_config_path(entry.path, base)
+        if not path.exists():
+            warnings.append(
+                f"model '{entry.name}': {path} does not exist; it is listed as broken until "
+                "the file is there (fix 'path' if it is not on its way)"
+            )
+    for directory in settings.model_dirs:
+        path = resolve_config_path(directory, base)
+        if not path.is_dir():
+            warnings.append(
+                f"model_dirs: {path} is not a directory; create it or remove it from model_dirs"
+            )
+    return warnings
+
+
+def resolve_config_path(path: Path, base: Path | None) -> Path:
+    """``~`` expanded; a relative path is read against ``base`` (the config file's directory)."""
+    path = Path(path).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return path
 
 
 def validate(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -68,6 +69,33 @@ def test_lfctl_chat_streams_the_answer_after_a_model_and_task_line(daemon: Daemo
     assert "[gemma3-270m · " in session.stdout
 
 
+def test_lfctl_chat_ends_with_a_short_id_that_feedback_takes(daemon: DaemonProcess) -> None:
+    home = daemon.home
+    done = lfctl(home, "chat", "--temperature", "0", "--max-tokens", "16", QUESTION)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.rstrip("\n").splitlines()[-1]
+    footer = re.fullmatch(r"\[([0-9a-f]{8}) · (\d+) tokens · [\d.]+ tokens/s( · .+)?\]", last)
+    assert footer, last
+    short = footer.group(1)
+    rated = lfctl(home, "--no-start", "feedback", short, "up", "--json")
+    assert rated.returncode == 0, rated.stderr
+    result = json.loads(rated.stdout)
+    assert result["request_id"].startswith(short) and len(result["request_id"]) > len(short)
+    assert result["kind"] == "thumbs_up"
+
+    unknown = lfctl(home, "--no-start", "feedback", "ffffffff", "up")
+    assert unknown.returncode == 1
+    assert "'lfctl chat'" in unknown.stderr and "'lfctl route --record'" in unknown.stderr
+
+
+def test_lfctl_chat_json_failure_is_a_json_error_on_stdout(daemon: DaemonProcess) -> None:
+    done = lfctl(daemon.home, "--no-start", "chat", "--json", "--model", "no-such-model", "hi")
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == NOT_FOUND and "no-such-model" in error["message"]
+    assert done.stderr.startswith("lfctl: ")  # people still get the one line
+
+
 def test_chat_streams_route_load_progress_and_tokens(daemon: DaemonProcess) -> None:
     seen: list[dict[str, Any]] = []
     with daemon.client(timeout=120) as client:
@@ -106,6 +134,42 @@ def test_code_complete_without_fim_tokens_continues_the_prefix(daemon: DaemonPro
     assert result["prompt_format"] == "prefix"
     assert result["model"] == "gemma3-270m"
     assert result["text"]
+
+
+def test_a_degenerate_loop_stops_with_finish_reason_repetition(daemon: DaemonProcess) -> None:
+    # The bundled model continues a run of digits with digits until max_tokens.
+    result = daemon.call("code.complete", {"prefix": "5" * 16, "max_tokens": 200, "temperature": 0})
+    assert result["finish_reason"] == "repetition"
+    assert set(result["text"]) == {"5"} and result["usage"]["completion_tokens"] < 64
+
+
+def test_model_generation_defaults_apply_when_the_request_sets_none(
+    home: Home, gemma: Path
+) -> None:
+    home.write_config(
+        f"""
+[[models]]
+name = "terse"
+path = "{gemma}"
+n_ctx = 512
+temperature = 0
+max_tokens = 24
+stop = ["Paris"]
+"""
+    )
+    with run_daemon(home) as daemon:
+        shown = daemon.call("models.show", {"name": "terse"})["generation"]
+        assert (shown["temperature"], shown["max_tokens"], shown["stop"]) == (0, 24, ["Paris"])
+        assert shown["top_p"] == 0.9  # the rest: a base model's defaults
+        assert shown["source"].startswith("set in config (max_tokens, stop, temperature)")
+        body = {"messages": [{"role": "user", "content": QUESTION}], "stream": False}
+        first = daemon.call("chat.complete", body)
+        again = daemon.call("chat.complete", body)
+        assert first["text"] == again["text"]  # temperature 0 from the config
+        assert "Paris" not in first["text"]  # the model's stop string
+        assert 0 < first["usage"]["completion_tokens"] <= 24
+        short = daemon.call("chat.complete", {**body, "max_tokens": 2})  # the request wins
+        assert short["usage"]["completion_tokens"] <= 2 and short["finish_reason"] == "length"
 
 
 def test_load_unload_pin_and_persisted_load_times(home: Home) -> None:

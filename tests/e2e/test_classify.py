@@ -56,6 +56,23 @@ def test_lfd_classify_mixed_batch_over_stdin(home: Home) -> None:
     assert rows[8]["task_type"] == "instruction"
 
 
+def test_lfd_classify_into_a_closed_pipe_exits_quietly(home: Home, tmp_path: Path) -> None:
+    queries = tmp_path / "queries.txt"
+    queries.write_text("how do I reverse a list in python\n" * 5000)
+    done = subprocess.run(
+        f"{sys.executable} -m localforge classify --set classifier.features=tfidf "
+        f"< {queries} | head -n 1",
+        shell=True,
+        env=home.env,
+        capture_output=True,
+        timeout=120,
+        executable="/bin/bash",
+    )
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["task_type"] == "coding"
+    assert done.stderr == b""  # no BrokenPipeError traceback
+
+
 def test_lfd_classify_single_query_as_json(home: Home) -> None:
     result = lfd(home, "classify", "--json", "write a regex that matches an email address")
     assert result.returncode == 0, result.stderr

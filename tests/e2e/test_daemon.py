@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -59,6 +60,7 @@ def test_status_json(layered: DaemonProcess) -> None:
         "config": str(paths.config_dir),
         "data": str(paths.data_dir),
         "state": str(paths.state_dir),
+        "cache": str(paths.cache_dir),
         "runtime": str(paths.runtime_dir),
     }
     assert info["config"] == {
@@ -134,10 +136,22 @@ def test_config_check(home: Home, tmp_path: Path) -> None:
     )
     done = lfctl(home, "config", "check", str(good))
     assert (done.returncode, done.stdout.strip()) == (0, f"{good}: ok")
+    missing = tmp_path / "missing.toml"
+    missing.write_text("model_dirs = ['gguf']\n[[models]]\nname = 'later'\npath = 'later.gguf'\n")
+    done = lfctl(home, "config", "check", str(missing))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{missing}: warning: model 'later': {tmp_path / 'later.gguf'} does not exist; it is "
+        "listed as broken until the file is there (fix 'path' if it is not on its way)",
+        f"{missing}: warning: model_dirs: {tmp_path / 'gguf'} is not a directory; create it or "
+        "remove it from model_dirs",
+        f"{missing}: ok (2 warning(s))",
+    ]
     bad = tmp_path / "bad.toml"
     bad.write_text("[memory]\ntop_k = 0\ncolour = 'red'\n")
     done = lfctl(home, "config", "check", str(bad))
     assert done.returncode == 1
+    assert json.loads(lfctl(home, "config", "check", "--json", str(bad)).stdout)["error"]
     assert done.stderr.strip() == (
         "lfctl: invalid setting 'memory.top_k' = 0 (from file): Input should be greater than or "
         "equal to 1; unknown setting 'memory.colour' (from file): remove it or check the spelling"
@@ -269,6 +283,8 @@ def test_autostart_graceful_stop_and_no_start(home: Home) -> None:
         pids = {json.loads(out)["pid"] for out, _err in outputs}
         assert len(pids) == 1
         started = pids.pop()
+        out = os.stat(home.paths.state_dir / "lfd.out")  # holds the daemon's stderr: private
+        assert stat.S_IMODE(out.st_mode) == 0o600
         assert lfctl(home, "--no-start", "status").returncode == 0
         assert json.loads(lfctl(home, "status", "--json").stdout)["pid"] == started  # reused
 

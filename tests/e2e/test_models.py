@@ -67,6 +67,11 @@ def test_fresh_install_lists_the_bundled_gemma(daemon: DaemonProcess) -> None:
     assert "no chat template" in shown.stdout  # says why the fallback format is used
     assert "KV cache" in shown.stdout and "weights" in shown.stdout
     assert "Q4_K_M" in shown.stdout
+    # A base model answers cooler, with a repeat penalty, unless [[models]] says otherwise.
+    assert "chat defaults   temperature 0.3, top_p 0.9, repeat_penalty 1.1, max_tokens 256" in (
+        shown.stdout
+    )
+    assert "base-model defaults (no chat template, not instruction-tuned)" in shown.stdout
 
     missing = lfctl(daemon.home, "--no-start", "models", "show", "nope")
     assert missing.returncode == 1 and "known models: gemma3-270m" in missing.stderr
@@ -87,6 +92,7 @@ def test_add_show_load_unload_remove(daemon: DaemonProcess, tmp_path: Path) -> N
     loaded = lfctl(daemon.home, "--no-start", "models", "load", "tiny")
     assert loaded.returncode == 0, loaded.stderr
     assert "tiny is resident" in loaded.stdout
+    assert loaded.stderr.count("loading tiny") == 1  # not a terminal: one line, no bar
     assert models_json(daemon.home, "list")["models"][0]["resident"] is True
     pinned = models_json(daemon.home, "pin", "tiny")
     assert pinned["pinned"] is True

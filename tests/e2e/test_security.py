@@ -234,3 +234,20 @@ def test_ten_at_once_leave_one_and_kill_9_leaves_nothing_that_blocks(home: Home)
     finally:
         for racer in racers:
             racer.stop()
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def test_nothing_is_written_outside_the_xdg_dirs(home: Home) -> None:
+    """A chat (model, embedder, memory, classifier) leaves files only in the five roots."""
+    user_home = home.root / "home"
+    user_home.mkdir()
+    home.extra_env.update(HOME=str(user_home), XDG_CACHE_HOME=str(home.root / "cache"))
+    with run_daemon(home):
+        done = lfctl(home, "--no-start", "chat", "--max-tokens", "4", "What is 2 + 2?")
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in user_home.iterdir()) == []  # no ~/.cache/Microsoft, no GGUF
+    assert sorted(p.name for p in (home.root / "cache").iterdir()) == ["localforge"]
+    bundled = home.paths.cache_dir / "models" / "gemma-3-270m-q4_k_m.gguf"
+    assert bundled.is_file() and stat.S_IMODE(bundled.stat().st_mode) == 0o600

@@ -28,6 +28,7 @@ def paths(tmp_path: Path) -> Paths:
         config_dir=tmp_path / "cfg",
         data_dir=tmp_path / "data",
         state_dir=tmp_path / "state",
+        cache_dir=tmp_path / "cache",
     )
 
 

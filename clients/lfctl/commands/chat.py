@@ -1,8 +1,9 @@
 """lfctl chat ["question"] [--model NAME] [--json]: ask once, or talk interactively.
 
 The first line names the model that answers and the task type it was routed
-as; the answer streams after it. While a model loads, a progress bar runs on
-stderr. Ctrl-C cancels the answer in the daemon (the model's slot is freed).
+as; the answer streams after it, and a last line gives the request's short id
+(for ``lfctl feedback``) and the speed. While a model loads, a progress bar runs
+on stderr. Ctrl-C cancels the answer in the daemon (the model's slot is freed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from lfctl.context import Context
 from lfctl.render import bar
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
+SHORT_ID = 8  # request id characters shown; 'lfctl feedback' takes any unique prefix
+FINISH_NOTES = {
+    "length": "cut at max_tokens",
+    "repetition": "stopped: the model was repeating itself",
+    "cancelled": "cancelled",
+}
 
 
 class _Printer:
@@ -66,6 +73,21 @@ class _Printer:
         print(flush=True)
         if not result.get("text"):
             print("(the model returned an empty answer)", file=sys.stderr)
+        print(footer(result), flush=True)
+
+
+def footer(result: dict[str, Any]) -> str:
+    """``[3f2a9c1e · 16 tokens · 41.2 tokens/s]``: the short id to rate it with, and the speed."""
+    parts = [str(result.get("request_id", ""))[:SHORT_ID]]
+    tokens = int((result.get("usage") or {}).get("completion_tokens", 0))
+    seconds = float((result.get("timings") or {}).get("generate_ms", 0.0)) / 1000
+    parts.append(f"{tokens} tokens")
+    if tokens and seconds > 0:
+        parts.append(f"{tokens / seconds:.1f} tokens/s")
+    why = FINISH_NOTES.get(str(result.get("finish_reason")))
+    if why:
+        parts.append(why)
+    return "[" + " · ".join(parts) + "]"
 
 
 def _params(

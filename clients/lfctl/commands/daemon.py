@@ -27,6 +27,7 @@ def status(ctx: Context) -> int:
         ("config", config["file"] + found),
         ("data", info["dirs"]["data"]),
         ("state", info["dirs"]["state"]),
+        ("cache", info["dirs"].get("cache", "-")),
         ("log", info["log_file"]),
     ]
     if config["env"]:
@@ -128,10 +129,17 @@ def reload(ctx: Context) -> int:
 
 
 def config_check(ctx: Context) -> int:
-    from localforge.settings import check_config_file  # pydantic: only when needed
+    """Errors make the file invalid (exit 1); warnings name what will not work yet (exit 0)."""
+    from localforge.settings import check_config_file, config_warnings  # pydantic: when needed
 
-    check_config_file(ctx.args.file)
-    print(f"{ctx.args.file}: ok")
+    path: Path = ctx.args.file
+    warnings = config_warnings(check_config_file(path), path)
+    if ctx.json:
+        ctx.emit_json({"file": str(path), "ok": True, "warnings": warnings})
+        return 0
+    for warning in warnings:
+        print(f"{path}: warning: {warning}")
+    print(f"{path}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
     return 0
 
 
@@ -180,4 +188,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=config_show)
     p = config_sub.add_parser("check", help="validate a config file")
     p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=config_check)

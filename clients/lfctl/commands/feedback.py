@@ -33,7 +33,11 @@ def feedback(ctx: Context) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("feedback", help="rate the answer to a routed request")
-    p.add_argument("request_id", help="the request id (from chat output or 'lfctl route --record')")
+    p.add_argument(
+        "request_id",
+        help="the request id, or a unique prefix of it like the short id 'lfctl chat' prints "
+        "(ids come from 'lfctl chat' and 'lfctl route --record')",
+    )
     p.add_argument("verdict", choices=sorted(KINDS), help="what you thought of the answer")
     p.add_argument("--value", type=float, help="outcome in [0, 1] (partial defaults to 0.5)")
     p.add_argument("--json", action="store_true")

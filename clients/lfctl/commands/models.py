@@ -46,7 +46,7 @@ class _Progress:
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.open = False
-        self.loading = False
+        self.announced: set[str] = set()  # models whose load has been said (not on a terminal)
 
     def __call__(self, data: Any) -> None:
         if not isinstance(data, dict):
@@ -54,11 +54,12 @@ class _Progress:
         kind = data.get("type")
         if kind == "load":
             fraction = float(data.get("progress", 0.0))
+            model = str(data.get("model"))
             if self.tty:
-                self._line(f"loading {data.get('model')} {bar(fraction)} {fraction:4.0%}")
-            elif not self.loading:
-                self._line(f"loading {data.get('model')}…")
-            self.loading = fraction < 1.0
+                self._line(f"loading {model} {bar(fraction)} {fraction:4.0%}")
+            elif model not in self.announced:
+                self._line(f"loading {model}…")
+                self.announced.add(model)
         elif kind == "eval" and data.get("phase") == "result":
             done, total = int(data["done"]), int(data["total"])
             mark = "pass" if data.get("passed") else "FAIL"
@@ -219,6 +220,18 @@ def show_model(ctx: Context) -> int:
     else:
         fim_text = "no FIM tokens: plain prefix completion"
     rows.append(("fill-in-middle", fim_text))
+    generation = m.get("generation")
+    if generation:
+        stop = " ".join(repr(s) for s in generation["stop"])
+        rows.append(
+            (
+                "chat defaults",
+                f"temperature {generation['temperature']:g}, top_p {generation['top_p']:g}, "
+                f"repeat_penalty {generation['repeat_penalty']:g}, "
+                f"max_tokens {generation['max_tokens']}" + (f", stop {stop}" if stop else ""),
+            )
+        )
+        rows.append(("  from", generation["source"]))
     rows.append(("pinned", "yes" if m["pinned"] else "no"))
     rows.append(("resident", "yes" if m["resident"] else "no"))
     safe = m.get("safe_mode") or {}

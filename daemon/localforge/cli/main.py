@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
 from localforge import __version__
 from localforge.cli.classify_args import register_classify, register_train
+from localforge.cli.doctor import register_doctor
 from localforge.cli.flags import add_settings_flags
 from localforge.errors import LocalForgeError
 from localforge.logs import setup_logging
 from localforge.paths import Paths
-from localforge.runtime import InstanceLock, ensure_private_dir
+from localforge.runtime import InstanceLock, ensure_private_dir, keep_third_parties_private
 from localforge.settings import load_settings, parse_flag_assignments
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -47,7 +49,12 @@ def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(func=cmd_serve)
 
 
-COMMANDS: tuple[Register, ...] = (register_serve, register_classify, register_train)
+COMMANDS: tuple[Register, ...] = (
+    register_serve,
+    register_classify,
+    register_train,
+    register_doctor,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_third_parties_private()
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
@@ -68,7 +76,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return closed_pipe_exit()
     return code
+
+
+def closed_pipe_exit() -> int:
+    """The reader went away (``lfd classify < f | head``): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so the interpreter's last flush cannot raise again;
+    the status is the shell's for a process ended by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

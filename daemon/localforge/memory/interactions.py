@@ -29,6 +29,8 @@ OUTCOME_VALUES = {
     "partial": 0.5,
 }
 ERROR_KIND = "error"  # older versions stored failures as outcomes of this kind; none are now
+MIN_ID_PREFIX = 4  # shortest request id prefix accepted in place of the whole id
+AMBIGUOUS_SHOWN = 5  # ids listed when a prefix matches several
 
 COLUMNS = (
     "request_id, created_at, kind, query_text, query_hash, task_type, confidence, model, forced, "
@@ -240,11 +242,48 @@ def _get(conn: sqlite3.Connection, request_id: str) -> Interaction:
         f"SELECT {COLUMNS} FROM interactions WHERE request_id = ?", (request_id,)
     ).fetchone()
     if row is None:
-        raise NotFound(
-            f"no routed request with id {request_id!r}; ids come from route results "
-            "(see 'lfctl route --explain'), and 'lfctl memory forget' removes them"
-        )
+        raise _unknown_id(request_id)
     return _row(row)
+
+
+def resolve_request_id(conn: sqlite3.Connection, text: str) -> str:
+    """The full id that ``text`` names: the id itself, or a unique prefix of it (as git does).
+
+    Ids sort bytewise in the primary-key index, so every id that starts with ``text``
+    comes right after ``text`` itself: a handful of rows answers both questions.
+    """
+    rows = [
+        r[0]
+        for r in conn.execute(
+            "SELECT request_id FROM interactions WHERE request_id >= ? ORDER BY request_id LIMIT ?",
+            (text, AMBIGUOUS_SHOWN + 1),
+        )
+    ]
+    if rows and rows[0] == text:
+        return text
+    matches = [rid for rid in rows if rid.startswith(text)]
+    if not matches:
+        raise _unknown_id(text)
+    if len(text) < MIN_ID_PREFIX:
+        raise InvalidParams(
+            f"request id prefix {text!r} is too short: give at least {MIN_ID_PREFIX} characters"
+        )
+    if len(matches) > 1:
+        shown = ", ".join(matches[:AMBIGUOUS_SHOWN])
+        more = " and more" if len(matches) > AMBIGUOUS_SHOWN else ""
+        raise InvalidParams(
+            f"request id prefix {text!r} is ambiguous: it starts {shown}{more}; "
+            "give more characters"
+        )
+    return matches[0]
+
+
+def _unknown_id(request_id: str) -> NotFound:
+    return NotFound(
+        f"no routed request with id {request_id!r}; ids are printed by 'lfctl chat' and "
+        "'lfctl route --record' (or returned as request_id), and 'lfctl memory forget' "
+        "removes them"
+    )
 
 
 def feedback_stats(conn: sqlite3.Connection) -> dict[str, tuple[float, int]]:

@@ -260,6 +260,8 @@ class MemoryService:
     ) -> dict[str, Any]:
         score = repo.outcome_value(kind, value)
         now = time.time()
+        given = request_id  # the whole id or a unique prefix of it
+        request_id = await self.db.run(lambda conn: repo.resolve_request_id(conn, given))
         row, previous = await self.db.run(
             lambda conn: repo.record_outcome(conn, request_id, kind, score, now)
         )

@@ -69,6 +69,7 @@ def spec_details(
                 }
                 for category, row in measured.items()
             },
+            "generation": spec.generation.describe(),
             "warning": spec.details.get("warning"),
         }
     )

@@ -51,8 +51,8 @@ class Runner(Protocol):
         *,
         on_token: OnToken | None = None,
         on_progress: OnProgress | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
         stop: Sequence[str] = (),
     ) -> Completion: ...
 

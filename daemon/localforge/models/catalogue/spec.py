@@ -24,6 +24,31 @@ class FimTokens:
 
 
 @dataclass(frozen=True)
+class GenerationDefaults:
+    """How a chat answer is sampled when the request does not say (``[[models]]`` may set each).
+
+    ``source`` says where the values came from, for ``lfctl models show``.
+    """
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    repeat_penalty: float = 1.0
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    source: str = "defaults"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "repeat_penalty": self.repeat_penalty,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     path: Path | None  # local GGUF
@@ -45,6 +70,7 @@ class ModelSpec:
     source: str  # "config" | "dir" | "bundled" | "added"
     # Extra facts for display (architecture, quantisation, why this prompt format, ...).
     details: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    generation: GenerationDefaults = field(default_factory=GenerationDefaults)
 
     @property
     def is_remote(self) -> bool:

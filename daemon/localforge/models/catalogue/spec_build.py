@@ -10,11 +10,12 @@ the prompt format above all.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from localforge.models.catalogue.benchmarks import BenchmarkTable, resolve_scores
-from localforge.models.catalogue.spec import ModelSpec
+from localforge.models.catalogue.spec import GenerationDefaults, ModelSpec
 from localforge.models.gguf.info import GgufInfo, estimate_memory, read_gguf_info
 from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE
 from localforge.settings import ModelEntry
@@ -30,6 +31,18 @@ FAMILY_FORMATS = {
     "phi3": "phi3",
 }
 _INSTRUCT_MARKERS = ("instruct", "-it", "chat", "-sft", "-dpo")
+# How chat answers are sampled unless [[models]] or the request says otherwise.
+GENERAL_GENERATION = GenerationDefaults(source="defaults")
+# A base model (no chat template, not instruction-tuned, like the bundled Gemma 3 270M) wanders
+# at 0.7 and can fall into loops ("5555…" for 512 tokens): cooler, with a repeat penalty and a
+# shorter answer (on a few sample questions it answered "Paris." where 0.7 rambled).
+BASE_GENERATION = GenerationDefaults(
+    temperature=0.3,
+    top_p=0.9,
+    repeat_penalty=1.1,
+    max_tokens=256,
+    source="base-model defaults (no chat template, not instruction-tuned)",
+)
 
 
 def spec_from_file(
@@ -88,6 +101,9 @@ def spec_from_file(
         memory_bytes=memory.total_bytes,
         source=source,
         details=details,
+        generation=generation_defaults(
+            entry, base=info.chat_template is None and not _looks_instruct(info)
+        ),
     )
 
 
@@ -130,7 +146,23 @@ def spec_from_url(
         memory_bytes=None,
         source="config",
         details={"prompt_format_reason": reason, "benchmarks": scores.describe()},
+        generation=generation_defaults(entry, base=False),
     )
+
+
+def generation_defaults(entry: ModelEntry | None, *, base: bool) -> GenerationDefaults:
+    """The model's sampling defaults: each key from ``[[models]]`` when set, else the built-in."""
+    built_in = BASE_GENERATION if base else GENERAL_GENERATION
+    if entry is None:
+        return built_in
+    keys = ("temperature", "top_p", "repeat_penalty", "max_tokens")
+    configured = {key: getattr(entry, key) for key in keys if getattr(entry, key) is not None}
+    if entry.stop:
+        configured["stop"] = tuple(entry.stop)
+    if not configured:
+        return built_in
+    source = f"set in config ({', '.join(sorted(configured))}); others: {built_in.source}"
+    return replace(built_in, **configured, source=source)
 
 
 def choose_prompt_format(info: GgufInfo, configured: str | None) -> tuple[str, str]:

@@ -289,10 +289,13 @@ class ModelManager:
         *,
         on_token: OnToken | None = None,
         on_progress: OnProgress | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
         stop: Sequence[str] = (),
     ) -> Completion:
+        """Answer ``messages``; what the request leaves unset comes from ``spec.generation``."""
+        defaults = spec.generation
+        stop = (*stop, *defaults.stop)
         if spec.is_remote and spec.prompt_format in (SERVER_TEMPLATE, GGUF_TEMPLATE):
             # The server applies the model's own template to the messages.
             prompt = build_chat_prompt(GGUF_TEMPLATE, SERVER_TEMPLATE, messages, stop)
@@ -304,8 +307,10 @@ class ModelManager:
             kind=prompt.kind,
             prompt=prompt.prompt,
             messages=prompt.messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
+            max_tokens=defaults.max_tokens if max_tokens is None else max_tokens,
+            temperature=defaults.temperature if temperature is None else temperature,
+            top_p=defaults.top_p,
+            repeat_penalty=defaults.repeat_penalty,
             stop=prompt.stop,
             fresh=not self.settings.residency.reuse_prompt_prefix,
         )

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from localforge.errors import ModelError, Timeout, Unavailable
+from localforge.models.runtime.repetition import RepetitionGuard
 from localforge.models.runtime.worker import GenerateRequest, Generation, OnToken
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class RemoteBackend:
         pieces: list[str] = []
         finish = "stop"
         usage: dict[str, Any] = {}
+        guard = RepetitionGuard() if request.repetition_guard else None
         limits = httpx.Timeout(timeout, connect=self.connect_timeout)
         try:
             async with httpx.AsyncClient(timeout=limits) as client:
@@ -66,8 +68,11 @@ class RemoteBackend:
                     "model": await self.served_name(client),
                     "max_tokens": request.max_tokens,
                     "temperature": request.temperature,
+                    "top_p": request.top_p,
                     "stream": True,
                 }
+                if request.repeat_penalty != 1.0:  # not OpenAI's; llama-server reads it
+                    body["repeat_penalty"] = request.repeat_penalty
                 if request.stop:
                     body["stop"] = list(request.stop)
                 if request.kind == "chat":
@@ -104,6 +109,9 @@ class RemoteBackend:
                         pieces.append(text)
                         if on_token is not None:
                             on_token(text)
+                        if guard is not None and guard.add(text):
+                            finish = "repetition"
+                            break
         except httpx.TimeoutException as exc:
             raise Timeout(
                 f"remote model '{self.name}' at {self.url} timed out after {timeout:g}s; "

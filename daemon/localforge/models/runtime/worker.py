@@ -45,8 +45,11 @@ class GenerateRequest:
     messages: list[dict[str, str]] | None = None
     max_tokens: int = 256
     temperature: float = 0.7
+    top_p: float = 0.95
+    repeat_penalty: float = 1.0  # 1.0: off
     stop: tuple[str, ...] = ()
     fresh: bool = False  # evaluate the whole prompt, reusing no cached prefix
+    repetition_guard: bool = True  # stop a loop: finish_reason "repetition" (repetition.py)
 
     def to_frame(self, rid: int) -> dict[str, Any]:
         frame: dict[str, Any] = {
@@ -55,8 +58,11 @@ class GenerateRequest:
             "kind": self.kind,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "top_p": self.top_p,
+            "repeat_penalty": self.repeat_penalty,
             "stop": list(self.stop),
             "fresh": self.fresh,
+            "repetition_guard": self.repetition_guard,
         }
         if self.kind == "chat":
             frame["messages"] = self.messages or []

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from localforge.models.runtime import faults
 from localforge.models.runtime.protocol import ProtocolError, pack, read_frame_sync
+from localforge.models.runtime.repetition import RepetitionGuard
 
 log = logging.getLogger("localforge.worker")
 
@@ -229,9 +230,12 @@ class Worker:
         options: dict[str, Any] = {
             "max_tokens": int(message.get("max_tokens", 256)),
             "temperature": float(message.get("temperature", 0.7)),
+            "top_p": float(message.get("top_p", 0.95)),
+            "repeat_penalty": float(message.get("repeat_penalty", 1.0)),
             "stop": list(message.get("stop") or []),
             "stream": True,
         }
+        guard = RepetitionGuard() if message.get("repetition_guard", True) else None
         if options["temperature"] <= 0:
             options["top_k"] = 1
         if message.get("fresh"):
@@ -271,6 +275,10 @@ class Worker:
                 first = time.perf_counter()
             pieces.append(text)
             self.send({"op": "token", "id": rid, "text": text})
+            if guard is not None and guard.add(text):
+                finish = "repetition"
+                stream.close()
+                break
         total = time.perf_counter() - started
         text = "".join(pieces)
         completion_tokens = (

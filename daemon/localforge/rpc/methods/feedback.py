@@ -10,7 +10,11 @@ from localforge.rpc.dispatch import CallContext, Method, Params
 
 
 class RecordParams(Params):
-    request_id: str = Field(description="the id a routed request returned")
+    request_id: str = Field(
+        min_length=1,
+        description="the id a routed request returned, or a unique prefix of it "
+        "(at least 4 characters)",
+    )
     kind: Literal["thumbs_up", "thumbs_down", "accepted", "rejected", "partial"] = Field(
         description="what the user did with the answer"
     )

@@ -31,9 +31,18 @@ class ChatParams(Params):
     stream: bool = Field(
         True, description="send route, load progress and tokens as $/stream notifications"
     )
-    max_tokens: int = Field(512, ge=1, le=32768)
-    temperature: float = Field(0.7, ge=0, le=2)
-    stop: list[str] = Field(default_factory=list)
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=32768,
+        description="unset: the model's max_tokens (512; 256 for a base model)",
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="unset: the model's temperature (0.7; 0.3 for a base model)"
+    )
+    stop: list[str] = Field(
+        default_factory=list, description="stop strings, added to the model's and the format's"
+    )
 
 
 class CodeParams(Params):
