@@ -34,6 +34,7 @@ from localforge.rpc.server import RpcServer
 from localforge.runtime import InstanceLock, ensure_private_dir
 from localforge.service import Service
 from localforge.serving.context import Services
+from localforge.serving.metrics import Metrics, Sources
 from localforge.serving.service import Serving
 from localforge.settings import LoadedSettings, Settings, load_settings
 from localforge.storage.database import Database
@@ -65,9 +66,21 @@ class App:
             config_file=lambda: self.loaded.config_file,
         )
         self.services.append(self.registry)
+        # Prometheus metrics: fed by the serving core and the doors, read by /metrics.
+        self.metrics = Metrics(
+            Sources(
+                models_status=lambda: self.manager.status(),
+                memory_points=lambda: self.memory.points(),
+                in_flight=lambda: self.serving.in_flight,
+            )
+        )
         # Model workers and residency; the router's source of candidates.
         self.manager = ModelManager(
-            lambda: self.settings, self.registry, self.storage, paths.state_dir
+            lambda: self.settings,
+            self.registry,
+            self.storage,
+            paths.state_dir,
+            on_load=self.metrics.loaded,
         )
         self.services.append(self.manager)
         # The task classifier (artifact loaded at start); the router asks it for every query.
@@ -88,12 +101,15 @@ class App:
             router=self.router,
             outcomes=self.memory,
             store_report=self._store_report,
+            embedder=self.memory,
+            observer=self.metrics,
         )
         self.doors = Services(
             daemon=self,
             serving=self.serving,
             routing=self.router,
             memory=self.memory,
+            metrics=self.metrics,
             log_file=paths.log_file,
         )
         self.rpc = RpcServer(
