@@ -220,6 +220,15 @@ class HttpSettings(Section):
         return value
 
 
+HTTP_RESTART_KEYS = (
+    "http.listen",
+    "http.allow_remote",
+    "http.cors_origins",
+    "http.header_timeout_s",
+    "http.max_connections",
+)  # the HTTP listener and its middleware are built at start; the rest is read per request
+
+
 def split_listen(value: str) -> tuple[str, int]:
     """``"127.0.0.1:8010"`` -> ``("127.0.0.1", 8010)``; ``[::1]:8010`` for IPv6."""
     host, sep, port = value.rpartition(":")

@@ -13,7 +13,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -44,6 +50,7 @@ class Sources:
 
 class Metrics:
     def __init__(self, sources: Sources | None = None) -> None:
+        disable_created_metrics()  # no *_created series: they double the text for no use here
         self.sources = sources
         self.registry = CollectorRegistry()
         r = self.registry
