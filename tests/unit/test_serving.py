@@ -63,6 +63,8 @@ class FakeRunner:
     fail_after: int | None = None
     hold: asyncio.Event | None = None  # generation waits here (for cancellation tests)
     cancelled: bool = False
+    stopped: bool = False  # the model acknowledged the stop (after stop_s)
+    stop_s: float = 0.0
     deferred: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def chat(self, spec: ModelSpec, messages: Sequence[dict[str, str]], **kw: Any) -> Any:
@@ -86,6 +88,8 @@ class FakeRunner:
                 await self.hold.wait()
             except asyncio.CancelledError:
                 self.cancelled = True
+                await asyncio.sleep(self.stop_s)  # a worker takes a moment to stop
+                self.stopped = True
                 raise
         return Completion(
             text="".join(self.pieces),
@@ -297,5 +301,27 @@ def test_the_observer_hears_decisions_answers_and_errors_as_metrics() -> None:
             in text
         )
         assert "localforge_requests_in_flight 0.0" in text
+
+    asyncio.run(main())
+
+
+def test_a_caller_cancelled_again_while_it_waits_does_not_cut_the_stop_short() -> None:
+    async def main() -> None:
+        runner = FakeRunner(hold=asyncio.Event(), stop_s=0.1)
+        seen: list[Event] = []
+
+        async def consume() -> None:
+            async for event in serving(runner, FakeRouter()).chat(chat()):
+                seen.append(event)
+
+        task = asyncio.create_task(consume())
+        while len(seen) < 5:
+            await asyncio.sleep(0.01)
+        for _ in range(3):  # level-triggered cancellation, as in anyio's cancel scopes
+            task.cancel()
+            await asyncio.sleep(0.01)
+        await asyncio.wait({task})
+        await asyncio.sleep(0.2)
+        assert runner.cancelled and runner.stopped, "the model's stop must run to its end"
 
     asyncio.run(main())

@@ -435,7 +435,9 @@ async def _events(work: Callable[[Emit], Awaitable[dict[str, Any]]]) -> AsyncIte
     """Run ``work`` as a task; yield what it emits as it emits it, then ``Done`` with its result.
 
     Cancelling the iterating task cancels ``work`` and waits for it, so the model is
-    told to stop and its slot is free before the cancellation goes on.
+    told to stop and its slot is free before the cancellation goes on. ``work`` is
+    cancelled once: a caller cancelled again while it waits (as anyio's cancel scopes
+    do) stops waiting, and ``work`` still finishes stopping the model on its own.
     """
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     task = asyncio.ensure_future(work(queue.put_nowait))
@@ -447,7 +449,7 @@ async def _events(work: Callable[[Emit], Awaitable[dict[str, Any]]]) -> AsyncIte
     finally:
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task})  # unlike gather, a cancelled wait leaves task alone
 
 
 def _since(started: float) -> float:
