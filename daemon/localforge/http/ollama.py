@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from localforge.errors import InvalidParams, LocalForgeError, NotFound
 from localforge.http.errors import stream_error
-from localforge.http.relay import finish, first, tag, tag_result, tag_route
+from localforge.http.relay import EventStream, aclose, finish, first, tag, tag_result, tag_route
 from localforge.http.schemas import OllamaError, Open, errors, streamed
 from localforge.serving.context import Services
 from localforge.serving.events import Done, Event, RouteDecided, Token
@@ -353,7 +353,7 @@ def _ndjson(
     *,
     piece: Callable[[str], dict[str, Any]],
     closing: Callable[[dict[str, Any]], dict[str, Any]],
-) -> StreamingResponse:
+) -> EventStream:
     path = request.url.path
 
     def line(data: dict[str, Any]) -> bytes:
@@ -368,8 +368,10 @@ def _ndjson(
                     yield line(closing(event.result))
         except LocalForgeError as exc:
             yield line(stream_error(exc, path))
+        finally:
+            await aclose(events)
 
-    return StreamingResponse(body(), media_type="application/x-ndjson")
+    return EventStream(body(), media_type="application/x-ndjson")
 
 
 class EmbedBody(Open):

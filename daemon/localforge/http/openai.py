@@ -19,12 +19,12 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from localforge import __version__
 from localforge.errors import InvalidParams, LocalForgeError, NotFound
 from localforge.http.errors import stream_error
-from localforge.http.relay import finish, first, tag, tag_result, tag_route
+from localforge.http.relay import EventStream, aclose, finish, first, tag, tag_result, tag_route
 from localforge.http.schemas import Open, OpenAIError, errors, streamed
 from localforge.serving.context import Services
 from localforge.serving.events import Done, Event, LoadProgress, RouteDecided, Token
@@ -279,7 +279,7 @@ def _sse(
     piece: Callable[[str], dict[str, Any]],
     closing: Callable[[dict[str, Any]], dict[str, Any]],
     usage_chunk: Callable[[dict[str, Any]], dict[str, Any]] | None,
-) -> StreamingResponse:
+) -> EventStream:
     path = request.url.path
 
     def line(data: dict[str, Any]) -> bytes:
@@ -300,9 +300,11 @@ def _sse(
                         yield line(usage_chunk(event.result))
         except LocalForgeError as exc:
             yield line(stream_error(exc, path))
+        finally:
+            await aclose(events)
         yield b"data: [DONE]\n\n"
 
-    return StreamingResponse(
+    return EventStream(
         body(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

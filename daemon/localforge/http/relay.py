@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from starlette.requests import Request
+from starlette.responses import StreamingResponse
 
 from localforge.errors import RequestCancelled
 from localforge.http.security import ASGIApp, Message, Receive, Scope, Send
@@ -77,6 +78,30 @@ class Tagging:
         await self.app(scope, receive, send_tagged)
 
 
+class EventStream(StreamingResponse):
+    """A streamed answer that stops its serving call however the response ends.
+
+    Starlette stops sending when the client disconnects but leaves the body
+    iterator suspended; closing it here closes the serving call, which stops the
+    generation and frees the worker.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+
+
+async def aclose(events: AsyncIterator[Event]) -> None:
+    """Close a serving call (an async generator) that is not drained: it stops the model."""
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
+
+
 async def _disconnected(request: Request) -> None:
     """Return once the client has gone (the body is read already, so only that can come)."""
     while True:
@@ -95,7 +120,7 @@ async def watch(request: Request, work: Awaitable[T]) -> T:
         gone.cancel()
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task})  # cancelled once: it stops the model on its own
     if task.cancelled():
         raise RequestCancelled("the client closed the connection before the answer")
     return task.result()

@@ -9,8 +9,8 @@ outermost ASGI middleware; for every request it checks, in order:
 2. an ``Origin`` header (sent by browsers) is an allowed CORS origin or this door
    itself (403 otherwise), so a web page cannot drive the models;
 3. the bearer token, when one is set (401, compared in constant time);
-4. the body fits ``http.max_body_bytes`` (413, before reading it when
-   ``Content-Length`` says so, else as soon as it grows past the cap).
+4. the body fits ``http.max_body_bytes`` (413 before reading it when
+   ``Content-Length`` says so; a chunked body is read first, up to the cap).
 """
 
 from __future__ import annotations
@@ -107,10 +107,16 @@ class Guard:
             return
         limit = settings.max_body_bytes
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            await response(BodyTooLarge(limit), scope.get("path", ""))(scope, receive, send)
+        try:
+            if length is not None and length.isdigit():
+                if int(length) > limit:
+                    raise BodyTooLarge(limit)
+            elif scope.get("method") in ("POST", "PUT", "PATCH"):
+                receive = await _buffered(receive, limit)  # chunked: read it, within the cap
+        except BodyTooLarge as refusal:
+            await response(refusal, scope.get("path", ""))(scope, receive, send)
             return
-        await self.app(scope, _capped(receive, limit), send)
+        await self.app(scope, receive, send)
 
     def _check(self, scope: Scope, settings: HttpSettings) -> None:
         host = _header(scope, b"host")
@@ -154,16 +160,27 @@ def _is_preflight(scope: Scope) -> bool:
     )
 
 
-def _capped(receive: Receive, limit: int) -> Receive:
-    seen = 0
-
-    async def receive_capped() -> Message:
-        nonlocal seen
+async def _buffered(receive: Receive, limit: int) -> Receive:
+    """Read a body of unknown length whole (refusing it past ``limit``), then replay it."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
-        if message.get("type") == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge(limit)
-        return message
+        if message["type"] != "http.request":
+            break  # the client went away: the app hears it on its next receive
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise BodyTooLarge(limit)
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    replayed = False
 
-    return receive_capped
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+
+    return replay
