@@ -25,7 +25,7 @@ from localforge import __version__
 from localforge.errors import InvalidParams, LocalForgeError, NotFound
 from localforge.http.errors import stream_error
 from localforge.http.relay import EventStream, aclose, finish, first, tag, tag_result, tag_route
-from localforge.http.schemas import Open, OpenAIError, errors, streamed
+from localforge.http.schemas import Body, Open, OpenAIError, errors, streamed
 from localforge.serving.context import Services
 from localforge.serving.events import Done, Event, LoadProgress, RouteDecided, Token
 from localforge.serving.requests import ChatRequest, CodeRequest
@@ -495,7 +495,7 @@ async def embeddings(request: Request, body: EmbeddingRequest) -> Response:
 # --- LocalForge's own ------------------------------------------------------------------
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(Body):
     request_id: str = Field(description="x-localforge-request-id, or the answer's id")
     kind: FEEDBACK_KINDS = Field(description="what the user did with the answer")
     value: float | None = Field(None, ge=0, le=1, description="outcome in [0, 1]")
@@ -519,7 +519,7 @@ async def feedback(request: Request, body: FeedbackRequest) -> Response:
     return JSONResponse(result)
 
 
-class RouteRequest(BaseModel):
+class RouteRequest(Body):
     text: str = Field(min_length=1, description="the query to route")
     kind: Literal["chat", "code"] = "chat"
     model: str | None = Field(None, description="force this model (the trace still scores all)")

@@ -4,13 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class Open(BaseModel):
+class Body(BaseModel):
+    """A request body: its text must be real Unicode (JSON can spell lone surrogates)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode(cls, data: Any) -> Any:
+        _check_text(data)
+        return data
+
+
+class Open(Body):
     """A body that accepts fields it does not know (clients send many we ignore)."""
 
     model_config = ConfigDict(extra="allow")
+
+
+def _check_text(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"text has a lone surrogate ({value[exc.start : exc.end]!r}), which is not "
+                "Unicode; send UTF-8 text"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
 
 
 class OpenAIErrorDetail(BaseModel):
