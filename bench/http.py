@@ -6,8 +6,9 @@ One run, on a real ``lfd serve --http`` with the bundled Gemma 3 270M (n_ctx 512
 2. tiny completion: ``POST /v1/chat/completions`` (one token, named model) against the
    socket's ``chat.complete``;
 
-each sequentially from one client with a kept-alive connection, the two doors
-interleaved request by request so that drift hits both alike; p50, p99 and requests/s.
+each sequentially from one client with a kept-alive connection (a minimal HTTP/1.1
+client, as lfctl's is a minimal socket one), the two doors interleaved request by
+request so that drift hits both alike; p50, p99 and requests/s.
 
 3. time to first token of a streamed ``/v1/completions`` with the model named, against
    ``python -m llama_cpp.server`` serving the same GGUF with the same n_ctx: the same
@@ -32,6 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import argparse
 import json
+import socket
 import statistics
 import tempfile
 import time
@@ -44,6 +46,35 @@ from tests.support.llama_server import llama_server
 
 QUERY = "reverse a linked list in C"
 PROMPT = "Question {n}: What is the capital of France?\nAnswer:"
+
+
+class RawHttp:
+    """A minimal keep-alive HTTP/1.1 client (like lfctl's socket client), so that the
+    comparison measures the door and not a client library's own overhead."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.port = port
+        self.buffer = b""
+
+    def post(self, path: str, body: dict[str, object]) -> bytes:
+        data = json.dumps(body).encode()
+        self.sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(65536)
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.decode(errors="replace"))
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(self.buffer) < length:
+            self.buffer += self.sock.recv(65536)
+        answer, self.buffer = self.buffer[:length], self.buffer[length:]
+        return answer
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -135,16 +166,14 @@ def main() -> int:
     config = GEMMA_CONFIG.format(gemma=gemma, residency="", extra="")
 
     with http_daemon(config) as door, door.daemon.client(timeout=120) as rpc:
-        http = httpx.Client(base_url=door.base, timeout=120)
+        http = RawHttp(door.port)
         print(f"LocalForge on {door.base}; Gemma 3 270M, n_ctx 512, one client, sequential")
         print("route-only (nothing recorded)")
         route = interleaved(
             args.requests,
             {
                 "socket route.explain": lambda: rpc.call("route.explain", {"text": QUERY}),
-                "HTTP POST /v1/route": lambda: http.post(
-                    "/v1/route", json={"text": QUERY}
-                ).raise_for_status(),
+                "HTTP POST /v1/route": lambda: http.post("/v1/route", {"text": QUERY}),
             },
         )
         show(route)
@@ -157,13 +186,11 @@ def main() -> int:
                 "socket chat.complete": lambda: rpc.call(
                     "chat.complete", {**tiny, "stream": False}
                 ),
-                "HTTP POST /v1/chat/completions": lambda: http.post(
-                    "/v1/chat/completions", json=tiny
-                ).raise_for_status(),
+                "HTTP POST /v1/chat/completions": lambda: http.post("/v1/chat/completions", tiny),
             },
         )
         show(completion)
-        http.close()
+        http.sock.close()
         with tempfile.TemporaryDirectory(prefix="lfbench") as tmp:
             log = Path(tmp) / "llama_cpp_server.log"
             with llama_server(gemma, log, n_ctx=512, alias="gemma") as url:
