@@ -144,3 +144,28 @@ def test_route_explains_the_decision_without_generating(door: HttpDaemon) -> Non
     assert body["winner"] == "gemma" and body["task_type"] == "coding"
     assert trace.headers["x-localforge-task"] == "coding"
     assert body["recorded"] is False
+
+
+def test_metrics_count_what_the_requests_above_did(door: HttpDaemon) -> None:
+    text = httpx.get(door.base + "/metrics", timeout=10).text
+    for expected in (
+        'localforge_http_requests_total{endpoint="/v1/chat/completions",method="POST",status="200"}',
+        'localforge_http_requests_total{endpoint="/v1/chat/completions",method="POST",status="404"}',
+        'localforge_routing_decisions_total{kind="chat",model="gemma",task_type="',
+        'localforge_model_loads_total{model="gemma"} 1.0',
+        'localforge_model_load_seconds_count{model="gemma"} 1.0',
+        'localforge_first_token_seconds_bucket{le="0.5",model="gemma"}',
+        'localforge_answer_seconds_count{kind="code",model="gemma"} 1.0',
+        'localforge_tokens_per_second_count{model="gemma"}',
+        "localforge_route_seconds_count ",
+        'localforge_feedback_total{kind="thumbs_up"} 1.0',
+        'localforge_model_memory_bytes{device="cpu",model="gemma",state="idle"}',
+        'localforge_device_budget_bytes{device="cpu"}',
+        "localforge_queue_depth 0.0",
+        "localforge_memory_points ",
+        "localforge_routing_fallbacks_total",
+        "localforge_model_swaps_total 0.0",
+    ):
+        assert expected in text, expected
+    status = door.daemon.call("daemon.status")["services"]["http"]
+    assert status["state"] == "ready" and status["url"] == door.base
