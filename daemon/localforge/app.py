@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localforge import __version__
 from localforge.config_watch import ConfigWatch
@@ -35,9 +35,13 @@ from localforge.rpc.server import RpcServer
 from localforge.runtime import InstanceLock, ensure_private_dir
 from localforge.service import Service
 from localforge.serving.context import Services
+from localforge.serving.metrics import Metrics, Sources
 from localforge.serving.service import Serving
-from localforge.settings import LoadedSettings, Settings, load_settings
+from localforge.settings import HTTP_RESTART_KEYS, LoadedSettings, Settings, load_settings
 from localforge.storage.database import Database
+
+if TYPE_CHECKING:
+    from localforge.http.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +71,21 @@ class App:
             bundled=functools.partial(bundled_gguf, paths.cache_dir),
         )
         self.services.append(self.registry)
+        # Prometheus metrics: fed by the serving core and the doors, read by /metrics.
+        self.metrics = Metrics(
+            Sources(
+                models_status=lambda: self.manager.status(),
+                memory_points=lambda: self.memory.points(),
+                in_flight=lambda: self.serving.in_flight,
+            )
+        )
         # Model workers and residency; the router's source of candidates.
         self.manager = ModelManager(
-            lambda: self.settings, self.registry, self.storage, paths.state_dir
+            lambda: self.settings,
+            self.registry,
+            self.storage,
+            paths.state_dir,
+            on_load=self.metrics.loaded,
         )
         self.services.append(self.manager)
         # The task classifier (artifact loaded at start); the router asks it for every query.
@@ -90,12 +106,15 @@ class App:
             router=self.router,
             outcomes=self.memory,
             store_report=self._store_report,
+            embedder=self.memory,
+            observer=self.metrics,
         )
         self.doors = Services(
             daemon=self,
             serving=self.serving,
             routing=self.router,
             memory=self.memory,
+            metrics=self.metrics,
             log_file=paths.log_file,
         )
         self.rpc = RpcServer(
@@ -105,6 +124,12 @@ class App:
             max_frame_bytes=self.settings.daemon.max_frame_bytes,
             idle_frame_timeout_s=self.settings.daemon.idle_frame_timeout_s,
         )
+        # The opt-in HTTP door (OpenAI, Ollama, llama-server, /metrics): same Services.
+        self.http: HttpServer | None = None
+        if self.settings.http.listen:
+            from localforge.http.server import HttpServer
+
+            self.http = HttpServer(self.doors, lambda: self.settings.http)
         self._socket_lock = socket_lock or InstanceLock(paths.lock, str(paths.socket))
         self._data_lock = InstanceLock(paths.data_dir / "lfd.lock", f"data dir {paths.data_dir}")
         self._stop = asyncio.Event()
@@ -129,24 +154,39 @@ class App:
     async def serve(self) -> None:
         self._claim()
         try:
+            if self.http is not None:
+                self.http.check()  # an unsafe listen address is refused before anything starts
             await self._start_services()
             # Models, tokenizers and libraries loaded at start live as long as the daemon:
             # keep them out of the cyclic GC, whose full passes over them stall every client.
             gc.collect()
             gc.freeze()
             await self.rpc.start()
+            await self._start_http()
             self.config_watch.start()
             self._install_signal_handlers()
             log.info("lfd %s ready (pid %d)", __version__, os.getpid())
             await self._stop.wait()
             log.info("shutting down")
             self.config_watch.stop()
+            if self.http is not None:
+                await self.http.close(self.settings.daemon.shutdown_grace_s)
             await self.rpc.close(self.settings.daemon.shutdown_grace_s)
             await self._stop_services()
         finally:
             self._socket_lock.release()
             self._data_lock.release()
         log.info("stopped")
+
+    async def _start_http(self) -> None:
+        if self.http is None:
+            return
+        try:
+            await self.http.start()
+        except BaseException:
+            await self.rpc.close(0)
+            await self._stop_services()
+            raise
 
     def _claim(self) -> None:
         """Private runtime dir, one daemon per socket and per data dir; then the other dirs."""
@@ -222,7 +262,7 @@ class App:
             key
             for key, value in sorted(now.items())
             if self._at_start.get(key) != value
-            and any(_covers(prefix, key) for s in self.services for prefix in s.restart_keys)
+            and any(_covers(prefix, key) for prefix in self._restart_keys())
         ]
         logging.getLogger().setLevel(loaded.settings.daemon.log_level.upper())
         self.rpc.max_frame_bytes = loaded.settings.daemon.max_frame_bytes
@@ -237,6 +277,9 @@ class App:
         if self.restart_needed:
             log.warning("these apply at the next start: %s", ", ".join(self.restart_needed))
         return loaded
+
+    def _restart_keys(self) -> list[str]:
+        return [*HTTP_RESTART_KEYS, *(key for s in self.services for key in s.restart_keys)]
 
     @functools.cached_property
     def _where(self) -> dict[str, Any]:
@@ -267,7 +310,10 @@ class App:
                 "error": self.config_watch.error,
                 "restart_needed": self.restart_needed,
             },
-            "services": {service.name: service.status() for service in self.services},
+            "services": {
+                **{service.name: service.status() for service in self.services},
+                **({"http": self.http.status()} if self.http is not None else {}),
+            },
         }
 
 

@@ -26,6 +26,7 @@ MODEL_ERROR = -32010
 WORKER_CRASHED = -32011
 BUDGET_EXCEEDED = -32012
 TIMEOUT = -32013
+BUSY = -32014
 
 
 class LocalForgeError(Exception):
@@ -113,6 +114,12 @@ class AnswerTooLarge(BudgetExceeded):
 
 class Timeout(LocalForgeError):
     code = TIMEOUT
+
+
+class Busy(LocalForgeError):
+    """Too many requests are waiting; ``data["retry_after_s"]`` says when to try again."""
+
+    code = BUSY
 
 
 class StartupError(LocalForgeError):

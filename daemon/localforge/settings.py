@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from localforge.benchmarks import score_problem
 from localforge.errors import ConfigError
@@ -166,6 +174,68 @@ class ResidencySettings(Section):
     cooldown_s: float = Field(
         30.0, gt=0, description="first cool-down; it doubles with each further failure, to 1 h"
     )
+    max_queue: int = Field(
+        64,
+        ge=0,
+        description="answers waiting or running at once, from every door; more are refused "
+        "with a retry hint (0: no limit)",
+    )
+
+
+class HttpSettings(Section):
+    listen: str | None = Field(
+        None,
+        description="HOST:PORT of the OpenAI / Ollama / llama-server door (`lfd serve --http`); "
+        "off when unset",
+    )
+    allow_remote: bool = Field(
+        False, description="allow a listen address that is not loopback (then a token is required)"
+    )
+    token: SecretStr | None = Field(
+        None, description="bearer token every HTTP request must carry, when set"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names accepted besides the listen address and localhost "
+        "(a reverse proxy's public name)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to call the door; none if empty"
+    )
+    max_body_bytes: int = Field(
+        16 * MIB, ge=1024, description="largest request body accepted; larger ones get 413"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection must send its request head within this"
+    )
+    max_connections: int = Field(
+        256, ge=1, description="open connections beyond this are answered 503"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_listen(value)
+        return value
+
+
+HTTP_RESTART_KEYS = (
+    "http.listen",
+    "http.allow_remote",
+    "http.cors_origins",
+    "http.header_timeout_s",
+    "http.max_connections",
+)  # the HTTP listener and its middleware are built at start; the rest is read per request
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:8010"`` -> ``("127.0.0.1", 8010)``; ``[::1]:8010`` for IPv6."""
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8010)")
+    return host, int(port)
 
 
 class ModelEntry(Section):
@@ -213,6 +283,7 @@ class Settings(Section):
     weights: WeightSettings = Field(default_factory=WeightSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     model_dirs: list[Path] = Field(default_factory=list)
     models: list[ModelEntry] = Field(default_factory=list)
 

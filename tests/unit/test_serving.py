@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from localforge.errors import NotFound, Unavailable, WorkerCrashed
+from localforge.errors import Busy, NotFound, Unavailable, WorkerCrashed
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.runtime.manager import Completion
 from localforge.routing.router import Decision
 from localforge.serving.events import Done, Event, LoadProgress, RouteDecided, Token
+from localforge.serving.metrics import Metrics
 from localforge.serving.requests import ChatRequest, CodeRequest
 from localforge.serving.service import Serving
 from localforge.settings import Settings
@@ -62,6 +63,8 @@ class FakeRunner:
     fail_after: int | None = None
     hold: asyncio.Event | None = None  # generation waits here (for cancellation tests)
     cancelled: bool = False
+    stopped: bool = False  # the model acknowledged the stop (after stop_s)
+    stop_s: float = 0.0
     deferred: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def chat(self, spec: ModelSpec, messages: Sequence[dict[str, str]], **kw: Any) -> Any:
@@ -85,6 +88,8 @@ class FakeRunner:
                 await self.hold.wait()
             except asyncio.CancelledError:
                 self.cancelled = True
+                await asyncio.sleep(self.stop_s)  # a worker takes a moment to stop
+                self.stopped = True
                 raise
         return Completion(
             text="".join(self.pieces),
@@ -243,5 +248,80 @@ def test_completions_use_the_configured_completion_model() -> None:
             await collect(
                 serving(FakeRunner(), router, missing).complete_code(CodeRequest(prefix="x"))
             )
+
+    asyncio.run(main())
+
+
+def test_beyond_max_queue_a_request_is_refused_busy_with_a_retry_hint() -> None:
+    async def main() -> None:
+        limited = Settings.model_validate({"residency": {"max_queue": 1}})
+        runner = FakeRunner(hold=asyncio.Event())
+        core = serving(runner, FakeRouter(), limited)
+        first = asyncio.create_task(collect(core.chat(chat())))
+        while core.in_flight < 1:
+            await asyncio.sleep(0.01)
+        with pytest.raises(Busy, match=r"residency\.max_queue = 1") as refused:
+            await collect(core.chat(chat()))
+        assert refused.value.data is not None and refused.value.data["retry_after_s"] >= 1
+        assert runner.hold is not None
+        runner.hold.set()
+        await first
+        assert core.in_flight == 0
+        await collect(core.chat(chat()))  # room again
+
+    asyncio.run(main())
+
+
+def test_the_observer_hears_decisions_answers_and_errors_as_metrics() -> None:
+    async def main() -> None:
+        metrics = Metrics()
+        runner, router = FakeRunner(), FakeRouter()
+        core = Serving(
+            FakeCatalogue("writer", "coder"),  # type: ignore[arg-type]
+            runner,  # type: ignore[arg-type]
+            Settings,
+            router=router,  # type: ignore[arg-type]
+            observer=metrics,
+        )
+        await collect(core.chat(chat()))
+        with pytest.raises(WorkerCrashed):
+            await collect(
+                Serving(
+                    FakeCatalogue("writer"), FakeRunner(fail_after=0), Settings, observer=metrics
+                ).chat(chat())
+            )  # type: ignore[arg-type]
+        metrics.loaded("writer", 0.7)
+        metrics.http_request("/v1/models", "GET", 200, 0.001)
+        text = (await metrics.render()).decode()
+        assert 'localforge_answers_total{kind="chat",model="writer"} 1.0' in text
+        assert 'localforge_answer_errors_total{error="WorkerCrashed",kind="chat"} 1.0' in text
+        assert 'localforge_model_loads_total{model="writer"} 1.0' in text
+        assert (
+            'localforge_http_requests_total{endpoint="/v1/models",method="GET",status="200"}'
+            in text
+        )
+        assert "localforge_requests_in_flight 0.0" in text
+
+    asyncio.run(main())
+
+
+def test_a_caller_cancelled_again_while_it_waits_does_not_cut_the_stop_short() -> None:
+    async def main() -> None:
+        runner = FakeRunner(hold=asyncio.Event(), stop_s=0.1)
+        seen: list[Event] = []
+
+        async def consume() -> None:
+            async for event in serving(runner, FakeRouter()).chat(chat()):
+                seen.append(event)
+
+        task = asyncio.create_task(consume())
+        while len(seen) < 5:
+            await asyncio.sleep(0.01)
+        for _ in range(3):  # level-triggered cancellation, as in anyio's cancel scopes
+            task.cancel()
+            await asyncio.sleep(0.01)
+        await asyncio.wait({task})
+        await asyncio.sleep(0.2)
+        assert runner.cancelled and runner.stopped, "the model's stop must run to its end"
 
     asyncio.run(main())

@@ -1,4 +1,4 @@
-"""lfctl status | stop | reload | config show | config check | methods."""
+"""lfctl status | stop | reload | config show | config check | methods | metrics."""
 
 from __future__ import annotations
 
@@ -156,6 +156,11 @@ def methods(ctx: Context) -> int:
     return 0
 
 
+def metrics(ctx: Context) -> int:
+    print(ctx.call("daemon.metrics")["text"], end="")
+    return 0
+
+
 def _show(value: Any) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -175,6 +180,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=reload)
+
+    p = sub.add_parser("metrics", help="every metric in the Prometheus text format")
+    p.set_defaults(func=metrics)
 
     p = sub.add_parser("methods", help="list the daemon's JSON-RPC methods")
     p.add_argument("--json", action="store_true")

@@ -25,6 +25,8 @@ def _flags(args: argparse.Namespace) -> dict[str, str]:
     flags = parse_flag_assignments(args.assignments)
     if args.log_level:
         flags["daemon.log_level"] = args.log_level
+    if getattr(args, "http", None):
+        flags["http.listen"] = args.http
     return flags
 
 
@@ -46,6 +48,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="run the daemon in the foreground")
     add_settings_flags(parser)
+    parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="also serve the OpenAI, Ollama and llama-server HTTP APIs here "
+        "(sets http.listen; loopback only unless http.allow_remote)",
+    )
     parser.set_defaults(func=cmd_serve)
 
 

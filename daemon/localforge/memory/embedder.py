@@ -19,6 +19,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,15 @@ def _copy_with_sha256(source: Path, target: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """Vectors for a batch of texts: ``(len(texts), dim)`` float32, unit length."""
+
+    model: str
+    vectors: np.ndarray
+    tokens: int  # what the embedding model's tokenizer counted, over all texts
+
+
 class Embedder:
     """L2-normalised float32 sentence vectors; thread-safe, meant to run off the event loop."""
 
@@ -161,6 +171,17 @@ class Embedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_counted(self, texts: Sequence[str]) -> Embedded:
+        """Embed and count the tokens the model read (texts cut to ``max_chars`` first)."""
+        cut = [text[: self.max_chars] for text in texts]
+        vectors = self.embed(cut)
+        try:
+            with self._lock:
+                tokens = int(self._model.token_count(cut))
+        except Exception:  # an embedding model without a tokenizer count: estimate
+            tokens = sum(len(text.split()) for text in cut)
+        return Embedded(self.model_name, vectors, tokens)
 
     def _run(self, texts: list[str]) -> np.ndarray:
         with self._lock:

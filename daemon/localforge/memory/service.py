@@ -26,7 +26,7 @@ import numpy as np
 from localforge.errors import InvalidParams, LocalForgeError, Unavailable
 from localforge.memory import interactions as repo
 from localforge.memory.edge_store import EdgeStore, lower_priority, optimize_command
-from localforge.memory.embedder import CACHE_DIR, Embedder
+from localforge.memory.embedder import CACHE_DIR, Embedded, Embedder
 from localforge.memory.interactions import Interaction
 from localforge.memory.qdrant_store import QdrantClientStore
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
@@ -221,6 +221,18 @@ class MemoryService:
     async def embed(self, text: str) -> np.ndarray:
         embedder = self.embedder
         return await self.in_embed(lambda: embedder.embed_one(text))
+
+    async def embed_texts(self, texts: Sequence[str]) -> Embedded:
+        """Vectors of the routing memory's own model, for the embeddings endpoints."""
+        embedder = self.embedder
+        return await self.in_embed(lambda: embedder.embed_counted(texts))
+
+    async def points(self) -> int:
+        """How many vectors the index holds (0 while it is not open)."""
+        if self._store is None:
+            return 0
+        store = self._store
+        return int(await self.in_store(store.count))
 
     async def search(self, vector: np.ndarray, limit: int, models: list[str]) -> list[Neighbour]:
         store = self.store

@@ -55,10 +55,19 @@ class MemoryView(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class MetricsView(Protocol):
+    def http_request(self, endpoint: str, method: str, status: int, seconds: float) -> None: ...
+
+    async def render(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        ...
+
+
 @dataclass(frozen=True)
 class Services:
     daemon: DaemonControl
     serving: Serving
     routing: RoutingView
     memory: MemoryView
+    metrics: MetricsView
     log_file: Path  # named in internal errors, whose details only the log has

@@ -6,10 +6,11 @@ small fakes. Nothing here imports a door.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from localforge.memory.embedder import Embedded
 from localforge.models.catalogue.registry import BrokenModel
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.store import MeasuredScore
@@ -102,6 +103,38 @@ class Outcomes(Protocol):
     async def record_outcome(
         self, request_id: str, kind: str, value: float | None
     ) -> dict[str, Any]: ...
+
+
+class Embeds(Protocol):
+    """The daemon's embedding model (the memory's), for doors that serve embeddings."""
+
+    async def embed_texts(self, texts: Sequence[str]) -> Embedded: ...
+
+
+class Observer(Protocol):
+    """Hears what the serving core decides and how each answer went (the metrics)."""
+
+    def routed(self, kind: str, model: str, trace: Mapping[str, Any]) -> None: ...
+
+    def answered(self, kind: str, model: str, result: Mapping[str, Any]) -> None: ...
+
+    def failed(self, kind: str, model: str | None, error: str) -> None: ...
+
+    def feedback(self, kind: str) -> None: ...
+
+
+class NoObserver:
+    def routed(self, kind: str, model: str, trace: Mapping[str, Any]) -> None:
+        pass
+
+    def answered(self, kind: str, model: str, result: Mapping[str, Any]) -> None:
+        pass
+
+    def failed(self, kind: str, model: str | None, error: str) -> None:
+        pass
+
+    def feedback(self, kind: str) -> None:
+        pass
 
 
 StoreReport = Callable[[Any], Awaitable[int]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from localforge.benchmarks import NEUTRAL_PRIOR
-from localforge.errors import InvalidParams, LocalForgeError, NotFound, Unavailable
+from localforge.errors import Busy, InvalidParams, LocalForgeError, NotFound, Unavailable
+from localforge.memory.embedder import Embedded
 from localforge.models.catalogue.registry import BrokenModel
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.evaluation.runner import evaluate
@@ -29,6 +31,9 @@ from localforge.serving.events import Done, EvalProgress, Event, LoadProgress, R
 from localforge.serving.model_views import spec_details, spec_summary
 from localforge.serving.ports import (
     Catalogue,
+    Embeds,
+    NoObserver,
+    Observer,
     OnProgress,
     OnToken,
     Outcomes,
@@ -40,6 +45,9 @@ from localforge.serving.requests import ChatRequest, CodeRequest, EvalRequest
 from localforge.settings import Settings
 
 log = logging.getLogger(__name__)
+
+MAX_EMBED_INPUTS = 2048  # texts in one embeddings request, as OpenAI allows
+ANSWER_EWMA = 0.2  # weight of the newest answer in the typical answer time (retry hints)
 
 Emit = Callable[[Event], None]
 Call = Callable[[ModelSpec, OnToken | None, OnProgress | None], Awaitable[Completion]]
@@ -67,13 +75,19 @@ class Serving:
         router: Routes | None = None,
         outcomes: Outcomes | None = None,
         store_report: StoreReport | None = None,
+        embedder: Embeds | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.runner = runner
         self.router = router
         self.outcomes = outcomes
+        self.embedder = embedder
+        self.observer: Observer = observer or NoObserver()
         self._settings = settings
         self._store_report = store_report
+        self.in_flight = 0  # answers routing, waiting for a model or generating
+        self._answer_s = 1.0  # typical time an answer takes (EWMA), for retry hints
 
     # --- answering ------------------------------------------------------------
 
@@ -118,10 +132,67 @@ class Serving:
         """Hand a user's verdict on an answer to the memory."""
         if self.outcomes is None:
             raise Unavailable("this daemon has no memory, so it cannot record feedback")
-        return await self.outcomes.record_outcome(request_id, kind, value)
+        result = await self.outcomes.record_outcome(request_id, kind, value)
+        self.observer.feedback(kind)
+        return result
+
+    async def embed(self, texts: list[str]) -> Embedded:
+        """Embed texts with the daemon's embedding model (the one the memory uses)."""
+        if self.embedder is None:
+            raise Unavailable("this daemon has no embedding model (the memory is off)")
+        if not texts:
+            raise InvalidParams("input is empty: send a string or a list of strings")
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise InvalidParams(
+                f"input has {len(texts)} texts; send at most {MAX_EMBED_INPUTS} per request"
+            )
+        return await self.embedder.embed_texts(texts)
+
+    def retry_after_s(self) -> int:
+        """Seconds after which a refused request may well be admitted."""
+        return max(1, min(60, math.ceil(self._answer_s)))
+
+    def _admit(self) -> None:
+        limit = self._settings().residency.max_queue
+        if limit and self.in_flight >= limit:
+            wait = self.retry_after_s()
+            raise Busy(
+                f"{self.in_flight} requests are already waiting or running "
+                f"(residency.max_queue = {limit}); retry in {wait}s, or raise residency.max_queue",
+                data={"retry_after_s": wait},
+            )
 
     async def _answer(
         self, emit: Emit, text: str, model: str, kind: str, stream: bool, call: Call
+    ) -> dict[str, Any]:
+        """Admit one request (``residency.max_queue``), serve it, and tell the observer."""
+        forced = None if model == "auto" else model
+        spec = self.catalogue.get(forced) if forced is not None else None  # NotFound names them
+        self._admit()
+        self.in_flight += 1
+        started = time.perf_counter()
+        try:
+            return await self._serve(emit, text, forced, spec, kind, stream, call)
+        except LocalForgeError as exc:
+            self.observer.failed(kind, forced, type(exc).__name__)
+            raise
+        except asyncio.CancelledError:
+            self.observer.failed(kind, forced, "Cancelled")
+            raise
+        finally:
+            self.in_flight -= 1
+            seconds = time.perf_counter() - started
+            self._answer_s += ANSWER_EWMA * (seconds - self._answer_s)
+
+    async def _serve(
+        self,
+        emit: Emit,
+        text: str,
+        forced: str | None,
+        spec: ModelSpec | None,
+        kind: str,
+        stream: bool,
+        call: Call,
     ) -> dict[str, Any]:
         """Route, serve and record one request.
 
@@ -129,8 +200,6 @@ class Serving:
         generating at once while the router classifies and records the request in
         parallel; events still begin with the route, and earlier ones wait for it.
         """
-        forced = None if model == "auto" else model
-        spec = self.catalogue.get(forced) if forced is not None else None  # NotFound names them
         routing: asyncio.Future[Routed] = asyncio.ensure_future(self._route(text, forced, kind))
         try:
             if spec is None:
@@ -196,6 +265,7 @@ class Serving:
         )
         if completion.note:
             result["trace"] = {"prompt_format": completion.prompt_format, "note": completion.note}
+        self.observer.answered(kind, spec.name, result)
         return result
 
     async def _route(self, text: str, forced: str | None, kind: str) -> Routed:
@@ -212,6 +282,7 @@ class Serving:
             # The model is chosen already: a routing failure only costs the record.
             log.warning("routing a request forced to '%s' failed: %s", forced, exc.message)
             return Routed(uuid.uuid4().hex, forced, "unknown", 0.0, {"error": exc.message})
+        self.observer.routed(kind, decision.model, decision.trace)
         return Routed(
             decision.request_id,
             decision.model,
@@ -364,7 +435,9 @@ async def _events(work: Callable[[Emit], Awaitable[dict[str, Any]]]) -> AsyncIte
     """Run ``work`` as a task; yield what it emits as it emits it, then ``Done`` with its result.
 
     Cancelling the iterating task cancels ``work`` and waits for it, so the model is
-    told to stop and its slot is free before the cancellation goes on.
+    told to stop and its slot is free before the cancellation goes on. ``work`` is
+    cancelled once: a caller cancelled again while it waits (as anyio's cancel scopes
+    do) stops waiting, and ``work`` still finishes stopping the model on its own.
     """
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     task = asyncio.ensure_future(work(queue.put_nowait))
@@ -376,7 +449,7 @@ async def _events(work: Callable[[Emit], Awaitable[dict[str, Any]]]) -> AsyncIte
     finally:
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task})  # unlike gather, a cancelled wait leaves task alone
 
 
 def _since(started: float) -> float:

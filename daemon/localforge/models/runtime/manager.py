@@ -77,9 +77,16 @@ class ModelManager:
     )  # budgets and the planner are set up at start
 
     def __init__(
-        self, settings: Callable[[], Settings], registry: Any, storage: Database, state_dir: Path
+        self,
+        settings: Callable[[], Settings],
+        registry: Any,
+        storage: Database,
+        state_dir: Path,
+        *,
+        on_load: Callable[[str, float], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._on_load = on_load  # told (model, seconds) after every load
         self.registry = registry
         self.storage = storage
         self.stats = StatsStore(storage)
@@ -115,7 +122,7 @@ class ModelManager:
             log_dir=self.log_dir,
             load_timeout_s=lambda: self.settings.residency.load_timeout_s,
             default_ttl_s=lambda: self.settings.residency.default_ttl_s,
-            on_loaded=self.stats.record_load,
+            on_loaded=self._loaded,
             keep_spare=residency.spare_worker,
             expected_load_s=lambda name: (self.stats.get(name).load_ms_ewma or 0.0) / 1000,
             safe_mode=self.safe_policy,
@@ -139,6 +146,11 @@ class ModelManager:
         if self.pool is not None:
             await self.pool.close()
         self._state = "stopped"
+
+    def _loaded(self, name: str, load_ms: float) -> Coroutine[Any, Any, Any]:
+        if self._on_load is not None:
+            self._on_load(name, load_ms / 1000)
+        return self.stats.record_load(name, load_ms)
 
     def defer(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run bookkeeping after the answer has gone out; finished before the daemon stops."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from localforge.errors import (
+    InvalidParams,
     LocalForgeError,
     ModelError,
     Timeout,
@@ -238,6 +239,11 @@ class WorkerProcess:
                 raise
         finally:
             self._pending.pop(rid, None)
+        if reply["op"] == "error" and reply.get("kind") == "invalid_request":
+            raise InvalidParams(
+                f"model '{self.model}' cannot take this request: {reply.get('message')}; "
+                "shorten the prompt (or max_tokens), or raise the model's n_ctx"
+            )
         if reply["op"] == "error":
             raise ModelError(f"model '{self.model}' failed to generate: {reply.get('message')}")
         return Generation.from_frame(reply)

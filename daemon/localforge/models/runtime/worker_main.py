@@ -215,6 +215,8 @@ class Worker:
         rid = message.get("id")
         try:
             reply = {"op": "done", "id": rid, **self._run_generation(message)}
+        except ValueError as exc:  # llama-cpp-python's refusal of a request (prompt > n_ctx)
+            reply = {"op": "error", "id": rid, "kind": "invalid_request", "message": str(exc)}
         except Exception as exc:
             log.exception("generation %s failed", rid)
             reply = {"op": "error", "id": rid, "kind": "generate_failed", "message": str(exc)}

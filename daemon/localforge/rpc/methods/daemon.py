@@ -26,6 +26,11 @@ async def config(ctx: CallContext, _: NoParams) -> dict[str, Any]:
     return ctx.services.daemon.config_report()
 
 
+async def metrics(ctx: CallContext, _: NoParams) -> dict[str, Any]:
+    text = await ctx.services.metrics.render()
+    return {"text": text.decode()}
+
+
 async def shutdown(ctx: CallContext, _: NoParams) -> dict[str, Any]:
     ctx.services.daemon.request_shutdown()
     return {"stopping": True}
@@ -59,6 +64,12 @@ def methods() -> list[Method[Any]]:
             "re-read the config; an invalid file keeps the old one",
         ),
         Method("daemon.config", NoParams, config, "effective settings, each with its source"),
+        Method(
+            "daemon.metrics",
+            NoParams,
+            metrics,
+            "every metric in the Prometheus text format, as GET /metrics serves it",
+        ),
         Method("daemon.shutdown", NoParams, shutdown, "finish in-flight requests, then exit 0"),
         Method(
             "daemon.ticks",
