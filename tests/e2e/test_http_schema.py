@@ -28,7 +28,7 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "4"))
 TINY_CONFIG = """
 [residency]
 spare_worker = false
-generate_timeout_s = 20
+generate_timeout_s = 50
 
 [[models]]
 name = "tiny"
@@ -64,7 +64,7 @@ def test_no_operation_answers_500_or_outside_its_schema(api: schemathesis.BaseSc
             suppress_health_check=list(HealthCheck),
         )
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(timeout=60, excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(timeout=90, excluded_checks=[positive_data_acceptance])
 
         try:
             check()
