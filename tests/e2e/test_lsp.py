@@ -275,7 +275,8 @@ async def test_typed_ahead_serves_the_rest_of_the_suggestion_without_a_model_cal
         [rest] = result.items
         assert rest.insert_text == suggestion[1:]
         assert rest.command.arguments == item.command.arguments
-        assert newest_code_interaction(daemon.home) == before  # no model call
+        after = newest_code_interaction(daemon.home)
+        assert before and after and after["request_id"] == before["request_id"]  # no model call
         assert elapsed_ms < 200
 
 
@@ -302,11 +303,16 @@ def _outcome(daemon: DaemonProcess, request_id: str) -> dict[str, Any] | None:
     return row if row["outcome_kind"] is not None else None
 
 
-def _frames(data: bytes) -> list[dict[str, Any]]:
-    """Split raw stdout into LSP frames; anything else in it fails the test."""
+def _frames(data: bytes, *, partial: bool = False) -> list[dict[str, Any]]:
+    """Split raw stdout into LSP frames; anything else in it fails the test.
+
+    With ``partial`` a frame still arriving at the end is left for later.
+    """
     frames = []
     while data:
         header, sep, rest = data.partition(b"\r\n\r\n")
+        if partial and not sep:
+            break
         assert sep, f"stdout has bytes that are not an LSP frame: {data[:80]!r}"
         lengths = [
             int(line.split(b":", 1)[1])
@@ -314,6 +320,8 @@ def _frames(data: bytes) -> list[dict[str, Any]]:
             if line.lower().startswith(b"content-length:")
         ]
         assert lengths, f"a frame without Content-Length: {header!r}"
+        if partial and len(rest) < lengths[0]:
+            break
         body, data = rest[: lengths[0]], rest[lengths[0] :]
         message = json.loads(body)
         assert message["jsonrpc"] == "2.0"
@@ -368,15 +376,24 @@ def test_stdout_carries_only_lsp_frames_and_exit_after_shutdown_is_status_0(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert process.stdin is not None
-    process.stdin.write(session)
-    process.stdin.flush()
-    time.sleep(3)  # the completion answers; then shut down and exit
-    out, err = process.communicate(
-        _frame({"id": 3, "method": "shutdown"}) + _frame({"method": "exit"}), timeout=30
-    )
+    assert process.stdin is not None and process.stdout is not None
+    out = b""
+
+    def send_and_wait(data: bytes, rid: int) -> None:
+        nonlocal out
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(data)
+        process.stdin.flush()
+        while not any(frame.get("id") == rid for frame in _frames(out, partial=True)):
+            chunk = process.stdout.read1(65536)
+            assert chunk, f"the server closed stdout before answering request {rid}"
+            out += chunk
+
+    send_and_wait(session, 2)
+    send_and_wait(_frame({"id": 3, "method": "shutdown"}), 3)  # exit only after that answer
+    rest, err = process.communicate(_frame({"method": "exit"}), timeout=30)
     assert process.returncode == 0, err.decode()
-    answers = {frame["id"]: frame for frame in _frames(out) if "id" in frame}
+    answers = {frame["id"]: frame for frame in _frames(out + rest) if "id" in frame}
     assert answers[1]["result"]["capabilities"]["inlineCompletionProvider"] is not None
     assert answers[2]["result"]["items"][0]["command"]["command"] == "localforge.accept"
     assert answers[3]["result"] is None
@@ -390,3 +407,97 @@ def test_stdout_carries_only_lsp_frames_and_exit_after_shutdown_is_status_0(
     )
     assert without_shutdown.returncode == 1
     assert without_shutdown.stdout == b""
+
+
+@pytest.mark.asyncio
+async def test_an_accept_whose_text_is_mostly_deleted_later_is_revised_down(
+    daemon: DaemonProcess,
+) -> None:
+    async with lsp(daemon, **{"lsp.persistence_check_s": 1.0}) as client:
+        uri = "file:///w/persist.py"
+        [item] = (await suggest(client, uri, SIGNATURE)).items
+        [request_id] = item.command.arguments
+        accepted = SIGNATURE + item.insert_text
+        client.text_document_did_change(_full_change(uri, 2, accepted))
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="localforge.accept", arguments=[request_id])
+        )
+        await wait_for(lambda: _outcome(daemon, request_id), "the accept")
+        client.text_document_did_change(_full_change(uri, 3, SIGNATURE + "0\n"))  # deleted
+        row = await wait_for(
+            lambda: _revised(daemon, request_id), "the accept to be revised", timeout=10
+        )
+        assert row["outcome_kind"] == "partial" and row["outcome"] < 0.5
+
+
+def _full_change(uri: str, version: int, text: str) -> types.DidChangeTextDocumentParams:
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+    )
+
+
+def _revised(daemon: DaemonProcess, request_id: str) -> dict[str, Any] | None:
+    row = interaction(daemon.home, request_id)
+    return row if row["outcome_kind"] == "partial" else None
+
+
+@pytest.mark.asyncio
+async def test_chat_streams_partial_results_and_explain_shows_its_decision(
+    daemon: DaemonProcess,
+) -> None:
+    async with lsp(daemon) as client:
+        pieces: list[str] = []  # partial results: pytest-lsp only knows work-done progress
+
+        def on_progress(params: types.ProgressParams) -> None:
+            if params.token == "t1":
+                pieces.append(plain(params.value)["delta"])
+
+        client.protocol.fm.features[types.PROGRESS] = on_progress
+        answer = plain(
+            await client.protocol.send_request_async(
+                "localforge/chat",
+                {
+                    "text": "What is the capital of France?",
+                    "maxTokens": 12,
+                    "partialResultToken": "t1",
+                },
+            )
+        )
+        assert answer["model"] == "gemma" and answer["requestId"]
+        assert pieces and "".join(pieces).strip() == answer["text"].strip()
+        decision = plain(await client.protocol.send_request_async("localforge/explain", {}))
+        assert decision["requestId"] == answer["requestId"]
+        assert decision["winner"] == "gemma" and decision["candidates"]
+        assert decision["kind"] == "chat"
+        rated = plain(
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="localforge.thumbsUp")
+            )
+        )
+        assert rated
+        row = interaction(daemon.home, answer["requestId"])
+        assert (row["outcome_kind"], row["outcome"]) == ("thumbs_up", 1.0)
+        status = plain(await client.protocol.send_request_async("localforge/status", {}))
+        assert status["state"] == "ready" and "gemma" in status["resident"]
+
+
+@pytest.mark.asyncio
+async def test_a_selection_offers_the_ask_localforge_code_action(daemon: DaemonProcess) -> None:
+    async with lsp(daemon) as client:
+        uri = "file:///w/action.py"
+        open_document(client, uri, SIGNATURE + "a + b\n")
+        selected = types.Range(types.Position(0, 0), types.Position(0, 14))
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=selected,
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        [action] = actions
+        assert isinstance(action, types.Command)
+        assert action.title == "Ask LocalForge about the selection"
+        assert action.command == "localforge.askSelection"
+        [argument] = [plain(arg) for arg in action.arguments]
+        assert argument["text"] == "def add(a, b):" and argument["languageId"] == "python"

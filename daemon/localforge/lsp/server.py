@@ -211,7 +211,7 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
 
         def on_delta(piece: str) -> None:
             if token is not None and piece:
-                server.protocol.notify("$/progress", {"token": token, "value": {"delta": piece}})
+                server.progress(types.ProgressParams(token=token, value={"delta": piece}))
 
         try:
             return await session().chat(
@@ -235,7 +235,8 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
         return await session().refresh_status()
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions())
-    def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_action(params: types.CodeActionParams) -> list[types.Command]:
+        """A bare Command (LSP allows it): the plugin runs it, no edit comes from here."""
         selected = params.range
         if selected.start == selected.end:
             return []
@@ -248,10 +249,9 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
             "text": doc.text[start:end],
             "languageId": doc.language_id,
         }
-        command = types.Command(
-            "Ask LocalForge about the selection", ASK_SELECTION, arguments=[argument]
-        )
-        return [types.CodeAction("Ask LocalForge about the selection", command=command)]
+        return [
+            types.Command("Ask LocalForge about the selection", ASK_SELECTION, arguments=[argument])
+        ]
 
     return server
 
