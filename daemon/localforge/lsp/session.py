@@ -96,13 +96,16 @@ class Session:
         self._spawn(self._ticker())
 
     async def stop(self) -> None:
+        """Quickly (editors wait for shutdown): cancel the work, deliver decided outcomes."""
         if self._prefill is not None:
             self._prefill.cancel()
-        for task in [*self._tasks, *self._inflight.values()]:
+        pending = [*self._tasks, *self._inflight.values()]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
         if self._records:  # outcomes already decided: let them reach the daemon
-            await asyncio.wait(self._records, timeout=5.0)
+            await asyncio.wait(set(self._records), timeout=2.0)
         await self.daemon.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
