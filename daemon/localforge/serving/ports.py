@@ -104,7 +104,13 @@ class Routes(Protocol):
     """Decides which model answers, and hears how the request went."""
 
     async def route(
-        self, text: str, *, model: str | None = None, kind: str = "chat", record: bool = True
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        kind: str = "chat",
+        record: bool = True,
+        among: Sequence[str] | None = None,
     ) -> Decision: ...
 
     async def record_result(

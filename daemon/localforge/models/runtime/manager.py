@@ -161,11 +161,11 @@ class ModelManager:
         wanted += [
             spec.name for spec in self.registry.specs() if spec.pinned and not spec.is_remote
         ]
-        if residency.completion_model:
-            wanted.append(residency.completion_model)
+        completion = residency.completion_models()
+        wanted += completion
         for name in dict.fromkeys(wanted):
             try:
-                if name == residency.completion_model:
+                if name in completion:
                     self.pin(name, True)  # completions must never wait for a load
                 await self.load(name)
             except LocalForgeError as exc:
