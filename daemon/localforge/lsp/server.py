@@ -106,7 +106,7 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
         last = params.content_changes[-1] if params.content_changes else None
         if isinstance(last, types.TextDocumentContentChangePartial):
             start = offset_at(text, last.range.start.line, last.range.start.character)
-            session().changed(uri, start + len(last.text))
+            session().changed(uri, start + len(last.text), new_line="\n" in last.text)
         else:
             session().changed(uri, len(text))
 

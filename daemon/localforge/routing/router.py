@@ -274,6 +274,13 @@ class Router:
         log.debug("routed %s to %s (%s)", request_id, winner, reason)
         return Decision(request_id, winner, task_type, confidence, trace)
 
+    async def prepare(self, text: str) -> dict[str, Any]:
+        """Embed and classify ``text`` now, so routing it later reuses both (editors' idle time)."""
+        if not text.strip():
+            return {"prepared": False}
+        _, classification, timings = await self._prepared_query(text)
+        return {"prepared": True, "task_type": classification["routed_task_type"], **timings}
+
     async def _prepared_query(
         self, text: str
     ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:

@@ -71,6 +71,7 @@ class Runner(Protocol):
         extra: Sequence[ContextChunk] = (),
         language: str | None = None,
         path: str | None = None,
+        stop_pattern: str | None = None,
     ) -> Completion: ...
 
     async def prefill_code(
@@ -116,6 +117,10 @@ class Routes(Protocol):
     async def record_result(
         self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None = None
     ) -> None: ...
+
+    async def prepare(self, text: str) -> dict[str, Any]:
+        """Embed and classify a text ahead of routing it."""
+        ...
 
 
 class Outcomes(Protocol):

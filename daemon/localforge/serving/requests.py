@@ -45,6 +45,7 @@ class CodeRequest:
     temperature: float = 0.2
     stop: list[str] = field(default_factory=list)
     extra: tuple[ContextChunk, ...] = ()  # chunks of other files, when the context allows
+    stop_pattern: str | None = None  # a regex; generation stops where it first matches
     trace: bool = False  # put the routing decision's trace in the result
 
     @property

@@ -109,6 +109,7 @@ class Serving:
                 extra=request.extra,
                 language=request.language,
                 path=request.path,
+                stop_pattern=request.stop_pattern,
             )
 
         async def work(emit: Emit) -> dict[str, Any]:
@@ -133,26 +134,45 @@ class Serving:
         return decision.trace
 
     async def prefill_code(self, request: CodeRequest) -> dict[str, Any]:
-        """Evaluate a completion's prompt into the model's KV cache, without generating.
+        """Get the next completion at this context ready: KV cache and routing, no generation.
 
-        Uses the model ``request.model`` names, else the completion model; with neither,
-        the resident model that served the last completion. Never loads a model.
+        The prompt is evaluated into the KV cache of the model ``request.model`` names, else
+        of a resident completion model (never loading one); at the same time the route text
+        is embedded and classified, so routing the completion reuses both.
         """
         name, among = self._completion_target(request.model)
-        if name == "auto":
-            resident = [n for n in self.runner.resident() if among is None or n in among]
-            if not resident:
-                return {"model": None, "prefilled": False, "reason": "no model is resident"}
-            name = resident[0]
-        return await self.runner.prefill_code(
-            self.catalogue.get(name),
-            request.prefix,
-            request.suffix,
-            extra=request.extra,
-            language=request.language,
-            path=request.path,
-            max_tokens=request.max_tokens,
+        prepared = (
+            asyncio.ensure_future(self.router.prepare(request.route_text))
+            if self.router is not None
+            else None
         )
+        try:
+            if name == "auto":
+                resident = [n for n in self.runner.resident() if among is None or n in among]
+                name = resident[0] if resident else "auto"
+            if name == "auto":
+                result: dict[str, Any] = {
+                    "model": None,
+                    "prefilled": False,
+                    "reason": "no model is resident",
+                }
+            else:
+                result = await self.runner.prefill_code(
+                    self.catalogue.get(name),
+                    request.prefix,
+                    request.suffix,
+                    extra=request.extra,
+                    language=request.language,
+                    path=request.path,
+                    max_tokens=request.max_tokens,
+                )
+            if prepared is not None:
+                result["route"] = await prepared
+        except BaseException:
+            if prepared is not None:
+                prepared.cancel()
+            raise
+        return result
 
     async def feedback(self, request_id: str, kind: str, value: float | None) -> dict[str, Any]:
         """Hand a user's verdict on an answer to the memory."""

@@ -324,6 +324,7 @@ class ModelManager:
         extra: Sequence[ContextChunk] = (),
         language: str | None = None,
         path: str | None = None,
+        stop_pattern: str | None = None,
     ) -> Completion:
         code = self._code_prompt(spec, prefix, suffix, extra, language, path, max_tokens, stop)
         request = GenerateRequest(
@@ -333,6 +334,7 @@ class ModelManager:
             temperature=temperature,
             stop=code.stop,
             fresh=not self.settings.residency.reuse_prompt_prefix,
+            stop_pattern=stop_pattern,
         )
         return await self._run(
             spec, request, code.format, None, on_token, on_progress, strip_leading=False
