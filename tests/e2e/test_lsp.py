@@ -19,7 +19,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.support.daemon import DaemonProcess, run_daemon, temp_home
+from tests.support.daemon import DaemonProcess, lfctl, run_daemon, temp_home
 from tests.support.lsp import (
     completion_params,
     interaction,
@@ -501,3 +501,30 @@ async def test_a_selection_offers_the_ask_localforge_code_action(daemon: DaemonP
         assert action.command == "localforge.askSelection"
         [argument] = [plain(arg) for arg in action.arguments]
         assert argument["text"] == "def add(a, b):" and argument["languageId"] == "python"
+
+
+@pytest.mark.asyncio
+async def test_the_server_starts_the_daemon_when_none_runs(gemma: Path) -> None:
+    with temp_home() as home:
+        home.write_config(f'[[models]]\nname = "gemma"\npath = "{gemma}"\nn_ctx = 512\n')
+        config = ClientServerConfig(
+            server_command=[sys.executable, "-m", "localforge", "lsp"], server_env=home.env
+        )
+        client = await config.start()
+        try:
+            await client.initialize_session(
+                types.InitializeParams(capabilities=types.ClientCapabilities())
+            )
+            status = await wait_for(
+                lambda: home.paths.socket.exists(), "the daemon's socket", timeout=60
+            )
+            assert status
+            answer = plain(await client.protocol.send_request_async("localforge/status", {}))
+            assert answer["state"] in ("ready", "degraded") and answer["mode"] == "cpu"
+            await client.shutdown_session()
+            assert client._server is not None and client._server.returncode == 0
+        finally:
+            await client.stop()
+            stopped = lfctl(home, "--no-start", "stop")
+            assert stopped.returncode == 0, stopped.stderr
+            assert (home.paths.state_dir / "lfd.out").exists()  # its output, not our stdout
