@@ -471,9 +471,7 @@ async def test_chat_streams_partial_results_and_explain_shows_its_decision(
         assert decision["winner"] == "gemma" and decision["candidates"]
         assert decision["kind"] == "chat"
         rated = plain(
-            await client.workspace_execute_command_async(
-                types.ExecuteCommandParams(command="localforge.thumbsUp")
-            )
+            await client.protocol.send_request_async("localforge/feedback", {"kind": "thumbs_up"})
         )
         assert rated
         row = interaction(daemon.home, answer["requestId"])
