@@ -64,7 +64,11 @@ n_ctx = 512
 
 
 @asynccontextmanager
-async def lsp(daemon: DaemonProcess, **settings: Any) -> AsyncIterator[LanguageClient]:
+async def lsp(
+    daemon: DaemonProcess,
+    capabilities: types.ClientCapabilities | None = None,
+    **settings: Any,
+) -> AsyncIterator[LanguageClient]:
     """A language server for one editor window, shut down (exit status 0) at the end."""
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "localforge", "lsp", "--no-start"],
@@ -79,7 +83,7 @@ async def lsp(daemon: DaemonProcess, **settings: Any) -> AsyncIterator[LanguageC
 
     await client.initialize_session(
         types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
+            capabilities=capabilities or types.ClientCapabilities(),
             initialization_options={"settings": {**FAST, **settings}},
         )
     )
@@ -296,6 +300,21 @@ async def test_completion_is_the_fallback_for_editors_without_inline_completion(
         [item] = result.items
         assert item.text_edit is not None and item.text_edit.new_text.strip()
         assert item.command is not None and item.command.command == "localforge.accept"
+
+    inline = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities()
+        )
+    )
+    async with lsp(daemon, capabilities=inline) as client:
+        open_document(client, "file:///w/both.py", SIGNATURE)
+        result = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri="file:///w/both.py"),
+                position=types.Position(1, 11),
+            )
+        )
+        assert not result.items  # it shows inline completions: no second model call
 
 
 def _outcome(daemon: DaemonProcess, request_id: str) -> dict[str, Any] | None:

@@ -53,6 +53,10 @@ SessionFactory = Callable[[Any, Notify, TextOf], Session]
 
 class LocalForgeServer(LanguageServer):
     session: Session | None = None
+    # The client shows inline completions (its capabilities say so, or its plugin does in
+    # initializationOptions {"inlineCompletion": true}): completion then answers nothing,
+    # or every keystroke would ask the model twice and each request supersede the other.
+    inline_client: bool = False
 
 
 def build_server(make_session: SessionFactory) -> LocalForgeServer:
@@ -82,7 +86,13 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
-        server.session = make_session(params.initialization_options, notify, text_of)
+        document = params.capabilities.text_document
+        options = params.initialization_options
+        server.inline_client = bool(
+            (document is not None and document.inline_completion is not None)
+            or (isinstance(options, dict) and options.get("inlineCompletion"))
+        )
+        server.session = make_session(options, notify, text_of)
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
@@ -137,6 +147,8 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
     )
     async def completion(params: types.CompletionParams) -> types.CompletionList:
         """For editors without inline completion: the suggestion as one completion item."""
+        if server.inline_client:
+            return types.CompletionList(is_incomplete=False, items=[])
         doc = view(params.text_document.uri)
         offset = offset_at(doc.text, params.position.line, params.position.character)
         invoked = (
