@@ -24,6 +24,7 @@ from tests.support.lsp import (
     completion_params,
     interaction,
     newest_code_interaction,
+    newest_code_interactions,
     open_document,
     plain,
     wait_for,
@@ -176,6 +177,50 @@ async def test_cancel_mid_generation_stops_the_worker(daemon: DaemonProcess) -> 
             lambda: _cancelled_row(daemon), "the cancelled request to be recorded", timeout=10
         )
         assert row["ok"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_newer_request_for_the_document_supersedes_and_stops_the_older_one(
+    daemon: DaemonProcess,
+) -> None:
+    counting = "# the numbers from 1 to 300, one per line\n" + "".join(
+        f"{n}\n" for n in range(1, 11)
+    )
+    text = counting + "\ntotal = len()\n"
+    async with lsp(daemon, **{"lsp.max_tokens": 400}) as client:
+        uri = "file:///w/supersede.py"
+        open_document(client, uri, text)
+        older = asyncio.ensure_future(
+            client.text_document_inline_completion_async(
+                _at(uri, types.Position(11, 0))  # the empty line: a long list would follow
+            )
+        )
+        await wait_for(lambda: _busy(daemon), "the older request to generate", timeout=30)
+        started = time.monotonic()
+        newer = await client.text_document_inline_completion_async(
+            _at(uri, types.Position(12, 12))  # inside len(): one short line
+        )
+        superseded = await older
+        assert not superseded.items  # answered empty, not an error
+        assert time.monotonic() - started < 5.0  # the 400-token generation did not run out
+        assert newer.items and "\n" not in newer.items[0].insert_text
+        rows = await wait_for(lambda: _two_newest(daemon), "both requests recorded")
+        assert rows[1]["error"] == "cancelled by the client" and rows[0]["ok"] == 1
+
+
+def _at(uri: str, position: types.Position) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked
+        ),
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=position,
+    )
+
+
+def _two_newest(daemon: DaemonProcess) -> list[dict[str, Any]] | None:
+    rows = newest_code_interactions(daemon.home, 2)
+    return rows if len(rows) == 2 and all(row["ok"] is not None for row in rows) else None
 
 
 def _busy(daemon: DaemonProcess) -> bool:
