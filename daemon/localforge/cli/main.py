@@ -12,6 +12,7 @@ from localforge import __version__
 from localforge.cli.classify_args import register_classify, register_train
 from localforge.cli.doctor import register_doctor
 from localforge.cli.flags import add_settings_flags
+from localforge.cli.lsp_args import register_lsp
 from localforge.errors import LocalForgeError
 from localforge.logs import setup_logging
 from localforge.paths import Paths
@@ -59,6 +60,7 @@ def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 COMMANDS: tuple[Register, ...] = (
     register_serve,
+    register_lsp,
     register_classify,
     register_train,
     register_doctor,

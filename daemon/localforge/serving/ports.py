@@ -14,6 +14,7 @@ from localforge.memory.embedder import Embedded
 from localforge.models.catalogue.registry import BrokenModel
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.store import MeasuredScore
+from localforge.models.runtime.fim import ContextChunk
 from localforge.models.runtime.manager import Completion
 from localforge.routing.router import Decision
 
@@ -68,7 +69,23 @@ class Runner(Protocol):
         max_tokens: int = 128,
         temperature: float = 0.2,
         stop: Sequence[str] = (),
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
+        stop_pattern: str | None = None,
     ) -> Completion: ...
+
+    async def prefill_code(
+        self,
+        spec: ModelSpec,
+        prefix: str,
+        suffix: str = "",
+        *,
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
+        max_tokens: int = 128,
+    ) -> dict[str, Any]: ...
 
     async def load(self, name: str, on_progress: OnProgress | None = None) -> dict[str, Any]: ...
 
@@ -89,12 +106,22 @@ class Routes(Protocol):
     """Decides which model answers, and hears how the request went."""
 
     async def route(
-        self, text: str, *, model: str | None = None, kind: str = "chat", record: bool = True
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        kind: str = "chat",
+        record: bool = True,
+        among: Sequence[str] | None = None,
     ) -> Decision: ...
 
     async def record_result(
         self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None = None
     ) -> None: ...
+
+    async def prepare(self, text: str) -> dict[str, Any]:
+        """Embed and classify a text ahead of routing it."""
+        ...
 
 
 class Outcomes(Protocol):

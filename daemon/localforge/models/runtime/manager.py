@@ -25,7 +25,7 @@ from localforge.errors import (
     WorkerCrashed,
 )
 from localforge.models.catalogue.spec import ModelSpec
-from localforge.models.runtime.fim import build_code_prompt
+from localforge.models.runtime.fim import ContextChunk, code_prompt_for
 from localforge.models.runtime.gpu import CPU, Budgets, probe_budgets
 from localforge.models.runtime.health import HealthBook
 from localforge.models.runtime.pool import (
@@ -175,11 +175,11 @@ class ModelManager:
         wanted += [
             spec.name for spec in self.registry.specs() if spec.pinned and not spec.is_remote
         ]
-        if residency.completion_model:
-            wanted.append(residency.completion_model)
+        completion = residency.completion_models()
+        wanted += completion
         for name in dict.fromkeys(wanted):
             try:
-                if name == residency.completion_model:
+                if name in completion:
                     self.pin(name, True)  # completions must never wait for a load
                 await self.load(name)
             except LocalForgeError as exc:
@@ -340,8 +340,12 @@ class ModelManager:
         max_tokens: int = 128,
         temperature: float = 0.2,
         stop: Sequence[str] = (),
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
+        stop_pattern: str | None = None,
     ) -> Completion:
-        code = build_code_prompt(prefix, suffix, fim=spec.fim, family=spec.family, stop=stop)
+        code = code_prompt_for(spec, prefix, suffix, extra, language, path, max_tokens, stop)
         request = GenerateRequest(
             kind="completion",
             prompt=code.prompt,
@@ -349,10 +353,50 @@ class ModelManager:
             temperature=temperature,
             stop=code.stop,
             fresh=not self.settings.residency.reuse_prompt_prefix,
+            stop_pattern=stop_pattern,
         )
         return await self._run(
             spec, request, code.format, None, on_token, on_progress, strip_leading=False
         )
+
+    async def prefill_code(
+        self,
+        spec: ModelSpec,
+        prefix: str,
+        suffix: str = "",
+        *,
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
+        max_tokens: int = 128,
+    ) -> dict[str, Any]:
+        """Evaluate a completion prompt into the model's KV cache, generating nothing.
+
+        Only a resident model that is idle right now is used: a prefill never loads a
+        model and never waits for (or delays) a request.
+        """
+        facts: dict[str, Any] = {"model": spec.name, "prefilled": False}
+        if spec.is_remote:
+            return {**facts, "reason": "a remote model keeps its own cache"}
+        if not self.settings.residency.reuse_prompt_prefix:
+            return {**facts, "reason": "residency.reuse_prompt_prefix is off"}
+        code = code_prompt_for(spec, prefix, suffix, extra, language, path, max_tokens, ())
+        async with self._pool().idle_worker(spec.name) as worker:
+            if worker is None:
+                return {**facts, "reason": "the model is not resident or not idle"}
+            request = GenerateRequest(kind="prefill", prompt=code.prompt, max_tokens=0)
+            timeout = self.settings.residency.generate_timeout_s
+            try:
+                generation = await worker.generate(request, on_token=None, timeout=timeout)
+            except LocalForgeError as exc:  # the next request meets (and heals) the cause
+                return {**facts, "reason": exc.message}
+        return {
+            **facts,
+            "prefilled": generation.finish_reason != "cancelled",
+            "prompt_tokens": generation.prompt_tokens,
+            "cached_tokens": generation.cached_tokens,
+            "prefill_ms": round(generation.total_ms, 1),
+        }
 
     async def _run(
         self,

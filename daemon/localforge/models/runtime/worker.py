@@ -41,7 +41,7 @@ LOAD_FIXES = {
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    kind: str  # "chat" (the model's own chat template) | "completion"
+    kind: str  # "chat" (the model's own chat template) | "completion" | "prefill"
     prompt: str | None = None
     messages: list[dict[str, str]] | None = None
     max_tokens: int = 256
@@ -51,6 +51,7 @@ class GenerateRequest:
     stop: tuple[str, ...] = ()
     fresh: bool = False  # evaluate the whole prompt, reusing no cached prefix
     repetition_guard: bool = True  # stop a loop: finish_reason "repetition" (repetition.py)
+    stop_pattern: str | None = None  # a regex: generation stops where it first matches
 
     def to_frame(self, rid: int) -> dict[str, Any]:
         frame: dict[str, Any] = {
@@ -65,6 +66,8 @@ class GenerateRequest:
             "fresh": self.fresh,
             "repetition_guard": self.repetition_guard,
         }
+        if self.stop_pattern:
+            frame["stop_pattern"] = self.stop_pattern
         if self.kind == "chat":
             frame["messages"] = self.messages or []
         else:
@@ -80,6 +83,7 @@ class Generation:
     completion_tokens: int
     ttft_ms: float
     total_ms: float
+    cached_tokens: int = 0  # prompt tokens found in the KV cache (prefill)
 
     @classmethod
     def from_frame(cls, frame: dict[str, Any]) -> Generation:
@@ -90,6 +94,7 @@ class Generation:
             completion_tokens=int(frame.get("completion_tokens", 0)),
             ttft_ms=float(frame.get("ttft_ms", 0.0)),
             total_ms=float(frame.get("total_ms", 0.0)),
+            cached_tokens=int(frame.get("cached_tokens", 0)),
         )
 
 
