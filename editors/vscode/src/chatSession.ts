@@ -87,7 +87,11 @@ export class ChatSession {
     const text = typeof result.text === "string" ? result.text : this.streaming ?? "";
     this.messages.push({ role: "assistant", content: text });
     this.streaming = undefined;
-    this.last = { requestId: result.request_id, model: result.model, taskType: result.task_type };
+    this.last = {
+      requestId: result.request_id ?? result.requestId ?? "",
+      model: result.model ?? "",
+      taskType: result.task_type ?? result.taskType ?? "",
+    };
     return this.last;
   }
 

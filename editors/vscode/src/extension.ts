@@ -3,6 +3,8 @@
 
 import * as vscode from "vscode";
 import {
+  ErrorCodes,
+  ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
@@ -19,6 +21,11 @@ import { ACCEPT_COMMAND, FeedbackKind, Notifications, Requests, ServerStatus, re
 import { resolveServer, ServerSettings } from "./serverCommand";
 import { ClientPhase, describeStatus } from "./status";
 import { Notifier, SuggestionTracker } from "./suggestions";
+
+interface SelectionArg {
+  text?: unknown;
+  languageId?: unknown;
+}
 
 const SELECTOR = [{ scheme: "file" }, { scheme: "untitled" }];
 const EXPLAIN_URI = vscode.Uri.parse("localforge-explain:/Last%20decision.md");
@@ -91,10 +98,10 @@ class Extension implements vscode.Disposable {
     const command = (id: string, run: (...args: any[]) => unknown) =>
       this.disposables.push(vscode.commands.registerCommand(id, run));
     command("localforge.chat", () => this.chat.show());
-    command("localforge.askAboutSelection", () => this.askAboutSelection());
+    command("localforge.askSelection", (arg?: SelectionArg) => this.askSelection(arg));
     command("localforge.explain", () => this.explain());
-    command("localforge.thumbsUp", () => this.feedback("thumbs_up", this.chat.lastAnswer));
-    command("localforge.thumbsDown", () => this.feedback("thumbs_down", this.chat.lastAnswer));
+    command("localforge.rateUp", () => this.feedback("thumbs_up", this.chat.lastAnswer));
+    command("localforge.rateDown", () => this.feedback("thumbs_down", this.chat.lastAnswer));
     command("localforge.toggleCompletion", () => this.toggleCompletion());
     command("localforge.restartServer", () => this.restart());
     command("localforge.showLog", () => this.log.show());
@@ -258,14 +265,19 @@ class Extension implements vscode.Disposable {
     void vscode.window.setStatusBarMessage(`LocalForge inline completion ${enabled ? "on" : "off"}`, 3000);
   }
 
-  private askAboutSelection(): void {
+  /** From the context menu, or from the server's code action with {uri, range, text, languageId}. */
+  private askSelection(arg?: SelectionArg): void {
+    let code = typeof arg?.text === "string" ? arg.text : "";
+    let language = typeof arg?.languageId === "string" ? arg.languageId : "";
     const editor = vscode.window.activeTextEditor;
-    if (!editor || editor.selection.isEmpty) {
+    if (!code && editor && !editor.selection.isEmpty) {
+      code = editor.document.getText(editor.selection);
+      language = editor.document.languageId;
+    }
+    if (!code.trim()) {
       void vscode.window.showInformationMessage("LocalForge: select some code first.");
       return;
     }
-    const code = editor.document.getText(editor.selection);
-    const language = editor.document.languageId;
     this.chat.show(`Explain this ${language} code:\n\n\`\`\`${language}\n${code}\n\`\`\``);
   }
 
@@ -306,7 +318,16 @@ class Extension implements vscode.Disposable {
       return;
     }
     try {
-      await client.sendRequest(Requests.feedback, { requestId: answer.requestId, kind });
+      try {
+        await client.sendRequest(Requests.feedback, { requestId: answer.requestId, kind });
+      } catch (error) {
+        if ((error as { code?: number }).code !== ErrorCodes.MethodNotFound) {
+          throw error;
+        }
+        // a server without localforge/feedback offers the same as commands
+        const command = kind === "thumbs_up" ? "localforge.thumbsUp" : "localforge.thumbsDown";
+        await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [answer.requestId] });
+      }
       void vscode.window.setStatusBarMessage(
         `LocalForge: ${kind === "thumbs_up" ? "👍" : "👎"} recorded for ${answer.model || "the last answer"}`,
         4000,

@@ -40,11 +40,14 @@ export interface ChatParams {
   model?: string;
 }
 
+/** The final chat result; servers may spell the ids in snake_case or camelCase. */
 export interface ChatResult {
   text: string;
   model: string;
-  request_id: string;
-  task_type: string;
+  request_id?: string;
+  task_type?: string;
+  requestId?: string;
+  taskType?: string;
 }
 
 export type FeedbackKind = "thumbs_up" | "thumbs_down";
@@ -60,8 +63,11 @@ export interface ServerStatus {
   state?: string;
   /** Load progress: a fraction in [0, 1] or a percentage; absent when nothing loads. */
   progress?: number | null;
-  mode?: "cpu" | "gpu";
+  mode?: "cpu" | "gpu" | null;
   degraded?: Array<string | { model?: string; name?: string; reason?: string }>;
+  /** A ready-made line and the daemon's own words, when the server sends them. */
+  text?: string;
+  detail?: string;
   message?: string;
 }
 

@@ -63,8 +63,11 @@ export function describeStatus(input: StatusInput): StatusView {
   const model = server?.model ?? undefined;
   const mode = server?.mode?.toUpperCase();
   const degraded = degradedNames(server);
+  const offline = state === "offline";
   let icon = completionEnabled ? "$(sparkle)" : "$(circle-slash)";
-  if (state === "loading" || loading !== undefined) {
+  if (offline) {
+    icon = "$(debug-disconnect)";
+  } else if (state === "loading" || loading !== undefined) {
     icon = "$(sync~spin)";
   }
   if (model) {
@@ -84,12 +87,13 @@ export function describeStatus(input: StatusInput): StatusView {
     mode ? `running on the ${mode}` : undefined,
     completionEnabled ? "inline completion on" : "inline completion off (LocalForge: Toggle Inline Completion)",
     degraded.length ? `degraded: ${degraded.join("; ")}` : undefined,
+    server?.detail,
     server?.message,
   ].filter((line): line is string => Boolean(line));
   return {
     text,
     tooltip: lines.join("\n"),
-    label: `LocalForge ready${model ? `, model ${model}` : ""}${mode ? `, ${mode}` : ""}${completionEnabled ? "" : ", completion off"}`,
-    warning: degraded.length > 0,
+    label: `LocalForge ${offline ? "offline" : "ready"}${model ? `, model ${model}` : ""}${mode ? `, ${mode}` : ""}${completionEnabled ? "" : ", completion off"}`,
+    warning: offline || degraded.length > 0,
   };
 }

