@@ -168,6 +168,57 @@ class ResidencySettings(Section):
     )
 
 
+class LspSettings(Section):
+    """The editor door (``lfd lsp``): context, latency and the feedback rules."""
+
+    prefix_tokens: int = Field(
+        1024, ge=16, description="estimated tokens of text before the cursor sent to the model"
+    )
+    suffix_tokens: int = Field(
+        256, ge=0, description="estimated tokens of text after the cursor sent to the model"
+    )
+    max_tokens: int = Field(64, ge=1, le=1024, description="longest suggestion, in tokens")
+    temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature of suggestions")
+    ring_chunks: int = Field(
+        16, ge=0, description="chunks of other files kept as extra context (0: none)"
+    )
+    ring_chunk_lines: int = Field(32, ge=4, description="lines per extra-context chunk")
+    ring_tokens: int = Field(
+        512, ge=0, description="estimated tokens of extra context sent with a completion"
+    )
+    debounce_min_ms: float = Field(
+        10.0, ge=0, description="shortest wait after a keystroke before the model is asked"
+    )
+    debounce_max_ms: float = Field(
+        150.0, ge=0, description="longest wait after a keystroke (fast typists wait longer)"
+    )
+    cache_size: int = Field(256, ge=0, description="suggestions kept for reuse and typed-ahead")
+    prefill_idle_ms: float = Field(
+        300.0,
+        ge=0,
+        description="idle time after an edit before the model's KV cache is prefilled (0: off)",
+    )
+    min_shown_ms: float = Field(
+        250.0, ge=0, description="a suggestion shown for less than this counts for nothing"
+    )
+    reject_after_s: float = Field(
+        10.0, gt=0, description="a suggestion shown this long without acceptance is rejected"
+    )
+    persistence_check_s: float = Field(
+        30.0, gt=0, description="how long after an accept the server checks what is left of it"
+    )
+    persistence_min_kept: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="below this share of the accepted text still in place, the accept is "
+        "revised down to the share kept",
+    )
+    status_interval_s: float = Field(
+        5.0, gt=0, description="how often the daemon's state is polled for localforge/status"
+    )
+
+
 class ModelEntry(Section):
     name: str = Field(min_length=1)
     path: Path | None = None
@@ -207,6 +258,7 @@ class Settings(Section):
     weights: WeightSettings = Field(default_factory=WeightSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
+    lsp: LspSettings = Field(default_factory=LspSettings)
     model_dirs: list[Path] = Field(default_factory=list)
     models: list[ModelEntry] = Field(default_factory=list)
 

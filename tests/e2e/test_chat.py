@@ -211,6 +211,40 @@ def test_the_completion_model_is_preloaded_pinned_and_serves_code_complete(
         assert caught.value.message.startswith("residency.completion_model: no model named")
 
 
+def test_code_prefill_fills_the_kv_cache_so_the_next_completion_starts_at_once(
+    daemon: DaemonProcess,
+) -> None:
+    prefix = "".join(f"def f{n}(x):\n    return x + {n}\n\n" for n in range(12))
+    prefix += "def add(a, b):\n    return "
+    cold = daemon.call("code.prefill", {"prefix": prefix, "model": "gemma3-270m"})
+    assert cold["prefilled"] is False and "not resident" in cold["reason"]  # never loads
+    daemon.call("models.load", {"name": "gemma3-270m"})
+    first = daemon.call("code.prefill", {"prefix": prefix, "model": "gemma3-270m"})
+    assert first["prefilled"] is True and first["prompt_tokens"] > 100
+    again = daemon.call("code.prefill", {"prefix": prefix})  # "auto": the resident model
+    assert again["model"] == "gemma3-270m"
+    assert again["cached_tokens"] == again["prompt_tokens"] - 1  # only the last is redone
+    done = daemon.call(
+        "code.complete", {"prefix": prefix, "max_tokens": 4, "temperature": 0, "trace": True}
+    )
+    assert done["timings"]["ttft_ms"] < 100  # the prompt was in the cache already
+    assert done["decision"]["winner"] == "gemma3-270m" and done["decision"]["kind"] == "code"
+
+
+def test_code_complete_uses_extra_context_only_where_the_model_has_room(
+    daemon: DaemonProcess,
+) -> None:
+    extra = [{"path": "util.py", "text": "def helper():\n    return 42\n"}]
+    done = daemon.call(
+        "code.complete",
+        {"prefix": "x = helper(", "max_tokens": 4, "extra": extra, "language": "python"},
+    )
+    assert done["usage"]["prompt_tokens"] > 10  # the chunk went into the prompt
+    with pytest.raises(RpcError) as caught:
+        daemon.call("code.complete", {"prefix": "x", "extra": [{"path": "a.py"}]})
+    assert "extra.0.text" in caught.value.message
+
+
 def test_a_model_too_big_for_the_budget_is_refused_with_the_fix(home: Home, gemma: Path) -> None:
     home.write_config(_two_models_config(gemma, 100))
     with run_daemon(home) as daemon:

@@ -52,3 +52,39 @@ def test_without_fim_tokens_the_model_continues_the_prefix() -> None:
     assert prompt.prompt == PREFIX
     assert prompt.format == "prefix"
     assert prompt.stop == ("\n\n",)
+
+
+def test_extra_context_goes_before_the_prefix_as_commented_file_blocks() -> None:
+    from localforge.models.runtime.fim import ContextChunk
+
+    extra = [ContextChunk("util.py", "def helper():\n    pass\n")]
+    prompt = build_code_prompt(
+        PREFIX, SUFFIX, fim=None, family="gemma3", extra=extra, language="python", path="main.py"
+    )
+    assert prompt.prompt == "# util.py\ndef helper():\n    pass\n\n# main.py\n" + PREFIX
+
+
+def test_repository_trained_families_get_file_separator_sections() -> None:
+    from localforge.models.runtime.fim import ContextChunk
+
+    extra = [ContextChunk("util.py", "X = 1\n")]
+    prompt = build_code_prompt(PREFIX, SUFFIX, fim=QWEN, family="qwen2", extra=extra, path="m.py")
+    assert prompt.prompt.startswith(
+        "<|fim_prefix|><|file_sep|>util.py\nX = 1\n<|file_sep|>m.py\n" + PREFIX
+    )
+
+
+def test_context_is_fitted_to_the_window_nearest_the_cursor_first() -> None:
+    from localforge.models.runtime.fim import ContextChunk, fit_code_context
+
+    prefix = "".join(f"line {n}\n" for n in range(1000))
+    suffix = "".join(f"after {n}\n" for n in range(1000))
+    extra = [ContextChunk("old.py", "a\n" * 10), ContextChunk("new.py", "b\n" * 10)]
+    fitted = fit_code_context(prefix, suffix, extra, n_ctx=512, max_tokens=64)
+    assert prefix.endswith(fitted.prefix) and fitted.prefix.startswith("line ")
+    assert suffix.startswith(fitted.suffix) and fitted.suffix.endswith(tuple("0123456789"))
+    assert len(fitted.prefix) + len(fitted.suffix) <= (512 - 64 - 16) * 2.5
+    assert len(fitted.suffix) <= len(fitted.prefix)
+    assert fitted.extra == ()  # no room left for it
+    small = fit_code_context("x = ", "", extra, n_ctx=512, max_tokens=64)
+    assert [chunk.path for chunk in small.extra] == ["old.py", "new.py"]

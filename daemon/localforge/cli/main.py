@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from localforge import __version__
 from localforge.cli.classify_args import register_classify, register_train
 from localforge.cli.flags import add_settings_flags
+from localforge.cli.lsp_args import register_lsp
 from localforge.errors import LocalForgeError
 from localforge.logs import setup_logging
 from localforge.paths import Paths
@@ -47,7 +48,7 @@ def register_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(func=cmd_serve)
 
 
-COMMANDS: tuple[Register, ...] = (register_serve, register_classify, register_train)
+COMMANDS: tuple[Register, ...] = (register_serve, register_lsp, register_classify, register_train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from localforge.models.catalogue.registry import BrokenModel
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.store import MeasuredScore
+from localforge.models.runtime.fim import ContextChunk
 from localforge.models.runtime.manager import Completion
 from localforge.routing.router import Decision
 
@@ -67,7 +68,22 @@ class Runner(Protocol):
         max_tokens: int = 128,
         temperature: float = 0.2,
         stop: Sequence[str] = (),
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
     ) -> Completion: ...
+
+    async def prefill_code(
+        self,
+        spec: ModelSpec,
+        prefix: str,
+        suffix: str = "",
+        *,
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
+        max_tokens: int = 128,
+    ) -> dict[str, Any]: ...
 
     async def load(self, name: str, on_progress: OnProgress | None = None) -> dict[str, Any]: ...
 

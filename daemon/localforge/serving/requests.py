@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROUTE_TEXT_CHARS = 2000  # the tail of the conversation (or the code around the cursor) routed
+from localforge.models.runtime.fim import ContextChunk
+
+__all__ = ["ChatRequest", "CodeRequest", "ContextChunk", "EvalRequest"]
+
+ROUTE_TEXT_CHARS = 2000  # the tail of the conversation routed
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,7 @@ class ChatRequest:
     max_tokens: int = 512
     temperature: float = 0.7
     stop: list[str] = field(default_factory=list)
+    trace: bool = False  # put the routing decision's trace in the result
 
     @property
     def route_text(self) -> str:
@@ -37,6 +42,8 @@ class CodeRequest:
     max_tokens: int = 128
     temperature: float = 0.2
     stop: list[str] = field(default_factory=list)
+    extra: tuple[ContextChunk, ...] = ()  # chunks of other files, when the context allows
+    trace: bool = False  # put the routing decision's trace in the result
 
     @property
     def route_text(self) -> str:

@@ -91,7 +91,7 @@ class Serving:
 
         return _events(
             lambda emit: self._answer(
-                emit, request.route_text, request.model, "chat", request.stream, call
+                emit, request.route_text, request.model, "chat", request.stream, call, request.trace
             )
         )
 
@@ -106,13 +106,40 @@ class Serving:
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 stop=request.stop,
+                extra=request.extra,
+                language=request.language,
+                path=request.path,
             )
 
         async def work(emit: Emit) -> dict[str, Any]:
             model = self._completion_model(request.model)
-            return await self._answer(emit, request.route_text, model, "code", request.stream, call)
+            return await self._answer(
+                emit, request.route_text, model, "code", request.stream, call, request.trace
+            )
 
         return _events(work)
+
+    async def prefill_code(self, request: CodeRequest) -> dict[str, Any]:
+        """Evaluate a completion's prompt into the model's KV cache, without generating.
+
+        Uses the model ``request.model`` names, else the completion model; with neither,
+        the resident model that served the last completion. Never loads a model.
+        """
+        name = self._completion_model(request.model)
+        if name == "auto":
+            resident = self.runner.resident()
+            if not resident:
+                return {"model": None, "prefilled": False, "reason": "no model is resident"}
+            name = resident[0]
+        return await self.runner.prefill_code(
+            self.catalogue.get(name),
+            request.prefix,
+            request.suffix,
+            extra=request.extra,
+            language=request.language,
+            path=request.path,
+            max_tokens=request.max_tokens,
+        )
 
     async def feedback(self, request_id: str, kind: str, value: float | None) -> dict[str, Any]:
         """Hand a user's verdict on an answer to the memory."""
@@ -121,7 +148,14 @@ class Serving:
         return await self.outcomes.record_outcome(request_id, kind, value)
 
     async def _answer(
-        self, emit: Emit, text: str, model: str, kind: str, stream: bool, call: Call
+        self,
+        emit: Emit,
+        text: str,
+        model: str,
+        kind: str,
+        stream: bool,
+        call: Call,
+        trace: bool = False,
     ) -> dict[str, Any]:
         """Route, serve and record one request.
 
@@ -196,6 +230,8 @@ class Serving:
         )
         if completion.note:
             result["trace"] = {"prompt_format": completion.prompt_format, "note": completion.note}
+        if trace:
+            result["decision"] = routed.trace
         return result
 
     async def _route(self, text: str, forced: str | None, kind: str) -> Routed:

@@ -7,6 +7,13 @@ family was trained on:
   CodeLlama:   <PRE> prefix <SUF>suffix <MID>
   Codestral (suffix first):  [SUFFIX]suffix[PREFIX]prefix
 Without FIM tokens the model continues the prefix (plain completion).
+
+Extra context (chunks of other files an editor sends) goes before the prefix:
+as ``<|file_sep|>path`` sections for families trained on repository layouts
+(Qwen2.5-Coder, StarCoder2), otherwise as blocks headed by a comment naming the
+file. ``fit_code_context`` first cuts prefix, suffix and extra to the model's
+context: the text nearest the cursor is kept, extra context only fills what is
+left.
 """
 
 from __future__ import annotations
@@ -25,6 +32,97 @@ FAMILY_STOPS: dict[str, tuple[str, ...]] = {
     "codellama": ("<EOT>",),
     "codestral": ("</s>",),
 }
+
+
+CHARS_PER_TOKEN = 2.5  # conservative for code: few tokenizers do worse
+PROMPT_MARGIN_TOKENS = 16  # FIM markers, BOS and rounding
+HASH_COMMENT = {
+    "python", "ruby", "shellscript", "sh", "bash", "zsh", "fish", "perl", "r", "yaml",
+    "toml", "dockerfile", "makefile", "cmake", "elixir", "julia", "nim", "powershell",
+}  # fmt: skip
+DASH_COMMENT = {"lua", "sql", "haskell", "ada", "elm", "purescript"}
+REPO_FAMILIES = ("qwen", "starcoder")  # trained on <|file_sep|>path sections
+
+
+@dataclass(frozen=True)
+class ContextChunk:
+    path: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class CodeContext:
+    prefix: str
+    suffix: str
+    extra: tuple[ContextChunk, ...] = ()
+
+
+def fit_code_context(
+    prefix: str,
+    suffix: str,
+    extra: Sequence[ContextChunk],
+    *,
+    n_ctx: int,
+    max_tokens: int,
+) -> CodeContext:
+    """Cut the context to what the model's window holds next to ``max_tokens`` of answer.
+
+    The prefix loses whole lines from its start, the suffix from its end (the suffix
+    keeps at most a quarter of the room); chunks of extra context are kept newest
+    last, each whole or not at all, while room is left.
+    """
+    answer = min(max_tokens, n_ctx // 2)
+    room = int(max(0, n_ctx - answer - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN)
+    suffix = _keep_head(suffix, min(len(suffix), room // 4))
+    prefix = _keep_tail(prefix, room - len(suffix))
+    left = room - len(suffix) - len(prefix)
+    kept: list[ContextChunk] = []
+    for chunk in reversed(extra):
+        cost = len(chunk.text) + len(chunk.path or "") + 8
+        if cost <= left:
+            kept.append(chunk)
+            left -= cost
+    kept.reverse()
+    return CodeContext(prefix, suffix, tuple(kept))
+
+
+def _keep_tail(text: str, chars: int) -> str:
+    if len(text) <= chars:
+        return text
+    cut = text[len(text) - chars :]
+    newline = cut.find("\n")
+    return cut[newline + 1 :] if 0 <= newline < len(cut) - 1 else cut
+
+
+def _keep_head(text: str, chars: int) -> str:
+    if len(text) <= chars:
+        return text
+    cut = text[:chars]
+    newline = cut.rfind("\n")
+    return cut[:newline] if newline > 0 else cut
+
+
+def comment_leader(language: str | None) -> str:
+    language = (language or "").lower()
+    if language in HASH_COMMENT:
+        return "#"
+    if language in DASH_COMMENT:
+        return "--"
+    return "//"
+
+
+def render_extra(
+    extra: Sequence[ContextChunk], *, family: str | None, language: str | None, path: str | None
+) -> str:
+    """The extra context as text that goes before the prefix (empty when there is none)."""
+    if not extra:
+        return ""
+    if any(key in (family or "").lower() for key in REPO_FAMILIES):
+        sections = [f"<|file_sep|>{chunk.path or 'context'}\n{chunk.text}" for chunk in extra]
+        return "".join(sections) + f"<|file_sep|>{path or 'current'}\n"
+    leader = comment_leader(language)
+    blocks = [f"{leader} {chunk.path or 'context'}\n{chunk.text.rstrip()}\n\n" for chunk in extra]
+    return "".join(blocks) + (f"{leader} {path}\n" if path else "")
 
 
 @dataclass(frozen=True)
@@ -58,7 +156,11 @@ def build_code_prompt(
     fim: FimTokens | None,
     family: str | None,
     stop: Sequence[str] = (),
+    extra: Sequence[ContextChunk] = (),
+    language: str | None = None,
+    path: str | None = None,
 ) -> CodePrompt:
+    prefix = render_extra(extra, family=family, language=language, path=path) + prefix
     if fim is None:
         return CodePrompt(prefix, tuple(s for s in stop if s), "prefix")
     style = fim_style(fim, family)

@@ -25,7 +25,12 @@ from localforge.errors import (
     WorkerCrashed,
 )
 from localforge.models.catalogue.spec import ModelSpec
-from localforge.models.runtime.fim import build_code_prompt
+from localforge.models.runtime.fim import (
+    CodePrompt,
+    ContextChunk,
+    build_code_prompt,
+    fit_code_context,
+)
 from localforge.models.runtime.gpu import CPU, Budgets, gpu_usage, probe_budgets
 from localforge.models.runtime.health import HealthBook
 from localforge.models.runtime.pool import (
@@ -316,8 +321,11 @@ class ModelManager:
         max_tokens: int = 128,
         temperature: float = 0.2,
         stop: Sequence[str] = (),
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
     ) -> Completion:
-        code = build_code_prompt(prefix, suffix, fim=spec.fim, family=spec.family, stop=stop)
+        code = self._code_prompt(spec, prefix, suffix, extra, language, path, max_tokens, stop)
         request = GenerateRequest(
             kind="completion",
             prompt=code.prompt,
@@ -328,6 +336,68 @@ class ModelManager:
         )
         return await self._run(
             spec, request, code.format, None, on_token, on_progress, strip_leading=False
+        )
+
+    async def prefill_code(
+        self,
+        spec: ModelSpec,
+        prefix: str,
+        suffix: str = "",
+        *,
+        extra: Sequence[ContextChunk] = (),
+        language: str | None = None,
+        path: str | None = None,
+        max_tokens: int = 128,
+    ) -> dict[str, Any]:
+        """Evaluate a completion prompt into the model's KV cache, generating nothing.
+
+        Only a resident model that is idle right now is used: a prefill never loads a
+        model and never waits for (or delays) a request.
+        """
+        facts: dict[str, Any] = {"model": spec.name, "prefilled": False}
+        if spec.is_remote:
+            return {**facts, "reason": "a remote model keeps its own cache"}
+        if not self.settings.residency.reuse_prompt_prefix:
+            return {**facts, "reason": "residency.reuse_prompt_prefix is off"}
+        code = self._code_prompt(spec, prefix, suffix, extra, language, path, max_tokens, ())
+        async with self._pool().idle_worker(spec.name) as worker:
+            if worker is None:
+                return {**facts, "reason": "the model is not resident or not idle"}
+            request = GenerateRequest(kind="prefill", prompt=code.prompt, max_tokens=0)
+            timeout = self.settings.residency.generate_timeout_s
+            try:
+                generation = await worker.generate(request, on_token=None, timeout=timeout)
+            except LocalForgeError as exc:  # the next request meets (and heals) the cause
+                return {**facts, "reason": exc.message}
+        return {
+            **facts,
+            "prefilled": generation.finish_reason != "cancelled",
+            "prompt_tokens": generation.prompt_tokens,
+            "cached_tokens": generation.cached_tokens,
+            "prefill_ms": round(generation.total_ms, 1),
+        }
+
+    def _code_prompt(
+        self,
+        spec: ModelSpec,
+        prefix: str,
+        suffix: str,
+        extra: Sequence[ContextChunk],
+        language: str | None,
+        path: str | None,
+        max_tokens: int,
+        stop: Sequence[str],
+    ) -> CodePrompt:
+        fitted = fit_code_context(prefix, suffix, extra, n_ctx=spec.n_ctx, max_tokens=max_tokens)
+        return build_code_prompt(
+            fitted.prefix,
+            fitted.suffix,
+            fim=spec.fim,
+            family=spec.family,
+            stop=stop,
+            extra=fitted.extra,
+            language=language,
+            path=path,
         )
 
     async def _run(

@@ -221,6 +221,30 @@ class ModelPool:
             self._release(slot)
             self.schedule()
 
+    @contextlib.asynccontextmanager
+    async def idle_worker(self, name: str) -> AsyncIterator[WorkerProcess | None]:
+        """This model's worker if it is resident, idle and wanted by no queued request; else None.
+
+        For work that must never wait for a load or delay a request (a KV-cache prefill).
+        """
+        slot = self.slots.get(name)
+        if (
+            self.closed
+            or slot is None
+            or slot.state != "idle"
+            or slot.worker is None
+            or not slot.worker.alive
+            or self._wanted(name)
+        ):
+            yield None
+            return
+        slot.state = "busy"
+        try:
+            yield slot.worker
+        finally:
+            self._release(slot)
+            self.schedule()
+
     def _release(self, slot: Slot) -> None:
         slot.last_used = time.monotonic()
         if slot.state != "busy":

@@ -4,6 +4,9 @@ Requests (daemon → worker), each a map with ``op``:
   load      {path, n_ctx, n_gpu_layers, chat_format?}    → progress*, loaded | error
   generate  {id, kind: chat|completion, messages|prompt,
              max_tokens, temperature, stop}                → token*, done | error (same id)
+  generate  {id, kind: prefill, prompt}                    → done {prompt_tokens, cached_tokens}:
+                                                              the prompt is evaluated into the
+                                                              KV cache, nothing is generated
   cancel    {id}                                           → (the generation ends with done,
                                                               finish_reason "cancelled")
   stats     {}                                             → stats

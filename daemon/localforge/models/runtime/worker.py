@@ -40,7 +40,7 @@ LOAD_FIXES = {
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    kind: str  # "chat" (the model's own chat template) | "completion"
+    kind: str  # "chat" (the model's own chat template) | "completion" | "prefill"
     prompt: str | None = None
     messages: list[dict[str, str]] | None = None
     max_tokens: int = 256
@@ -73,6 +73,7 @@ class Generation:
     completion_tokens: int
     ttft_ms: float
     total_ms: float
+    cached_tokens: int = 0  # prompt tokens found in the KV cache (prefill)
 
     @classmethod
     def from_frame(cls, frame: dict[str, Any]) -> Generation:
@@ -83,6 +84,7 @@ class Generation:
             completion_tokens=int(frame.get("completion_tokens", 0)),
             ttft_ms=float(frame.get("ttft_ms", 0.0)),
             total_ms=float(frame.get("total_ms", 0.0)),
+            cached_tokens=int(frame.get("cached_tokens", 0)),
         )
 
 

@@ -22,6 +22,7 @@ from localforge.models.runtime import faults
 from localforge.models.runtime.protocol import ProtocolError, pack, read_frame_sync
 
 log = logging.getLogger("localforge.worker")
+PREFILL_BATCH = 64  # tokens per decode while prefilling: a cancel waits at most one batch
 
 
 class LoadFailure(Exception):
@@ -226,6 +227,8 @@ class Worker:
 
     def _run_generation(self, message: dict[str, Any]) -> dict[str, Any]:
         rid = message.get("id")
+        if message.get("kind") == "prefill":
+            return self._prefill(rid, str(message.get("prompt") or ""))
         options: dict[str, Any] = {
             "max_tokens": int(message.get("max_tokens", 256)),
             "temperature": float(message.get("temperature", 0.7)),
@@ -286,6 +289,35 @@ class Worker:
             "total_ms": total * 1000,
         }
 
+    def _prefill(self, rid: Any, prompt: str) -> dict[str, Any]:
+        """Evaluate ``prompt`` into the KV cache after the part already there; sample nothing.
+
+        The tokens are those ``create_completion`` makes of the same prompt, so the next
+        completion finds them as its cached prefix. Evaluated in small batches, so a cancel
+        (a keystroke wants the model) is honoured within one batch.
+        """
+        started = time.perf_counter()
+        llm = self.llm
+        tokens = _completion_tokens(llm, prompt)
+        done = {"text": "", "prompt_tokens": len(tokens), "completion_tokens": 0, "ttft_ms": 0.0}
+        if not tokens or len(tokens) >= llm.n_ctx():
+            return {**done, "finish_reason": "too_long", "cached_tokens": 0, "total_ms": 0.0}
+        cached = 0
+        for have, want in zip(llm._input_ids, tokens, strict=False):
+            if have != want:
+                break
+            cached += 1
+        cached = min(cached, len(tokens) - 1)  # the last token is evaluated again: fresh logits
+        llm.n_tokens = cached  # eval() drops the KV cache beyond this
+        finish = "stop"
+        for start in range(cached, len(tokens), PREFILL_BATCH):
+            if rid in self.cancelled:
+                finish = "cancelled"
+                break
+            llm.eval(tokens[start : start + PREFILL_BATCH])
+        total_ms = (time.perf_counter() - started) * 1000
+        return {**done, "finish_reason": finish, "cached_tokens": cached, "total_ms": total_ms}
+
     def _maybe_crash(self, where: str) -> None:
         if self.fault is not None and self.fault.applies(where, safe=self.safe, model=self.model):
             log.warning("injected fault: crashing at %s (%s)", where, faults.ENV)
@@ -300,6 +332,20 @@ class Worker:
             "safe": self.safe,
             "rss_bytes": _rss_bytes(),
         }
+
+
+def _completion_tokens(llm: Any, prompt: str) -> list[int]:
+    """The prompt tokens ``Llama.create_completion(prompt)`` evaluates (no suffix)."""
+    model = llm._model
+    cls, sep = model.token_cls(), model.token_sep()
+    head = [cls if cls != -1 else llm.token_bos()]
+    if not model.add_bos_token() or head == [-1]:
+        head = []
+    tail = [sep if sep != -1 else llm.token_eos()]
+    if not model.add_eos_token() and sep == -1:
+        tail = []
+    body = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True) if prompt else []
+    return [*head, *body, *tail]
 
 
 def _rss_bytes() -> int:

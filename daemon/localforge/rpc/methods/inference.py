@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from localforge.rpc.dispatch import CallContext, Method, Params
 from localforge.rpc.streaming import relay
-from localforge.serving.requests import ChatRequest, CodeRequest
+from localforge.serving.requests import ChatRequest, CodeRequest, ContextChunk
 
 
 class ChatMessage(BaseModel):
@@ -34,6 +34,31 @@ class ChatParams(Params):
     max_tokens: int = Field(512, ge=1, le=32768)
     temperature: float = Field(0.7, ge=0, le=2)
     stop: list[str] = Field(default_factory=list)
+    trace: bool = Field(False, description="add the routing decision's trace as 'decision'")
+
+
+class ContextChunkParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None
+    text: str
+
+
+class PrefillParams(Params):
+    prefix: str = Field(description="text before the cursor")
+    suffix: str = Field("", description="text after the cursor")
+    language: str | None = None
+    path: str | None = None
+    extra: list[ContextChunkParams] = Field(
+        default_factory=list,
+        max_length=64,
+        description="chunks of other files ({path, text}), used where the model's context allows",
+    )
+    model: str = Field(
+        "auto",
+        description='"auto" uses residency.completion_model, or the resident model; a name '
+        "uses that model",
+    )
+    max_tokens: int = Field(128, ge=1, le=8192, description="room kept for the answer")
 
 
 class CodeParams(Params):
@@ -50,6 +75,18 @@ class CodeParams(Params):
     max_tokens: int = Field(128, ge=1, le=8192)
     temperature: float = Field(0.2, ge=0, le=2)
     stop: list[str] = Field(default_factory=list)
+    extra: list[ContextChunkParams] = Field(
+        default_factory=list,
+        max_length=64,
+        description="chunks of other files ({path, text}), used where the model's context allows",
+    )
+    trace: bool = Field(False, description="add the routing decision's trace as 'decision'")
+
+
+def _code_request(params: CodeParams | PrefillParams) -> CodeRequest:
+    fields = params.model_dump(exclude={"extra"})
+    extra = tuple(ContextChunk(chunk.path, chunk.text) for chunk in params.extra)
+    return CodeRequest(**fields, extra=extra)
 
 
 async def chat_complete(ctx: CallContext, params: ChatParams) -> dict[str, Any]:
@@ -63,9 +100,13 @@ async def chat_complete(ctx: CallContext, params: ChatParams) -> dict[str, Any]:
 
 
 async def code_complete(ctx: CallContext, params: CodeParams) -> dict[str, Any]:
-    events = ctx.services.serving.complete_code(CodeRequest(**params.model_dump()))
+    events = ctx.services.serving.complete_code(_code_request(params))
     result: dict[str, Any] = await relay(ctx, events, stream=params.stream)
     return result
+
+
+async def code_prefill(ctx: CallContext, params: PrefillParams) -> dict[str, Any]:
+    return await ctx.services.serving.prefill_code(_code_request(params))
 
 
 def methods() -> list[Method[Any]]:
@@ -83,5 +124,12 @@ def methods() -> list[Method[Any]]:
             code_complete,
             "fill in the middle at the cursor (FIM when the model has FIM tokens)",
             streams=True,
+        ),
+        Method(
+            "code.prefill",
+            PrefillParams,
+            code_prefill,
+            "evaluate a completion's prompt into the idle, resident completion model's KV cache "
+            "without generating, so the next completion at this context starts sooner",
         ),
     ]
