@@ -159,6 +159,7 @@ def test_tab_accepts_ghost_text_from_the_daemon_and_the_daemon_records_accepted(
     wb.press("Enter")
     ghost = wb.wait_ghost_text(GHOST_TIMEOUT_S)
     assert ghost.strip(), "the ghost text is empty"
+    print(f"ghost text from the daemon: {ghost!r}")
     time.sleep(SHOWN_LONG_ENOUGH_S)
     before = outcomes(editor.daemon, editor.home)
     wb.press("Tab")
