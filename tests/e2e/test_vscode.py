@@ -41,6 +41,11 @@ ARTIFACTS = (
 )
 GHOST_TIMEOUT_S = 30  # the first suggestion also waits for the language server's first route
 SHOWN_LONG_ENOUGH_S = 0.6  # the server ignores suggestions shown for less than 250 ms
+FILES = {
+    "accept_me.py": '"""Arithmetic helpers."""\n\n\n',
+    "reject_me.py": "import math\n\n\n",
+    "explain_me.py": "import sys\n\n\n",
+}
 
 
 @dataclass
@@ -121,7 +126,7 @@ def editor() -> Iterator[Editor]:
                 "localforge.trace.server": "messages",
             }
             with (
-                code_server(Path(scratch), home.env, settings) as server,
+                code_server(Path(scratch), home.env, settings, FILES) as server,
                 sync_playwright() as playwright,
             ):
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
@@ -151,7 +156,6 @@ def test_tab_accepts_ghost_text_from_the_daemon_and_the_daemon_records_accepted(
     editor: Editor,
 ) -> None:
     source = editor.workspace / "accept_me.py"
-    source.write_text('"""Arithmetic helpers."""\n\n\n')
     wb = editor.workbench
     wb.open_file(source.name)
     wb.press("Control+End")
@@ -178,7 +182,6 @@ def test_tab_accepts_ghost_text_from_the_daemon_and_the_daemon_records_accepted(
 
 def test_escape_dismisses_a_suggestion_and_the_daemon_records_rejected(editor: Editor) -> None:
     source = editor.workspace / "reject_me.py"
-    source.write_text("import math\n\n\n")
     wb = editor.workbench
     wb.open_file(source.name)
     wb.press("Control+End")
@@ -194,3 +197,23 @@ def test_escape_dismisses_a_suggestion_and_the_daemon_records_rejected(editor: E
     wb.save()
     time.sleep(0.5)
     assert source.read_text().rstrip() == "import math\n\n\ndef circle_area(radius):".rstrip()
+
+
+def test_explain_shows_the_last_decision_with_every_signal(editor: Editor) -> None:
+    wb = editor.workbench
+    wb.open_file("explain_me.py")
+    wb.press("Control+End")
+    wb.type("def greet(name):")
+    wb.press("Enter")
+    wb.wait_ghost_text(GHOST_TIMEOUT_S)  # a decision to explain
+    wb.press("Escape")
+    wb.command("LocalForge: Explain Last Decision")
+    wb.page.wait_for_selector('.tab.active[aria-label*="Last decision.md"]', timeout=10_000)
+    deadline = time.monotonic() + 10
+    while "Why coder answered" not in wb.editor_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = wb.editor_text()
+    flat = "".join(text.split())  # the view wraps long lines
+    assert "#Whycoderanswered" in flat, text
+    assert "|model|final|benchmark|memory|latency|feedback|resident|" in flat, text
+    assert "|coder**(winner)**|" in flat, text

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support.llama_server import free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import FrameLocator, Page
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "editors" / "vscode"
@@ -150,12 +150,18 @@ class CodeServer:
 
 @contextlib.contextmanager
 def code_server(
-    root: Path, env: Mapping[str, str], settings: Mapping[str, Any]
+    root: Path, env: Mapping[str, str], settings: Mapping[str, Any], files: Mapping[str, str]
 ) -> Iterator[CodeServer]:
-    """Install the .vsix into a fresh profile under ``root`` and serve it on loopback."""
+    """Install the .vsix into a fresh profile under ``root`` and serve it on loopback.
+
+    ``files`` are the workspace's files; they exist before the workbench starts, so quick
+    open finds them (its file index is built once).
+    """
     user_data, extensions, workspace = root / "user-data", root / "extensions", root / "workspace"
     for path in (user_data / "User", extensions, workspace, root / "tmp"):
         path.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (workspace / name).write_text(text)
     (user_data / "User" / "settings.json").write_text(
         json.dumps({**QUIET_SETTINGS, **settings}, indent=2)
     )
@@ -260,6 +266,21 @@ class Workbench:
 
     def wait_no_ghost_text(self, timeout_s: float = 5) -> None:
         self.page.wait_for_selector(GHOST, state="detached", timeout=timeout_s * 1000)
+
+    def webview(self) -> FrameLocator:
+        """The content of the (one) webview panel: VS Code nests it in two iframes."""
+        return self.page.frame_locator("iframe.webview.ready").frame_locator("iframe#active-frame")
+
+    def editor_text(self) -> str:
+        """The text of the active editor as rendered (view lines in order, spaces as spaces)."""
+        lines: list[str] = self.page.eval_on_selector_all(
+            ".editor-group-container.active .monaco-editor .view-lines .view-line",
+            """els => els
+                .map(e => [parseFloat(e.style.top) || 0, e.textContent || ''])
+                .sort((a, b) => a[0] - b[0])
+                .map(entry => entry[1])""",
+        )
+        return "\n".join(lines).replace("\xa0", " ")
 
     def save(self) -> None:
         self.page.keyboard.press("Control+S")
