@@ -27,6 +27,7 @@ from tests.support.vscode import (
     CHROMIUM,
     REPO,
     Workbench,
+    browser_env,
     clean_dir,
     code_server,
     lfd_command,
@@ -129,7 +130,11 @@ def editor() -> Iterator[Editor]:
                 code_server(Path(scratch), home.env, settings, FILES) as server,
                 sync_playwright() as playwright,
             ):
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM),
+                    headless=True,
+                    env=browser_env(Path(scratch) / "browser"),
+                )
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 workbench = Workbench(page, server)
                 session = Editor(workbench, daemon, server.workspace, home)

@@ -118,6 +118,7 @@ def missing_prerequisites() -> str | None:
         build = subprocess.run(
             ["npm", "run", "--silent", "package", "--", "--out", str(VSIX)],
             cwd=EXTENSION_DIR,
+            env={**os.environ, "npm_config_cache": str(CACHE / "npm-cache")},
             capture_output=True,
             text=True,
             timeout=300,
@@ -158,14 +159,14 @@ def code_server(
     open finds them (its file index is built once).
     """
     user_data, extensions, workspace = root / "user-data", root / "extensions", root / "workspace"
-    for path in (user_data / "User", extensions, workspace, root / "tmp"):
+    for path in (user_data / "User", extensions, workspace, root / "tmp", root / "cache"):
         path.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (workspace / name).write_text(text)
     (user_data / "User" / "settings.json").write_text(
         json.dumps({**QUIET_SETTINGS, **settings}, indent=2)
     )
-    env = {**env, "TMPDIR": str(root / "tmp")}
+    env = {**env, "TMPDIR": str(root / "tmp"), "XDG_CACHE_HOME": str(root / "cache")}
     dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
     installed = subprocess.run(
         [str(CODE_SERVER), "--install-extension", str(VSIX), *dirs],
@@ -288,6 +289,18 @@ class Workbench:
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path))
+
+
+def browser_env(root: Path) -> dict[str, str]:
+    """Chromium's environment: its profile, caches and config under ``root``, not $HOME."""
+    for name in ("home", "config", "cache"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(root / "home"),
+        "XDG_CONFIG_HOME": str(root / "config"),
+        "XDG_CACHE_HOME": str(root / "cache"),
+    }
 
 
 def save_artifacts(directory: Path, server: CodeServer, extra: Mapping[str, str]) -> None:
