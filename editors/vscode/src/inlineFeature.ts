@@ -9,10 +9,11 @@
 //
 // The hooks belong to VS Code's `inlineCompletionsAdditions` API proposal. Where the proposal
 // is not enabled for the extension (VS Code wants `--enable-proposed-api localforge.localforge`
-// or the same key in argv.json), registering hooks throws: the provider is registered without
-// them and the tracker falls back to what the extension sees itself — a returned item counts
-// as shown, Escape (bound while a suggestion is visible) dismisses it, an accept runs the
-// item's command.
+// or the same key in argv.json; code-server enables proposals for every extension), registering
+// hooks throws: the provider is registered without them and the tracker falls back to what the
+// extension sees itself — a returned item counts as shown, Escape (bound while a suggestion is
+// visible) dismisses it, an accept runs the item's command. The setting
+// localforge.completion.proposedApi = false chooses the fallback on purpose.
 
 import * as vscode from "vscode";
 import {
@@ -49,6 +50,8 @@ export interface InlineFeatureOptions {
   tracker: SuggestionTracker;
   selector: vscode.DocumentSelector;
   enabled(): boolean;
+  /** Whether to register the proposal's hooks at all (the localforge.completion.proposedApi setting). */
+  useProposedApi: boolean;
   log: vscode.LogOutputChannel;
   /** Called once registered: with hooks (exact show/dismiss events) or without. */
   onRegistered?(withHooks: boolean): void;
@@ -124,25 +127,26 @@ export class InlineSuggestionFeature implements StaticFeature {
         }
       },
     };
-    try {
-      const disposable = vscode.languages.registerInlineCompletionItemProvider(this.options.selector, {
-        ...base,
-        ...hooks,
-      } as vscode.InlineCompletionItemProvider);
-      this.hooks = true;
-      log.info("inline completion: registered with show/accept/dismiss hooks");
-      this.options.onRegistered?.(true);
-      return disposable;
-    } catch (error) {
-      log.info(
-        `inline completion: the inlineCompletionsAdditions proposal is not enabled (${String(error)}); ` +
-          "tracking shown suggestions from the provider instead",
-      );
-      const disposable = vscode.languages.registerInlineCompletionItemProvider(this.options.selector, base);
-      this.hooks = false;
-      this.options.onRegistered?.(false);
-      return disposable;
+    let why = "localforge.completion.proposedApi is off";
+    if (this.options.useProposedApi) {
+      try {
+        const disposable = vscode.languages.registerInlineCompletionItemProvider(this.options.selector, {
+          ...base,
+          ...hooks,
+        } as vscode.InlineCompletionItemProvider);
+        this.hooks = true;
+        log.info("inline completion: registered with show/accept/dismiss hooks");
+        this.options.onRegistered?.(true);
+        return disposable;
+      } catch (error) {
+        why = `the inlineCompletionsAdditions proposal is not enabled: ${String(error)}`;
+      }
     }
+    log.info(`inline completion: ${why}; tracking shown suggestions from the provider instead`);
+    const disposable = vscode.languages.registerInlineCompletionItemProvider(this.options.selector, base);
+    this.hooks = false;
+    this.options.onRegistered?.(false);
+    return disposable;
   }
 
   private async provide(
