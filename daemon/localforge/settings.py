@@ -143,10 +143,11 @@ class ResidencySettings(Section):
     preload: list[str] = Field(
         default_factory=list, description="models loaded at start (pinned ones are too)"
     )
-    completion_model: str | None = Field(
+    completion_model: str | list[str] | None = Field(
         None,
-        description="model for code.complete requests that name none; preloaded and pinned "
-        "(unset: completions are routed like chat)",
+        description="model (or list of models) for code.complete requests that name none; "
+        "preloaded and pinned; with several, completions are routed among the resident ones "
+        "(unset: routed among resident models, like chat when none is)",
     )
     spare_worker: bool = Field(
         True, description="keep one started worker ready, so a load skips its start-up"
@@ -160,6 +161,15 @@ class ResidencySettings(Section):
         description="auto: load without llama.cpp's extra buffer types only after a crash "
         "showed it is needed (remembered per file and machine); on: always; off: never",
     )
+
+    def completion_models(self) -> list[str]:
+        """``completion_model`` as a list of names (empty when unset)."""
+        if self.completion_model is None:
+            return []
+        if isinstance(self.completion_model, str):
+            return [self.completion_model]
+        return list(dict.fromkeys(self.completion_model))
+
     cooldown_after: int = Field(
         3, ge=1, description="failures in a row after which auto routing skips a model a while"
     )

@@ -231,6 +231,18 @@ def test_code_prefill_fills_the_kv_cache_so_the_next_completion_starts_at_once(
     assert done["decision"]["winner"] == "gemma3-270m" and done["decision"]["kind"] == "code"
 
 
+def test_code_complete_stops_where_the_stop_pattern_first_matches(daemon: DaemonProcess) -> None:
+    prefix = "# count\n1\n2\n3\n"
+    done = daemon.call(
+        "code.complete",
+        {"prefix": prefix, "max_tokens": 24, "temperature": 0, "stop_pattern": r"\n5"},
+    )
+    assert done["text"] == "4" and done["finish_reason"] == "stop"
+    with pytest.raises(RpcError) as caught:
+        daemon.call("code.complete", {"prefix": "x", "stop_pattern": "(unclosed"})
+    assert "stop_pattern" in caught.value.message and "regular expression" in caught.value.message
+
+
 def test_code_complete_uses_extra_context_only_where_the_model_has_room(
     daemon: DaemonProcess,
 ) -> None:

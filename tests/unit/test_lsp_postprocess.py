@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from localforge.lsp.postprocess import postprocess
+import re
+
+from localforge.lsp.postprocess import block_stop_pattern, postprocess
 
 
 def test_mid_line_keeps_one_line_and_drops_what_repeats_the_rest_of_the_line() -> None:
@@ -61,3 +63,21 @@ def test_never_whitespace_only() -> None:
 
 def test_carriage_returns_are_normalised_and_trailing_blank_lines_dropped() -> None:
     assert postprocess("1\r\n\r\n", line_prefix="x = ", line_suffix="") == "1"
+
+
+def test_the_block_stop_pattern_stops_where_the_dedent_rule_cuts() -> None:
+    def stop_at(pattern: str | None, text: str) -> int | None:
+        assert pattern is not None
+        found = re.search(pattern, text)
+        return None if found is None else found.start()
+
+    opener = block_stop_pattern("def add(a, b):")
+    text = "\n    return a + b\n\ndef sub(a, b):"
+    assert text[: stop_at(opener, text)] == "\n    return a + b\n"
+    braces = "\n    x = 1\n}\nint f()"
+    assert braces[: stop_at(opener, braces)] == "\n    x = 1\n}"  # the closing line stays
+    inside = block_stop_pattern("        ")
+    assert stop_at(inside, "x = 1\n        y = 2\n    z = 3") == 19
+    assert stop_at(inside, "x = 1\n\n        y = 2") is None
+    assert block_stop_pattern("total = a +") is None  # column 0: nothing dedents below it
+    assert stop_at(block_stop_pattern("\t\t"), "x\n\t\ty\n\tz") == 5  # tabs count as tabs

@@ -226,3 +226,36 @@ def test_a_cooling_model_is_skipped_unless_named_or_all_cool() -> None:
     assert decision.trace["cooling"] == [{"model": "coder", "retry_at": 2e9, "reason": "crashed"}]
     forced = asyncio.run(router.route("q", model="coder"))
     assert forced.model == "coder" and forced.trace["cooling"] == []
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed_one(self, text: str) -> np.ndarray:
+        self.calls += 1
+        return super().embed_one(text)
+
+
+def test_among_limits_the_choice_and_the_search_to_those_models() -> None:
+    memory = FakeMemory()
+    router = make_router(memory, FakeClassifier("coding", 0.95))
+    decision = asyncio.run(router.route("def f(", kind="code", among=["talker", "tiny"]))
+    assert decision.model == "talker"
+    assert [c["model"] for c in decision.trace["candidates"]] == ["talker", "tiny"]
+    assert memory.searches[-1] == (10 * 2, ["talker", "tiny"])
+    with pytest.raises(NotFound, match="none of ghost is registered"):
+        asyncio.run(router.route("def f(", among=["ghost"]))
+
+
+def test_a_text_seen_recently_is_not_embedded_or_classified_again() -> None:
+    embedder = CountingEmbedder()
+    classifier = FakeClassifier("coding", 0.95, needs_embedding=True)
+    router = make_router(FakeMemory(embedder=embedder), classifier)
+    first = asyncio.run(router.route("[python] def f(a, b):\n", kind="code"))
+    again = asyncio.run(router.route("[python] def f(a, b):\n", kind="code"))
+    assert embedder.calls == 1 and len(classifier.seen) == 1
+    assert again.task_type == first.task_type == "coding"
+    assert again.trace["timings_ms"]["embed"] == 0.0
+    asyncio.run(router.route("[python] def g():\n", kind="code"))
+    assert embedder.calls == 2

@@ -63,6 +63,10 @@ class FakeRunner:
     hold: asyncio.Event | None = None  # generation waits here (for cancellation tests)
     cancelled: bool = False
     deferred: list[asyncio.Task[Any]] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)  # what resident() answers
+
+    def resident(self) -> list[str]:
+        return list(self.loaded)
 
     async def chat(self, spec: ModelSpec, messages: Sequence[dict[str, str]], **kw: Any) -> Any:
         return await self._generate(spec, kw.get("on_token"), kw.get("on_progress"))
@@ -108,12 +112,21 @@ class FakeRouter:
     model: str = "writer"
     delay: float = 0.0
     results: list[dict[str, Any]] = field(default_factory=list)
+    asked: list[dict[str, Any]] = field(default_factory=list)
 
     async def route(
-        self, text: str, *, model: str | None = None, kind: str = "chat", record: bool = True
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        kind: str = "chat",
+        record: bool = True,
+        among: Sequence[str] | None = None,
     ) -> Decision:
+        self.asked.append({"text": text, "model": model, "kind": kind, "among": among})
         await asyncio.sleep(self.delay)
-        return Decision("req-1", model or self.model, "general", 0.9, {"kind": kind})
+        chosen = model or (among[-1] if among else self.model)
+        return Decision("req-1", chosen, "general", 0.9, {"kind": kind})
 
     async def record_result(self, request_id: str, **result: Any) -> None:
         self.results.append({"request_id": request_id, **result})
@@ -245,3 +258,57 @@ def test_completions_use_the_configured_completion_model() -> None:
             )
 
     asyncio.run(main())
+
+
+def test_completions_are_routed_among_the_resident_completion_models() -> None:
+    async def main() -> None:
+        both = Settings.model_validate({"residency": {"completion_model": ["writer", "coder"]}})
+        router = FakeRouter()
+        runner = FakeRunner(loaded=["writer", "coder"])
+        events = await collect(serving(runner, router, both).complete_code(CodeRequest("x = ")))
+        assert router.asked[-1]["model"] is None and router.asked[-1]["among"] == [
+            "writer",
+            "coder",
+        ]
+        assert isinstance(events[-1], Done) and events[-1].result["model"] == "coder"
+
+        runner.loaded = ["writer"]  # the other one is not resident: never wait for its load
+        events = await collect(serving(runner, router, both).complete_code(CodeRequest("x = ")))
+        assert router.asked[-1]["model"] == "writer"
+        assert isinstance(events[-1], Done) and events[-1].result["model"] == "writer"
+
+        unset = Settings()
+        runner.loaded = ["coder"]
+        events = await collect(serving(runner, router, unset).complete_code(CodeRequest("x = ")))
+        assert router.asked[-1]["model"] == "coder"
+        runner.loaded = []  # nothing resident: routed like chat
+        await collect(serving(runner, router, unset).complete_code(CodeRequest("x = ")))
+        assert router.asked[-1]["model"] is None and router.asked[-1]["among"] is None
+
+    asyncio.run(main())
+
+
+def test_explaining_a_code_route_uses_the_completion_candidates() -> None:
+    async def main() -> None:
+        both = Settings.model_validate({"residency": {"completion_model": ["writer", "coder"]}})
+        router = FakeRouter()
+        runner = FakeRunner(loaded=["writer", "coder"])
+        trace = await serving(runner, router, both).explain_route("def f(", kind="code")
+        assert trace == {"kind": "code"}
+        assert router.asked[-1]["among"] == ["writer", "coder"]
+        await serving(runner, router, both).explain_route("hello", kind="chat")
+        assert router.asked[-1]["among"] is None
+
+    asyncio.run(main())
+
+
+def test_the_code_route_text_is_bounded_and_stays_the_same_while_typing_on_a_line() -> None:
+    head = "".join(f"line_{n} = {n}\n" for n in range(400))
+    first = CodeRequest(prefix=head + "def f(", language="python").route_text
+    later = CodeRequest(prefix=head + "def f(a, b, c):", language="python").route_text
+    assert first == later
+    assert first.startswith("[python] line_") and first.endswith("line_399 = 399\n")
+    assert len(first) <= 512 + len("[python] ")
+    assert first.count("\n") == 8
+    lone = CodeRequest(prefix="import o", language="python").route_text
+    assert lone == "[python] import o"

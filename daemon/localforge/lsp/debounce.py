@@ -1,10 +1,12 @@
 """Adaptive debounce: wait for a pause in typing before asking the model.
 
 A fast typist's next key usually comes within their own typical interval, so a
-request sent sooner is mostly cancelled by that key: the wait is 1.5 × the
-recent interval between keystrokes (an exponential average; pauses over a
-second are not typing and are left out), clamped to ``[min_ms, max_ms]``. The
-wait runs from the last keystroke, so time the editor already waited counts.
+request sent sooner is mostly cancelled by that key: while the recent interval
+between keystrokes (an exponential average; pauses over a second are not typing
+and are left out) is short, the wait is 1.5 × that interval, up to ``max_ms``.
+A slower typist's next key is unlikely to come that soon, so waiting would only
+delay the suggestion: the wait is then ``min_ms``. It runs from the last
+keystroke, so time the editor already waited counts.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ class Debounce:
 
     @property
     def delay_ms(self) -> float:
-        if self.interval_ms is None:
-            return self.min_ms
-        return min(self.max_ms, max(self.min_ms, FACTOR * self.interval_ms))
+        if self.interval_ms is None or FACTOR * self.interval_ms > self.max_ms:
+            return self.min_ms  # no typing burst: the next key is not expected soon
+        return max(self.min_ms, FACTOR * self.interval_ms)
 
     def remaining_s(self) -> float:
         """How much longer to wait now, counted from the last keystroke."""

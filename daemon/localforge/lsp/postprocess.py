@@ -55,6 +55,22 @@ def postprocess(
     return _visible("\n".join(lines))
 
 
+def block_stop_pattern(line_prefix: str) -> str | None:
+    """A regex that stops generation where the block rule would cut (None: no such line).
+
+    The daemon stops the model at the first line the dedent rule drops, instead of
+    generating tokens only to throw them away. Post-processing still runs after it.
+    """
+    head = line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
+    unit, width = ("\t", len(head)) if "\t" in head else (" ", len(head))
+    if line_prefix.strip() and line_prefix.rstrip().endswith(_OPENERS):
+        closers = "".join(sorted({c for c in _PAIRS.values()}))
+        return f"\n[{unit}]{{0,{width}}}(?=[^\\s{re.escape(closers)}])"
+    if width == 0:
+        return None  # nothing is indented below column 0
+    return f"\n[{unit}]{{0,{width - 1}}}(?=\\S)"
+
+
 def _visible(text: str) -> str:
     text = text.rstrip()
     return text if text.strip() else ""

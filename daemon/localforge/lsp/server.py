@@ -106,7 +106,7 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
         last = params.content_changes[-1] if params.content_changes else None
         if isinstance(last, types.TextDocumentContentChangePartial):
             start = offset_at(text, last.range.start.line, last.range.start.character)
-            session().changed(uri, start + len(last.text))
+            session().changed(uri, start + len(last.text), new_line="\n" in last.text)
         else:
             session().changed(uri, len(text))
 
@@ -207,6 +207,12 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
             if not isinstance(text, str) or not text.strip():
                 raise _user_error(SessionError("localforge/chat needs 'messages' or 'text'"))
             messages = [{"role": "user", "content": text}]
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages
+        ):
+            raise _user_error(
+                SessionError("localforge/chat: 'messages' must be a list of {role, content}")
+            )
         token = _field(params, "partialResultToken")
 
         def on_delta(piece: str) -> None:
@@ -215,7 +221,7 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
 
         try:
             return await session().chat(
-                [dict(m) for m in messages],
+                [{"role": str(m.get("role")), "content": m["content"]} for m in messages],
                 model=str(_field(params, "model") or "auto"),
                 max_tokens=int(_field(params, "maxTokens") or 512),
                 on_delta=on_delta,
@@ -280,10 +286,21 @@ def _completion_item(served: Served, position: types.Position) -> types.Completi
     )
 
 
+def _plain(value: Any) -> Any:
+    """Custom payloads arrive as pygls named tuples: make them dicts and lists again."""
+    if hasattr(value, "_asdict"):
+        return {key: _plain(item) for key, item in value._asdict().items()}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _field(params: Any, name: str) -> Any:
     if isinstance(params, dict):
-        return params.get(name)
-    return getattr(params, name, None)
+        return _plain(params.get(name))
+    return _plain(getattr(params, name, None))
 
 
 def _request_id(value: Any) -> str | None:

@@ -23,7 +23,7 @@ from localforge.lsp.daemon_client import DaemonClient, DaemonError, DaemonUnavai
 from localforge.lsp.debounce import Debounce
 from localforge.lsp.documents import DocumentView
 from localforge.lsp.feedback import FeedbackBook, Outcome
-from localforge.lsp.postprocess import postprocess
+from localforge.lsp.postprocess import block_stop_pattern, postprocess
 from localforge.settings import LspSettings
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class Session:
         self._edits: dict[str, int] = {}  # uri -> offset of its last edit
         self._last_uri: str | None = None
         self._paths: dict[str, str] = {}
+        self._languages: dict[str, str | None] = {}
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -96,13 +97,16 @@ class Session:
         self._spawn(self._ticker())
 
     async def stop(self) -> None:
+        """Quickly (editors wait for shutdown): cancel the work, deliver decided outcomes."""
         if self._prefill is not None:
             self._prefill.cancel()
-        for task in [*self._tasks, *self._inflight.values()]:
+        pending = [*self._tasks, *self._inflight.values()]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
         if self._records:  # outcomes already decided: let them reach the daemon
-            await asyncio.wait(self._records, timeout=5.0)
+            await asyncio.wait(set(self._records), timeout=2.0)
         await self.daemon.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -123,13 +127,18 @@ class Session:
 
     def opened(self, doc: DocumentView) -> None:
         self._paths[doc.uri] = doc.path or doc.uri
+        self._languages[doc.uri] = doc.language_id
         self.ring.pick(doc.path or doc.uri, doc.text)
 
-    def changed(self, uri: str, offset: int) -> None:
-        """A keystroke (or any edit) ending at ``offset``."""
+    def changed(self, uri: str, offset: int, *, new_line: bool = False) -> None:
+        """A keystroke (or any edit) ending at ``offset``; ``new_line``: it added a line.
+
+        A new line changes what the next completion is routed on: the prefill (which also
+        prepares the routing) then starts at once, not after the idle time.
+        """
         self.debounce.keystroke()
         self._edits[uri] = offset
-        self._schedule_prefill(uri, offset)
+        self._schedule_prefill(uri, offset, at_once=new_line)
 
     def saved(self, uri: str) -> None:
         self._pick_around_edit(uri)
@@ -139,6 +148,7 @@ class Session:
         self.cache.forget(uri)
         self._edits.pop(uri, None)
         self._paths.pop(uri, None)
+        self._languages.pop(uri, None)
 
     def yanked(self, uri: str, text: str) -> None:
         self.ring.add(self._paths.get(uri, uri), text.split("\n"))
@@ -158,6 +168,7 @@ class Session:
                 self._pick_around_edit(self._last_uri)  # the user left that file
             self._last_uri = doc.uri
         self._paths[doc.uri] = doc.path or doc.uri
+        self._languages[doc.uri] = doc.language_id
         hit = self.cache.lookup(doc.uri, doc.text, offset)
         if hit is not None:
             served = Served(hit.suggestion, hit.typed, "typed-ahead" if hit.typed else "cache")
@@ -230,6 +241,7 @@ class Session:
             "max_tokens": settings.max_tokens,
             "temperature": settings.temperature,
             "stop": ["\n"] if window.mid_line else [],
+            "stop_pattern": None if window.mid_line else block_stop_pattern(window.line_prefix),
             "stream": True,
             "trace": True,
         }
@@ -262,13 +274,14 @@ class Session:
 
     # --- idle-time prefill ------------------------------------------------------------
 
-    def _schedule_prefill(self, uri: str, offset: int) -> None:
+    def _schedule_prefill(self, uri: str, offset: int, *, at_once: bool = False) -> None:
         self._stop_prefill()
         idle = self.settings.prefill_idle_ms
         if idle <= 0:
             return
         loop = asyncio.get_running_loop()
-        self._prefill = loop.call_later(idle / 1000, self._start_prefill, uri, offset)
+        delay = 0.0 if at_once else idle / 1000
+        self._prefill = loop.call_later(delay, self._start_prefill, uri, offset)
 
     def _stop_prefill(self) -> None:
         if self._prefill is not None:
@@ -282,7 +295,8 @@ class Session:
         text = self.text_of(uri)
         if text is None or self._inflight:
             return
-        doc = DocumentView(uri, text, None, self._paths.get(uri))
+        path = self._paths.get(uri)
+        doc = DocumentView(uri, text, self._languages.get(uri), None if path == uri else path)
         self._prefilling = self._spawn(self._run_prefill(doc, offset))
 
     async def _run_prefill(self, doc: DocumentView, offset: int) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 T = TypeVar("T")
+PREPARED_KEPT = 512  # texts whose embedding and label are kept for reuse
 
 
 class Classifies(Protocol):
@@ -120,6 +122,9 @@ class Router:
         self._settings = settings
         self._classifier = classifier
         self._weights_for: tuple[Any, Weights] | None = None
+        self._prepared: OrderedDict[str, tuple[tuple[str, str], np.ndarray, dict[str, Any]]] = (
+            OrderedDict()
+        )
         self.decisions = 0
         self.state = "stopped"
 
@@ -148,8 +153,15 @@ class Router:
     # --- decide -----------------------------------------------------------
 
     async def route(
-        self, text: str, *, model: str | None = None, kind: str = "chat", record: bool = True
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        kind: str = "chat",
+        record: bool = True,
+        among: Sequence[str] | None = None,
     ) -> Decision:
+        """Decide which model answers ``text``; ``among`` limits the choice to those models."""
         started = time.perf_counter()
         if not text.strip():
             raise InvalidParams("the query text is empty; nothing to route")
@@ -162,10 +174,17 @@ class Router:
         names = [c.name for c in candidates]
         if model is not None and model not in names:
             raise NotFound(f"unknown model {model!r}; known models: {', '.join(names)}")
+        if among:
+            allowed = set(among)
+            candidates = [c for c in candidates if c.name in allowed or c.name == model]
+            if not candidates:
+                raise NotFound(
+                    f"none of {', '.join(among)} is registered; known models: {', '.join(names)}"
+                )
         candidates, skipped = _skip_cooling(candidates, forced=model)
         names = [c.name for c in candidates]
 
-        vector, classification, timings = await self._embed_and_classify(text)
+        vector, classification, timings = await self._prepared_query(text)
         neighbours: list[Neighbour] = []
         memory_note: str | None = None
         search_started = time.perf_counter()
@@ -254,6 +273,45 @@ class Router:
         )
         log.debug("routed %s to %s (%s)", request_id, winner, reason)
         return Decision(request_id, winner, task_type, confidence, trace)
+
+    async def prepare(self, text: str) -> dict[str, Any]:
+        """Embed and classify ``text`` now, so routing it later reuses both (editors' idle time)."""
+        if not text.strip():
+            return {"prepared": False}
+        _, classification, timings = await self._prepared_query(text)
+        return {"prepared": True, "task_type": classification["routed_task_type"], **timings}
+
+    async def _prepared_query(
+        self, text: str
+    ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
+        """Embed and classify, reusing the answer for a text seen recently.
+
+        Editors route every keystroke's context, and the context changes far less often
+        than the keystrokes: the same text is embedded once.
+        """
+        key = hash_text(text)
+        found = self._prepared.get(key)
+        if found is not None and found[0] == self._preparation_version():
+            self._prepared.move_to_end(key)
+            return found[1], dict(found[2]), {"embed": 0.0, "classify": 0.0}
+        vector, classification, timings = await self._embed_and_classify(text)
+        if vector is not None and classification.get("probabilities"):
+            self._prepared[key] = (self._preparation_version(), vector, dict(classification))
+            while len(self._prepared) > PREPARED_KEPT:
+                self._prepared.popitem(last=False)
+        return vector, classification, timings
+
+    def _preparation_version(self) -> tuple[str, str]:
+        """What a cached embedding and label depend on: the embedding model and the artifact."""
+        try:
+            embedder = self.memory.embedder.model_name
+        except LocalForgeError:
+            embedder = ""
+        try:
+            classifier = self._classifier().version if self._classifier is not None else ""
+        except LocalForgeError:
+            classifier = ""
+        return embedder, classifier
 
     async def classify(self, text: str) -> dict[str, Any]:
         """Label one query as routing would, with the artifact that labelled it."""

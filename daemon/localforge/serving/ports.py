@@ -71,6 +71,7 @@ class Runner(Protocol):
         extra: Sequence[ContextChunk] = (),
         language: str | None = None,
         path: str | None = None,
+        stop_pattern: str | None = None,
     ) -> Completion: ...
 
     async def prefill_code(
@@ -104,12 +105,22 @@ class Routes(Protocol):
     """Decides which model answers, and hears how the request went."""
 
     async def route(
-        self, text: str, *, model: str | None = None, kind: str = "chat", record: bool = True
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        kind: str = "chat",
+        record: bool = True,
+        among: Sequence[str] | None = None,
     ) -> Decision: ...
 
     async def record_result(
         self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None = None
     ) -> None: ...
+
+    async def prepare(self, text: str) -> dict[str, Any]:
+        """Embed and classify a text ahead of routing it."""
+        ...
 
 
 class Outcomes(Protocol):

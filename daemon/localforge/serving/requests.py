@@ -9,6 +9,8 @@ from localforge.models.runtime.fim import ContextChunk
 __all__ = ["ChatRequest", "CodeRequest", "ContextChunk", "EvalRequest"]
 
 ROUTE_TEXT_CHARS = 2000  # the tail of the conversation routed
+CODE_ROUTE_CHARS = 512  # at most this much code around the cursor is embedded to route
+CODE_ROUTE_LINES = 8
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,25 @@ class CodeRequest:
     temperature: float = 0.2
     stop: list[str] = field(default_factory=list)
     extra: tuple[ContextChunk, ...] = ()  # chunks of other files, when the context allows
+    stop_pattern: str | None = None  # a regex; generation stops where it first matches
     trace: bool = False  # put the routing decision's trace in the result
 
     @property
     def route_text(self) -> str:
-        """A bounded window around the cursor, tagged with the language."""
+        """The whole lines before the cursor's line (a few, bounded), tagged with the language.
+
+        Typing on a line leaves this text unchanged, so its embedding is reused keystroke
+        after keystroke, and a keystroke never embeds a whole file. On the first line of a
+        document the line itself (or the text after the cursor) stands in.
+        """
         header = f"[{self.language}] " if self.language else ""
-        context = self.prefix[-ROUTE_TEXT_CHARS:] or self.suffix[:ROUTE_TEXT_CHARS]
+        before = self.prefix[: self.prefix.rfind("\n") + 1]
+        lines = before[-CODE_ROUTE_CHARS:].splitlines(keepends=True)
+        if len(before) > CODE_ROUTE_CHARS and lines:
+            lines = lines[1:]  # the first one is cut: leave it out
+        context = "".join(lines[-CODE_ROUTE_LINES:])
+        if not context.strip():
+            context = self.prefix[-CODE_ROUTE_CHARS:] or self.suffix[:CODE_ROUTE_CHARS]
         return header + context if context.strip() else f"{self.language or 'code'} completion"
 
 

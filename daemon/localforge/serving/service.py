@@ -109,37 +109,70 @@ class Serving:
                 extra=request.extra,
                 language=request.language,
                 path=request.path,
+                stop_pattern=request.stop_pattern,
             )
 
         async def work(emit: Emit) -> dict[str, Any]:
-            model = self._completion_model(request.model)
+            model, among = self._completion_target(request.model)
             return await self._answer(
-                emit, request.route_text, model, "code", request.stream, call, request.trace
+                emit, request.route_text, model, "code", request.stream, call, request.trace, among
             )
 
         return _events(work)
 
-    async def prefill_code(self, request: CodeRequest) -> dict[str, Any]:
-        """Evaluate a completion's prompt into the model's KV cache, without generating.
+    async def explain_route(
+        self, text: str, *, kind: str = "chat", model: str | None = None, record: bool = False
+    ) -> dict[str, Any]:
+        """The decision a request of ``kind`` would get: code is routed as completions are."""
+        if self.router is None:
+            raise Unavailable("this daemon has no router, so there is no decision to explain")
+        among = None
+        if kind == "code" and model is None:
+            target, among = self._completion_target("auto")
+            model = None if target == "auto" else target
+        decision = await self.router.route(text, model=model, kind=kind, record=record, among=among)
+        return decision.trace
 
-        Uses the model ``request.model`` names, else the completion model; with neither,
-        the resident model that served the last completion. Never loads a model.
+    async def prefill_code(self, request: CodeRequest) -> dict[str, Any]:
+        """Get the next completion at this context ready: KV cache and routing, no generation.
+
+        The prompt is evaluated into the KV cache of the model ``request.model`` names, else
+        of a resident completion model (never loading one); at the same time the route text
+        is embedded and classified, so routing the completion reuses both.
         """
-        name = self._completion_model(request.model)
-        if name == "auto":
-            resident = self.runner.resident()
-            if not resident:
-                return {"model": None, "prefilled": False, "reason": "no model is resident"}
-            name = resident[0]
-        return await self.runner.prefill_code(
-            self.catalogue.get(name),
-            request.prefix,
-            request.suffix,
-            extra=request.extra,
-            language=request.language,
-            path=request.path,
-            max_tokens=request.max_tokens,
+        name, among = self._completion_target(request.model)
+        prepared = (
+            asyncio.ensure_future(self.router.prepare(request.route_text))
+            if self.router is not None
+            else None
         )
+        try:
+            if name == "auto":
+                resident = [n for n in self.runner.resident() if among is None or n in among]
+                name = resident[0] if resident else "auto"
+            if name == "auto":
+                result: dict[str, Any] = {
+                    "model": None,
+                    "prefilled": False,
+                    "reason": "no model is resident",
+                }
+            else:
+                result = await self.runner.prefill_code(
+                    self.catalogue.get(name),
+                    request.prefix,
+                    request.suffix,
+                    extra=request.extra,
+                    language=request.language,
+                    path=request.path,
+                    max_tokens=request.max_tokens,
+                )
+            if prepared is not None:
+                result["route"] = await prepared
+        except BaseException:
+            if prepared is not None:
+                prepared.cancel()
+            raise
+        return result
 
     async def feedback(self, request_id: str, kind: str, value: float | None) -> dict[str, Any]:
         """Hand a user's verdict on an answer to the memory."""
@@ -156,6 +189,7 @@ class Serving:
         stream: bool,
         call: Call,
         trace: bool = False,
+        among: list[str] | None = None,
     ) -> dict[str, Any]:
         """Route, serve and record one request.
 
@@ -165,7 +199,9 @@ class Serving:
         """
         forced = None if model == "auto" else model
         spec = self.catalogue.get(forced) if forced is not None else None  # NotFound names them
-        routing: asyncio.Future[Routed] = asyncio.ensure_future(self._route(text, forced, kind))
+        routing: asyncio.Future[Routed] = asyncio.ensure_future(
+            self._route(text, forced, kind, among)
+        )
         try:
             if spec is None:
                 spec = self.catalogue.get((await routing).model)
@@ -234,14 +270,16 @@ class Serving:
             result["decision"] = routed.trace
         return result
 
-    async def _route(self, text: str, forced: str | None, kind: str) -> Routed:
+    async def _route(
+        self, text: str, forced: str | None, kind: str, among: list[str] | None = None
+    ) -> Routed:
         if self.router is None:
             name = forced or self._first_model()
             reason = "forced by the request" if forced else "no router: first registered model"
             return Routed(uuid.uuid4().hex, name, "general", 0.0, {"reason": reason})
         started = time.perf_counter()
         try:
-            decision = await self.router.route(text, model=forced, kind=kind)
+            decision = await self.router.route(text, model=forced, kind=kind, among=among)
         except LocalForgeError as exc:
             if forced is None:
                 raise
@@ -279,19 +317,35 @@ class Serving:
         except LocalForgeError as exc:
             log.warning("could not record the result of %s: %s", routed.request_id, exc.message)
 
-    def _completion_model(self, requested: str) -> str:
-        """The model a completion asks for, else the configured completion model, else auto."""
-        configured = self._settings().residency.completion_model
-        if requested != "auto" or configured is None:
-            return requested
-        try:
-            self.catalogue.get(configured)
-        except NotFound as exc:
-            raise NotFound(
-                f"residency.completion_model: {exc.message}; set it to one of them, or unset it "
-                "to route completions like chat"
-            ) from exc
-        return configured
+    def _completion_target(self, requested: str) -> tuple[str, list[str] | None]:
+        """The model a completion goes to, or ``("auto", models to route among)``.
+
+        A named model is used as it is. Otherwise completions never wait for a load: they
+        are routed among the resident ones of ``residency.completion_model`` (all of them
+        while none is resident yet, i.e. still preloading), or, when that is unset, among
+        the resident models; with nothing resident they are routed like chat.
+        """
+        if requested != "auto":
+            return requested, None
+        configured = self._settings().residency.completion_models()
+        for name in configured:
+            try:
+                self.catalogue.get(name)
+            except NotFound as exc:
+                raise NotFound(
+                    f"residency.completion_model: {exc.message}; set it to one of them, or "
+                    "unset it to route completions among the resident models"
+                ) from exc
+        resident = self.runner.resident()
+        if len(configured) == 1:
+            return configured[0], None
+        if configured:
+            among = [name for name in configured if name in resident] or configured
+        else:
+            among = resident
+        if len(among) == 1:
+            return among[0], None
+        return "auto", among or None
 
     # --- models -------------------------------------------------------------
 

@@ -161,11 +161,11 @@ class ModelManager:
         wanted += [
             spec.name for spec in self.registry.specs() if spec.pinned and not spec.is_remote
         ]
-        if residency.completion_model:
-            wanted.append(residency.completion_model)
+        completion = residency.completion_models()
+        wanted += completion
         for name in dict.fromkeys(wanted):
             try:
-                if name == residency.completion_model:
+                if name in completion:
                     self.pin(name, True)  # completions must never wait for a load
                 await self.load(name)
             except LocalForgeError as exc:
@@ -324,6 +324,7 @@ class ModelManager:
         extra: Sequence[ContextChunk] = (),
         language: str | None = None,
         path: str | None = None,
+        stop_pattern: str | None = None,
     ) -> Completion:
         code = self._code_prompt(spec, prefix, suffix, extra, language, path, max_tokens, stop)
         request = GenerateRequest(
@@ -333,6 +334,7 @@ class ModelManager:
             temperature=temperature,
             stop=code.stop,
             fresh=not self.settings.residency.reuse_prompt_prefix,
+            stop_pattern=stop_pattern,
         )
         return await self._run(
             spec, request, code.format, None, on_token, on_progress, strip_leading=False

@@ -3,7 +3,7 @@
 Requests (daemon → worker), each a map with ``op``:
   load      {path, n_ctx, n_gpu_layers, chat_format?}    → progress*, loaded | error
   generate  {id, kind: chat|completion, messages|prompt,
-             max_tokens, temperature, stop}                → token*, done | error (same id)
+             max_tokens, temperature, stop, stop_pattern?} → token*, done | error (same id)
   generate  {id, kind: prefill, prompt}                    → done {prompt_tokens, cached_tokens}:
                                                               the prompt is evaluated into the
                                                               KV cache, nothing is generated

@@ -47,6 +47,7 @@ class GenerateRequest:
     temperature: float = 0.7
     stop: tuple[str, ...] = ()
     fresh: bool = False  # evaluate the whole prompt, reusing no cached prefix
+    stop_pattern: str | None = None  # a regex: generation stops where it first matches
 
     def to_frame(self, rid: int) -> dict[str, Any]:
         frame: dict[str, Any] = {
@@ -58,6 +59,8 @@ class GenerateRequest:
             "stop": list(self.stop),
             "fresh": self.fresh,
         }
+        if self.stop_pattern:
+            frame["stop_pattern"] = self.stop_pattern
         if self.kind == "chat":
             frame["messages"] = self.messages or []
         else:

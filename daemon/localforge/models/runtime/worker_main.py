@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -250,6 +251,8 @@ class Worker:
             stream = self.llm.create_chat_completion(messages=message["messages"], **options)
         else:
             stream = self.llm.create_completion(prompt=message["prompt"], **options)
+        pattern = message.get("stop_pattern")
+        stopper = re.compile(pattern) if pattern else None
         for chunk in stream:
             if rid in self.cancelled:
                 finish = "cancelled"
@@ -272,6 +275,18 @@ class Worker:
                 self._maybe_crash("token")
             if first is None:
                 first = time.perf_counter()
+            if stopper is not None:
+                sofar = "".join(pieces) + text
+                match = stopper.search(sofar)
+                if match is not None:  # like a stop string: the match and after are dropped
+                    kept = sofar[: match.start()]
+                    visible = kept[len(sofar) - len(text) :]  # what of this piece is kept
+                    pieces = [kept]
+                    if visible:
+                        self.send({"op": "token", "id": rid, "text": visible})
+                    finish = "stop"
+                    stream.close()
+                    break
             pieces.append(text)
             self.send({"op": "token", "id": rid, "text": text})
         total = time.perf_counter() - started

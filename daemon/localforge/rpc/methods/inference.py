@@ -8,9 +8,10 @@ Streaming notifications (``$/stream`` data) carry a ``type``:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from localforge.rpc.dispatch import CallContext, Method, Params
 from localforge.rpc.streaming import relay
@@ -80,7 +81,23 @@ class CodeParams(Params):
         max_length=64,
         description="chunks of other files ({path, text}), used where the model's context allows",
     )
+    stop_pattern: str | None = Field(
+        None,
+        max_length=200,
+        description="a regular expression: generation stops where it first matches, and the "
+        "match is dropped (local models; e.g. the end of the cursor's block)",
+    )
     trace: bool = Field(False, description="add the routing decision's trace as 'decision'")
+
+    @field_validator("stop_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
 
 
 def _code_request(params: CodeParams | PrefillParams) -> CodeRequest:

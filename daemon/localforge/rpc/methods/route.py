@@ -19,7 +19,11 @@ async def classify(ctx: CallContext, params: ClassifyParams) -> dict[str, Any]:
 
 class ExplainParams(Params):
     text: str = Field(description="the query to route")
-    kind: str = Field("chat", description="chat | code | ...: what the request would be")
+    kind: str = Field(
+        "chat",
+        description="chat | code | ...: what the request would be (code is routed among the "
+        "completion models, as completions are)",
+    )
     model: str | None = Field(None, description="force this model (the trace still scores all)")
     record: bool = Field(
         False, description="record the decision as an interaction, so feedback.record can rate it"
@@ -27,10 +31,9 @@ class ExplainParams(Params):
 
 
 async def explain(ctx: CallContext, params: ExplainParams) -> dict[str, Any]:
-    decision = await ctx.services.routing.route(
-        params.text, model=params.model, kind=params.kind, record=params.record
+    return await ctx.services.serving.explain_route(
+        params.text, kind=params.kind, model=params.model, record=params.record
     )
-    return decision.trace
 
 
 def methods() -> list[Method[Any]]:
