@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -258,6 +259,30 @@ def test_escape_dismisses_a_suggestion_and_the_daemon_records_rejected(editor: E
     wb.save()
     time.sleep(0.5)
     assert source.read_text().rstrip() == "import math\n\n\ndef circle_area(radius):".rstrip()
+
+
+def test_chat_streams_the_answer_into_a_panel_and_thumbs_up_rates_it(editor: Editor) -> None:
+    wb = editor.workbench
+    wb.command("LocalForge: Chat")
+    chat = wb.webview()
+    chat.locator("#input").fill("Write a Python function that reverses a string.")
+    chat.locator("#input").press("Enter")
+    answer = chat.locator(".turn.answer").last
+    # the rating buttons come with the final result, an error line with a failure
+    answer.locator(".meta button, .error").first.wait_for(timeout=120_000)
+    assert answer.locator(".error").count() == 0, answer.inner_text()
+    rate = answer.locator("button[title='thumbs up']")
+    assert answer.locator("p, pre, li").first.inner_text().strip(), answer.inner_html()
+    assert "coder" in answer.locator(".meta span").inner_text()
+    streamed = re.search(r"answered \S+ in (\d+) streamed pieces", wb.server.extension_log())
+    assert streamed and int(streamed.group(1)) > 1, "the answer did not stream"
+    before = outcomes(editor.daemon, editor.home)
+    rate.click()
+    rated = wait_new_outcome(editor, before, "thumbs_up")
+    assert rated["outcome"] == 1.0 and rated["kind"] == "chat"
+    wb.command("LocalForge: Thumbs Down on Last Answer")  # a later rating replaces it
+    down = wait_new_outcome(editor, outcomes(editor.daemon, editor.home), "thumbs_down")
+    assert down["request_id"] == rated["request_id"] and down["outcome"] == 0.0
 
 
 def test_explain_shows_the_last_decision_with_every_signal(editor: Editor) -> None:

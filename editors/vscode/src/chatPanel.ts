@@ -100,6 +100,7 @@ export class ChatPanel implements vscode.Disposable {
     const partialResultToken = `localforge-chat-${crypto.randomUUID()}`;
     const workDoneToken = `localforge-chat-work-${crypto.randomUUID()}`;
     let dirty = false;
+    let pieces = 0;
     let timer: NodeJS.Timeout | undefined;
     const render = () => {
       timer = undefined;
@@ -113,6 +114,7 @@ export class ChatPanel implements vscode.Disposable {
       client.onProgress(progress, partialResultToken, (value) => {
         const delta = progressText(value);
         if (delta) {
+          pieces++;
           this.session.append(delta);
           dirty = true;
           timer ??= setTimeout(render, RENDER_INTERVAL_MS);
@@ -142,6 +144,9 @@ export class ChatPanel implements vscode.Disposable {
       }
       const meta = this.session.finish(result ?? { text: this.session.answerSoFar, model: "", request_id: "", task_type: "" });
       const answer = this.session.history[this.session.history.length - 1]?.content ?? "";
+      this.host.log.info(
+        `chat: ${meta.model || "?"} answered ${meta.requestId || "(no id)"} in ${pieces} streamed pieces, ${answer.length} characters`,
+      );
       this.post({
         type: "answerDone",
         html: renderMarkdown(answer),
