@@ -53,6 +53,7 @@ FILES = {
     "reject_me.py": "import math\n\n\n",
     "explain_me.py": "import sys\n\n\n",
     "partial_me.py": "import operator\n\n\n",
+    "ask_me.py": "def square(x):\n    return x * x\n",
 }
 
 
@@ -283,6 +284,27 @@ def test_chat_streams_the_answer_into_a_panel_and_thumbs_up_rates_it(editor: Edi
     wb.command("LocalForge: Thumbs Down on Last Answer")  # a later rating replaces it
     down = wait_new_outcome(editor, outcomes(editor.daemon, editor.home), "thumbs_down")
     assert down["request_id"] == rated["request_id"] and down["outcome"] == 0.0
+
+
+def test_the_servers_code_action_asks_chat_about_the_selection(editor: Editor) -> None:
+    wb = editor.workbench
+    wb.open_file("ask_me.py")
+    wb.press("Control+A")
+    wb.press("Control+.")  # quick fixes and code actions; the server offers the question
+    action = wb.page.locator(".action-widget .monaco-list-row", has_text="Ask LocalForge")
+    action.first.wait_for(timeout=20_000)
+    for _ in range(5):  # the menu may list quick fixes first
+        if "focused" in (action.first.get_attribute("class") or ""):
+            break
+        wb.press("ArrowDown")
+    wb.press("Enter")
+    chat = wb.webview()
+    question = chat.locator(".turn.question").last
+    question.wait_for(timeout=10_000)
+    assert "def square(x):" in question.inner_text(), question.inner_text()
+    answer = chat.locator(".turn.answer").last
+    answer.locator(".meta button, .error").first.wait_for(timeout=120_000)
+    assert answer.locator(".error").count() == 0, answer.inner_text()
 
 
 def test_explain_shows_the_last_decision_with_every_signal(editor: Editor) -> None:

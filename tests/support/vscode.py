@@ -241,8 +241,9 @@ class Workbench:
         self.page.keyboard.type(name)
         self.page.wait_for_selector(f'.quick-input-list [aria-label*="{name}"]', timeout=10_000)
         self.page.keyboard.press("Enter")
-        self.page.wait_for_selector(f'.tab.active[aria-label*="{name}"]', timeout=10_000)
-        self.page.locator(".monaco-editor .view-lines").first.click()
+        active = ".editor-group-container.active"
+        self.page.wait_for_selector(f'{active} .tab.active[aria-label*="{name}"]', timeout=10_000)
+        self.page.locator(f"{active} .monaco-editor .view-lines").first.click()
 
     def type(self, text: str, delay_ms: float = 40) -> None:
         self.page.keyboard.type(text, delay=delay_ms)
