@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/rpc.py
 	$(PY) bench/route.py
 	$(PY) bench/routing_sim.py
+	$(PY) bench/lsp.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache

@@ -19,11 +19,12 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.support.daemon import DaemonProcess, run_daemon, temp_home
+from tests.support.daemon import DaemonProcess, lfctl, run_daemon, temp_home
 from tests.support.lsp import (
     completion_params,
     interaction,
     newest_code_interaction,
+    newest_code_interactions,
     open_document,
     plain,
     wait_for,
@@ -64,7 +65,11 @@ n_ctx = 512
 
 
 @asynccontextmanager
-async def lsp(daemon: DaemonProcess, **settings: Any) -> AsyncIterator[LanguageClient]:
+async def lsp(
+    daemon: DaemonProcess,
+    capabilities: types.ClientCapabilities | None = None,
+    **settings: Any,
+) -> AsyncIterator[LanguageClient]:
     """A language server for one editor window, shut down (exit status 0) at the end."""
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "localforge", "lsp", "--no-start"],
@@ -79,7 +84,7 @@ async def lsp(daemon: DaemonProcess, **settings: Any) -> AsyncIterator[LanguageC
 
     await client.initialize_session(
         types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
+            capabilities=capabilities or types.ClientCapabilities(),
             initialization_options={"settings": {**FAST, **settings}},
         )
     )
@@ -172,6 +177,50 @@ async def test_cancel_mid_generation_stops_the_worker(daemon: DaemonProcess) -> 
             lambda: _cancelled_row(daemon), "the cancelled request to be recorded", timeout=10
         )
         assert row["ok"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_newer_request_for_the_document_supersedes_and_stops_the_older_one(
+    daemon: DaemonProcess,
+) -> None:
+    counting = "# the numbers from 1 to 300, one per line\n" + "".join(
+        f"{n}\n" for n in range(1, 11)
+    )
+    text = counting + "\ntotal = len()\n"
+    async with lsp(daemon, **{"lsp.max_tokens": 400}) as client:
+        uri = "file:///w/supersede.py"
+        open_document(client, uri, text)
+        older = asyncio.ensure_future(
+            client.text_document_inline_completion_async(
+                _at(uri, types.Position(11, 0))  # the empty line: a long list would follow
+            )
+        )
+        await wait_for(lambda: _busy(daemon), "the older request to generate", timeout=30)
+        started = time.monotonic()
+        newer = await client.text_document_inline_completion_async(
+            _at(uri, types.Position(12, 12))  # inside len(): one short line
+        )
+        superseded = await older
+        assert not superseded.items  # answered empty, not an error
+        assert time.monotonic() - started < 5.0  # the 400-token generation did not run out
+        assert newer.items and "\n" not in newer.items[0].insert_text
+        rows = await wait_for(lambda: _two_newest(daemon), "both requests recorded")
+        assert rows[1]["error"] == "cancelled by the client" and rows[0]["ok"] == 1
+
+
+def _at(uri: str, position: types.Position) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked
+        ),
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=position,
+    )
+
+
+def _two_newest(daemon: DaemonProcess) -> list[dict[str, Any]] | None:
+    rows = newest_code_interactions(daemon.home, 2)
+    return rows if len(rows) == 2 and all(row["ok"] is not None for row in rows) else None
 
 
 def _busy(daemon: DaemonProcess) -> bool:
@@ -296,6 +345,21 @@ async def test_completion_is_the_fallback_for_editors_without_inline_completion(
         [item] = result.items
         assert item.text_edit is not None and item.text_edit.new_text.strip()
         assert item.command is not None and item.command.command == "localforge.accept"
+
+    inline = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities()
+        )
+    )
+    async with lsp(daemon, capabilities=inline) as client:
+        open_document(client, "file:///w/both.py", SIGNATURE)
+        result = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri="file:///w/both.py"),
+                position=types.Position(1, 11),
+            )
+        )
+        assert not result.items  # it shows inline completions: no second model call
 
 
 def _outcome(daemon: DaemonProcess, request_id: str) -> dict[str, Any] | None:
@@ -471,9 +535,7 @@ async def test_chat_streams_partial_results_and_explain_shows_its_decision(
         assert decision["winner"] == "gemma" and decision["candidates"]
         assert decision["kind"] == "chat"
         rated = plain(
-            await client.workspace_execute_command_async(
-                types.ExecuteCommandParams(command="localforge.thumbsUp")
-            )
+            await client.protocol.send_request_async("localforge/feedback", {"kind": "thumbs_up"})
         )
         assert rated
         row = interaction(daemon.home, answer["requestId"])
@@ -501,3 +563,30 @@ async def test_a_selection_offers_the_ask_localforge_code_action(daemon: DaemonP
         assert action.command == "localforge.askSelection"
         [argument] = [plain(arg) for arg in action.arguments]
         assert argument["text"] == "def add(a, b):" and argument["languageId"] == "python"
+
+
+@pytest.mark.asyncio
+async def test_the_server_starts_the_daemon_when_none_runs(gemma: Path) -> None:
+    with temp_home() as home:
+        home.write_config(f'[[models]]\nname = "gemma"\npath = "{gemma}"\nn_ctx = 512\n')
+        config = ClientServerConfig(
+            server_command=[sys.executable, "-m", "localforge", "lsp"], server_env=home.env
+        )
+        client = await config.start()
+        try:
+            await client.initialize_session(
+                types.InitializeParams(capabilities=types.ClientCapabilities())
+            )
+            status = await wait_for(
+                lambda: home.paths.socket.exists(), "the daemon's socket", timeout=60
+            )
+            assert status
+            answer = plain(await client.protocol.send_request_async("localforge/status", {}))
+            assert answer["state"] in ("ready", "degraded") and answer["mode"] == "cpu"
+            await client.shutdown_session()
+            assert client._server is not None and client._server.returncode == 0
+        finally:
+            await client.stop()
+            stopped = lfctl(home, "--no-start", "stop")
+            assert stopped.returncode == 0, stopped.stderr
+            assert (home.paths.state_dir / "lfd.out").exists()  # its output, not our stdout

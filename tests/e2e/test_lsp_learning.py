@@ -9,6 +9,7 @@ has to move.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +113,13 @@ async def test_most_completions_move_to_the_model_whose_suggestions_the_user_kee
     assert len(picks) >= ROUNDS // 2, picks  # some contexts get no suggestion worth showing
     late = picks[len(picks) // 2 :]
     assert late.count(KEPT) >= 0.75 * len(late), picks
+
+    stats = json.loads(lfctl(daemon.home, "memory", "stats", "--json").stdout)
+    code = stats["by_kind"]["code"]["outcomes"]
+    assert code["accepted"]["count"] == picks.count(KEPT) and code["accepted"]["mean"] == 1.0
+    assert code["rejected"]["count"] == len(picks) - picks.count(KEPT)
+    shown = lfctl(daemon.home, "memory", "stats").stdout
+    assert "code requests" in shown and "accepted" in shown
 
     explained = lfctl(
         daemon.home, "route", "--explain", "--kind", "code", "[python] def norm(a, b):\n"

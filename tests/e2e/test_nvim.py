@@ -161,3 +161,34 @@ def test_chat_streams_into_a_scratch_buffer_explain_status_and_checkhealth(
     nvim.request("nvim_command", "checkhealth localforge")
     health = nvim.lua("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')")
     assert "OK daemon ready" in health and "ERROR" not in health, health
+
+
+def test_accepting_a_word_records_a_partial_accept(
+    daemon: DaemonProcess, nvim: Nvim, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "localforge", "lsp", "--no-start"]
+    nvim.lua(SETUP, str(PLUGIN), command, True)
+    nvim.request("nvim_command", f"edit {tmp_path / 'words.py'}")
+    nvim.wait_for(READY, "the language server to start")
+    nvim.input("idef area(w, h):")
+    request_id, text = nvim.wait_for(SHOWN, "ghost text after the signature", 30, "")
+    word = nvim.lua("return require('localforge.util').part(...)", text, "word")
+    assert word and word != text and text.startswith(word)
+    nvim.input("<M-Right>")  # the plugin's accept-word keymap
+    lines = nvim.wait_for(
+        "local l = vim.api.nvim_buf_get_lines(0, 0, -1, false) "
+        "if #l > 1 or l[1] ~= 'def area(w, h):' then return l end",
+        "the word to be inserted",
+    )
+    assert "\n".join(lines) == "def area(w, h):" + word
+    nvim.input("<Esc>")
+    assert nvim.lua(STOP)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        row = interaction(daemon.home, request_id)
+        if row["outcome_kind"]:
+            break
+        time.sleep(0.1)
+    units = len(text.encode("utf-16-le")) // 2
+    assert row["outcome_kind"] == "partial"
+    assert row["outcome"] == pytest.approx(len(word.encode("utf-16-le")) // 2 / units, abs=1e-3)

@@ -62,12 +62,18 @@ def interaction(home: Home, request_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def newest_code_interaction(home: Home) -> dict[str, Any] | None:
-    rows = _rows(
+def newest_code_interactions(home: Home, count: int) -> list[dict[str, Any]]:
+    """The ``count`` newest completion interactions, newest first."""
+    return _rows(
         home,
         "SELECT request_id, error, ok, outcome, outcome_kind FROM interactions "
-        "WHERE kind = 'code' ORDER BY created_at DESC LIMIT 1",
+        "WHERE kind = 'code' ORDER BY created_at DESC LIMIT ?",
+        (count,),
     )
+
+
+def newest_code_interaction(home: Home) -> dict[str, Any] | None:
+    rows = newest_code_interactions(home, 1)
     return rows[0] if rows else None
 
 

@@ -45,13 +45,19 @@ def stats(ctx: Context) -> int:
     print(f"embedding     {info['embedding_model']} ({info['embedding_dim']}-dim)")
     disk = f"index {_size(index['disk_bytes'])}, database {_size(info['database_bytes'])}"
     print(f"disk          {disk}")
+    for kind, entry in sorted((info.get("by_kind") or {}).items()):
+        counts = ", ".join(f"{name} {o['count']}" for name, o in sorted(entry["outcomes"].items()))
+        rated = f"{entry['rated']} rated" + (f" ({counts})" if counts else "")
+        print(f"{kind + ' requests':<13} {entry['points']} points, {rated}")
     rows = []
     for g in info["groups"]:
         rate = g["success_rate"]
         shown = "-" if rate is None else f"{bar(rate, 10)} {rate:.0%}"
-        rows.append((g["model"], g["task_type"], g["points"], g["with_outcome"], shown))
+        rows.append(
+            (g["model"], g.get("kind", "-"), g["task_type"], g["points"], g["with_outcome"], shown)
+        )
     if rows:
-        print(table(rows, ("model", "task", "points", "rated", "success")))
+        print(table(rows, ("model", "kind", "task", "points", "rated", "success")))
     return 0
 
 

@@ -16,10 +16,12 @@ Editor → server (beyond LSP itself):
                                  $/progress {token, value: {delta}}
   localforge/explain             {requestId?} → the decision's trace
   localforge/status              {} → the status below
+  localforge/feedback            {kind: thumbs_up | thumbs_down, requestId?} → the outcome
+                                 (default: the last chat answer of this window)
 Server → editor:
   localforge/status              {state, model, progress, mode, resident, degraded, text, detail}
 Commands (workspace/executeCommand):
-  localforge.accept [requestId]   localforge.thumbsUp [requestId?]   localforge.thumbsDown [...]
+  localforge.accept [requestId]
 Code action "Ask LocalForge about the selection" runs the client-side command
   localforge.askSelection [{uri, range, text, languageId}].
 """
@@ -41,8 +43,6 @@ from localforge.lsp.session import Served, Session, SessionError
 log = logging.getLogger(__name__)
 
 ACCEPT = "localforge.accept"
-THUMBS_UP = "localforge.thumbsUp"
-THUMBS_DOWN = "localforge.thumbsDown"
 ASK_SELECTION = "localforge.askSelection"  # handled by the editor plugins
 USER_ERROR = -32000  # an application error whose message says what to do
 
@@ -53,6 +53,10 @@ SessionFactory = Callable[[Any, Notify, TextOf], Session]
 
 class LocalForgeServer(LanguageServer):
     session: Session | None = None
+    # The client shows inline completions (its capabilities say so, or its plugin does in
+    # initializationOptions {"inlineCompletion": true}): completion then answers nothing,
+    # or every keystroke would ask the model twice and each request supersede the other.
+    inline_client: bool = False
 
 
 def build_server(make_session: SessionFactory) -> LocalForgeServer:
@@ -82,7 +86,13 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
-        server.session = make_session(params.initialization_options, notify, text_of)
+        document = params.capabilities.text_document
+        options = params.initialization_options
+        server.inline_client = bool(
+            (document is not None and document.inline_completion is not None)
+            or (isinstance(options, dict) and options.get("inlineCompletion"))
+        )
+        server.session = make_session(options, notify, text_of)
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
@@ -137,6 +147,8 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
     )
     async def completion(params: types.CompletionParams) -> types.CompletionList:
         """For editors without inline completion: the suggestion as one completion item."""
+        if server.inline_client:
+            return types.CompletionList(is_incomplete=False, items=[])
         doc = view(params.text_document.uri)
         offset = offset_at(doc.text, params.position.line, params.position.character)
         invoked = (
@@ -158,17 +170,17 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
         if request_id:
             session().accepted(request_id)
 
-    @server.command(THUMBS_UP)
-    async def thumbs_up(*args: Any) -> dict[str, Any]:
-        return await _thumbs(True, args)
-
-    @server.command(THUMBS_DOWN)
-    async def thumbs_down(*args: Any) -> dict[str, Any]:
-        return await _thumbs(False, args)
-
-    async def _thumbs(up: bool, args: tuple[Any, ...]) -> dict[str, Any]:
+    @server.feature("localforge/feedback")
+    async def feedback(params: Any) -> dict[str, Any]:
+        """Thumbs up or down on an answer (a request, not a command: editors keep their own
+        command names, and a server command would clash with an extension's)."""
+        kind = _field(params, "kind")
+        if kind not in ("thumbs_up", "thumbs_down"):
+            raise _user_error(
+                SessionError("localforge/feedback needs kind 'thumbs_up' or 'thumbs_down'")
+            )
         try:
-            return await session().thumbs(up, _request_id(args[0] if args else None))
+            return await session().thumbs(kind == "thumbs_up", _request_id(params))
         except SessionError as exc:
             raise _user_error(exc) from exc
 

@@ -327,11 +327,22 @@ def page(
 
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     groups = conn.execute(
-        "SELECT model, task_type, COUNT(*), COUNT(outcome), AVG(outcome), "
+        "SELECT model, kind, task_type, COUNT(*), COUNT(outcome), AVG(outcome), "
         "SUM(CASE WHEN outcome > 0.5 THEN 1 ELSE 0 END) FROM interactions "
-        "GROUP BY model, task_type "
-        "ORDER BY model, task_type"
+        "GROUP BY model, kind, task_type "
+        "ORDER BY model, kind, task_type"
     ).fetchall()
+    outcomes = conn.execute(
+        "SELECT kind, outcome_kind, COUNT(*), AVG(outcome) FROM interactions "
+        "GROUP BY kind, outcome_kind ORDER BY kind, outcome_kind"
+    ).fetchall()
+    by_kind: dict[str, dict[str, Any]] = {}
+    for kind, outcome_kind, n, mean in outcomes:
+        entry = by_kind.setdefault(kind, {"points": 0, "rated": 0, "outcomes": {}})
+        entry["points"] += int(n)
+        if outcome_kind is not None:
+            entry["rated"] += int(n)
+            entry["outcomes"][outcome_kind] = {"count": int(n), "mean": round(float(mean), 4)}
     span = conn.execute(
         "SELECT MIN(created_at), MAX(created_at), COUNT(*) FROM interactions"
     ).fetchone()
@@ -342,14 +353,16 @@ def stats(conn: sqlite3.Connection) -> dict[str, Any]:
         "groups": [
             {
                 "model": g[0],
-                "task_type": g[1],
-                "points": int(g[2]),
-                "with_outcome": int(g[3]),
-                "mean_outcome": None if g[4] is None else round(float(g[4]), 4),
-                "success_rate": None if not g[3] else round(int(g[5]) / int(g[3]), 4),
+                "kind": g[1],
+                "task_type": g[2],
+                "points": int(g[3]),
+                "with_outcome": int(g[4]),
+                "mean_outcome": None if g[5] is None else round(float(g[5]), 4),
+                "success_rate": None if not g[4] else round(int(g[6]) / int(g[4]), 4),
             }
             for g in groups
         ],
+        "by_kind": by_kind,  # chat, code, ...: points, rated, and each outcome kind's count
     }
 
 

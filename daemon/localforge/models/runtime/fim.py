@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from localforge.models.catalogue.spec import FimTokens
+from localforge.models.catalogue.spec import FimTokens, ModelSpec
 from localforge.models.runtime.prompts import merge_stops
 
 # Tokens that end a completion for families that do not stop on their own.
@@ -173,3 +173,27 @@ def build_code_prompt(
         text = f"{fim.prefix}{prefix}{fim.suffix}{suffix}{fim.middle}"
     own = (fim.eot or "", *family_stops(family), fim.prefix, fim.suffix)
     return CodePrompt(text, merge_stops(own, stop), style)
+
+
+def code_prompt_for(
+    spec: ModelSpec,
+    prefix: str,
+    suffix: str,
+    extra: Sequence[ContextChunk],
+    language: str | None,
+    path: str | None,
+    max_tokens: int,
+    stop: Sequence[str],
+) -> CodePrompt:
+    """The prompt a completion (or its prefill) sends this model: fitted, then laid out."""
+    fitted = fit_code_context(prefix, suffix, extra, n_ctx=spec.n_ctx, max_tokens=max_tokens)
+    return build_code_prompt(
+        fitted.prefix,
+        fitted.suffix,
+        fim=spec.fim,
+        family=spec.family,
+        stop=stop,
+        extra=fitted.extra,
+        language=language,
+        path=path,
+    )

@@ -25,12 +25,7 @@ from localforge.errors import (
     WorkerCrashed,
 )
 from localforge.models.catalogue.spec import ModelSpec
-from localforge.models.runtime.fim import (
-    CodePrompt,
-    ContextChunk,
-    build_code_prompt,
-    fit_code_context,
-)
+from localforge.models.runtime.fim import ContextChunk, code_prompt_for
 from localforge.models.runtime.gpu import CPU, Budgets, gpu_usage, probe_budgets
 from localforge.models.runtime.health import HealthBook
 from localforge.models.runtime.pool import (
@@ -326,7 +321,7 @@ class ModelManager:
         path: str | None = None,
         stop_pattern: str | None = None,
     ) -> Completion:
-        code = self._code_prompt(spec, prefix, suffix, extra, language, path, max_tokens, stop)
+        code = code_prompt_for(spec, prefix, suffix, extra, language, path, max_tokens, stop)
         request = GenerateRequest(
             kind="completion",
             prompt=code.prompt,
@@ -361,7 +356,7 @@ class ModelManager:
             return {**facts, "reason": "a remote model keeps its own cache"}
         if not self.settings.residency.reuse_prompt_prefix:
             return {**facts, "reason": "residency.reuse_prompt_prefix is off"}
-        code = self._code_prompt(spec, prefix, suffix, extra, language, path, max_tokens, ())
+        code = code_prompt_for(spec, prefix, suffix, extra, language, path, max_tokens, ())
         async with self._pool().idle_worker(spec.name) as worker:
             if worker is None:
                 return {**facts, "reason": "the model is not resident or not idle"}
@@ -378,29 +373,6 @@ class ModelManager:
             "cached_tokens": generation.cached_tokens,
             "prefill_ms": round(generation.total_ms, 1),
         }
-
-    def _code_prompt(
-        self,
-        spec: ModelSpec,
-        prefix: str,
-        suffix: str,
-        extra: Sequence[ContextChunk],
-        language: str | None,
-        path: str | None,
-        max_tokens: int,
-        stop: Sequence[str],
-    ) -> CodePrompt:
-        fitted = fit_code_context(prefix, suffix, extra, n_ctx=spec.n_ctx, max_tokens=max_tokens)
-        return build_code_prompt(
-            fitted.prefix,
-            fitted.suffix,
-            fim=spec.fim,
-            family=spec.family,
-            stop=stop,
-            extra=fitted.extra,
-            language=language,
-            path=path,
-        )
 
     async def _run(
         self,

@@ -52,9 +52,14 @@ local function rate(up)
     vim.notify('LocalForge: no answer to rate yet', vim.log.levels.WARN)
     return
   end
-  local command = up and 'localforge.thumbsUp' or 'localforge.thumbsDown'
-  client:exec_cmd({ title = command, command = command, arguments = { chat.last } }, {})
-  vim.notify('LocalForge: ' .. (up and 'thumbs up' or 'thumbs down') .. ' recorded')
+  local kind = up and 'thumbs_up' or 'thumbs_down'
+  client:request('localforge/feedback', { kind = kind, requestId = chat.last }, function(err)
+    if err then
+      vim.notify('LocalForge: ' .. err.message, vim.log.levels.WARN)
+    else
+      vim.notify('LocalForge: ' .. (up and 'thumbs up' or 'thumbs down') .. ' recorded')
+    end
+  end)
 end
 
 local function chat_buffer()

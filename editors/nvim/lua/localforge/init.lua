@@ -74,7 +74,9 @@ local function attach(bufnr)
     name = util.NAME,
     cmd = M.config.cmd,
     root_dir = root,
-    init_options = { settings = M.config.settings },
+    -- inlineCompletion: this client shows inline suggestions (the plugin's ghost text on
+    -- 0.10/0.11 too), so the server leaves textDocument/completion to other sources.
+    init_options = { settings = M.config.settings, inlineCompletion = true },
     handlers = { ['localforge/status'] = on_status },
     on_attach = function(client, attached)
       watch_answers(client)
