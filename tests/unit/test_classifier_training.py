@@ -64,6 +64,9 @@ def test_retraining_reproduces_the_shipped_dev_accuracy() -> None:
 
 
 @needs_corpus
+@pytest.mark.ci_may_skip(
+    "needs the corpus embedding cache, about 15 minutes of embedding on 2 cores to create"
+)
 def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
     shipped = artifacts.load(artifacts.bundled_path("tfidf+embedding")).metadata
     cache_path = embedding_cache_path(Paths.from_env().data_dir, shipped["embedding"]["model"])
