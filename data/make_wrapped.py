@@ -409,6 +409,76 @@ Which country has the most islands?
 What is the largest rainforest in the world?
 What is the only continent with no permanent residents?
 What's the speed limit on German autobahns?
+Which river flows through Budapest?
+Which country has the most pyramids?
+Which city is home to the Brandenburg Gate?
+Which is the longest river in North America?
+Which planet is known as the Morning Star?
+Which element has the symbol Au?
+Which scientist proposed the three laws of motion?
+Which country is the island of Bali in?
+Which author created Hercule Poirot?
+Which artist painted The Persistence of Memory?
+Which animal is the national symbol of Australia?
+Which mountain is the highest in Japan?
+Which country won the 2014 FIFA World Cup?
+Which language is spoken in Brazil?
+Which city is known as the City of Light?
+Which planet is closest in size to Earth?
+Which gas do humans exhale?
+Which vitamin is found in citrus fruit?
+Which country has the largest land area in South America?
+Which famous ship did Charles Darwin sail on?
+List the countries that border France.
+List the seven continents.
+List the members of the band ABBA.
+List the four largest islands in the world.
+List the months that have 31 days.
+List the noble gases in order of atomic number.
+List the ingredients of a classic margherita pizza.
+List the countries of the United Kingdom.
+Give me the names of the planets between Mars and Neptune.
+Give me the three most spoken languages in the world.
+Give me the capitals of Germany, Austria and Switzerland.
+Give me three rivers in Africa.
+Return the names of the Great Lakes.
+Return the symbols of the elements carbon, nitrogen and oxygen.
+Name the authors of the Federalist Papers.
+Name the five largest countries by area.
+Name every planet with rings.
+Name the countries where Spanish is an official language in Central America.
+Name the chemical element with atomic number 6.
+Name the three states of matter.
+What is the chemical symbol for potassium?
+What is the atomic number of gold?
+What is the freezing point of water in Fahrenheit?
+What is the largest moon in the solar system?
+What is the name of the red pigment in blood?
+What is the closest planet to the Sun?
+What colour is chlorophyll?
+What is the common name for sodium chloride?
+What is the capital of Iceland?
+What is the currency of Mexico?
+What is the population of Germany?
+What is the official language of Argentina?
+Who discovered radium?
+Who painted The Last Supper?
+Who wrote Don Quixote?
+Who was the first person to reach the South Pole?
+Who directed Pulp Fiction?
+Who is the Greek goddess of wisdom?
+When did the Second World War begin?
+When was the Eiffel Tower completed?
+How many planets are in the solar system?
+How many sides does a hexagon have?
+How many bones are in the human hand?
+How many official languages does South Africa have?
+Where is the Acropolis?
+Where is Mount Kilimanjaro?
+In which country is the city of Marrakesh?
+In which year did the Titanic sink?
+In which city is the Golden Gate Bridge?
+In which sport is the Ryder Cup awarded?
 """
 # Answer-format instructions that fit any request.
 SUFFIX_ALL = """
@@ -499,6 +569,13 @@ Answer with the exact wording only, without punctuation.
 Answer in under ten words.
 State the answer and nothing more.
 Respond with just the letter of the correct option.
+Give the answer as a JSON list, even if there is only one item.
+Respond with only the name of the thing.
+No full sentences; just the words.
+Answer in as few words as possible.
+Reply in lowercase and without punctuation.
+Output the answer only, with no trailing period.
+Provide a JSON object with the key "answer".
 """
 PREFIX = """
 Answer the following question.
@@ -519,6 +596,9 @@ Hey, quick one:
 I need an answer to this:
 Please help:
 Request:
+Answer the following trivia question.
+Trivia question:
+Answer this with a short phrase:
 """
 SYSTEM = """
 You are a helpful assistant.
