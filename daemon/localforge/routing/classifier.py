@@ -16,7 +16,8 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,14 +52,24 @@ def char_ngrams(text: str, low: int, high: int, window: int = CHAR_WINDOW) -> li
     """
     grams: list[str] = []
     for word in char_window(text, window).lower().split():
-        padded = f" {word} "
-        size = len(padded)
-        for n in range(low, high + 1):
-            if size <= n:  # a short word counts once, whole
-                grams.append(padded)
-                break
-            grams.extend(padded[i : i + n] for i in range(size - n + 1))
+        grams.extend(word_ngrams(word, low, high))
     return grams
+
+
+def word_ngrams(word: str, low: int, high: int) -> list[str]:
+    """The character n-grams of one lower-cased word, padded with a space on each side."""
+    padded = f" {word} "
+    size = len(padded)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if size <= n:  # a short word counts once, whole
+            grams.append(padded)
+            break
+        grams.extend(padded[i : i + n] for i in range(size - n + 1))
+    return grams
+
+
+WORD_CACHE_SIZE = 50_000  # words whose character n-gram features are remembered
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ class TaskClassifier:
         self._char_vocab: dict[str, int] = {
             gram: i for i, gram in enumerate(loaded.char_vocabulary.tolist())
         }
+        self._word_cache: dict[str, tuple[int, ...]] = {}
         n_chars = len(self._char_vocab)
         coef = np.asarray(loaded.coef, dtype=np.float64)
         # Row per feature, so the few active features are one fancy-indexed slice.
@@ -164,12 +176,8 @@ class TaskClassifier:
         logits = self._intercept.copy()
         known = self._add_block(logits, counts, self._idf, self._coef_terms, 1.0)
         if self._char_vocab:
-            char_vocab = self._char_vocab
-            char_counts: dict[int, int] = {}
-            for gram in char_ngrams(text, self._char_low, self._char_high, self._char_window):
-                index = char_vocab.get(gram)
-                if index is not None:
-                    char_counts[index] = char_counts.get(index, 0) + 1
+            words = char_window(text, self._char_window).lower().split()
+            char_counts = Counter(itertools.chain.from_iterable(map(self._word_features, words)))
             known |= self._add_block(
                 logits, char_counts, self._char_idf, self._coef_chars, self._char_weight
             )
@@ -180,10 +188,25 @@ class TaskClassifier:
             return None
         return logits
 
+    def _word_features(self, word: str) -> tuple[int, ...]:
+        """Vocabulary indices of a word's character n-grams, remembered per word."""
+        found = self._word_cache.get(word)
+        if found is None:
+            vocab = self._char_vocab
+            found = tuple(
+                index
+                for gram in word_ngrams(word, self._char_low, self._char_high)
+                if (index := vocab.get(gram)) is not None
+            )
+            if len(self._word_cache) >= WORD_CACHE_SIZE:
+                self._word_cache.clear()  # bounded; common words come back at once
+            self._word_cache[word] = found
+        return found
+
     def _add_block(
         self,
         logits: np.ndarray,
-        counts: dict[int, int],
+        counts: Mapping[int, int],
         idf: np.ndarray,
         coef: np.ndarray,
         weight: float,
