@@ -6,6 +6,8 @@ corpus embeddings jittered into clusters (so HNSW sees realistic, clustered data
 models with outcomes. Then real decisions run through Router.route: the real task classifier, a
 real fastembed embedding of each query, one Qdrant Edge search for top_k x models, the scorer, and
 the SQLite commit of the interaction. The 0-point run is the baseline the ratios refer to.
+After them, 50 decisions on pasted snippets of about 2,000 characters time the bounded
+embedding window (the embedder reads a head-and-tail window of tokens, not the whole paste).
 
 "decision" is what picks the model (classify + embed + search + score); "record" is the durable
 SQLite commit that follows it; "index" is the background upsert of the decision's vector, waited
@@ -44,6 +46,7 @@ from localforge.storage.database import Database
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("classify", "embed", "search", "score", "decision", "decision - embed", "record", "index")
 LENGTHS = ((0, 100), (100, 300), (300, 10**9))
+LONG_DECISIONS = 50
 MODELS = [
     Candidate(
         "tiny-1b",
@@ -181,6 +184,17 @@ async def measure(
             span = next(s for s in LENGTHS if s[0] <= len(text) < s[1])
             by_length[span].append(timings["embed"])
             neighbours.append(decision.trace["neighbours"])
+        long_stages: dict[str, list[float]] = {s: [] for s in ("embed", "decision")}
+        for i in range(LONG_DECISIONS):
+            # A pasted snippet of about 2,000 characters with the question at the end.
+            pasted = " ".join(queries[(i * 7 + j) % len(queries)] for j in range(40))
+            text = pasted[:1950] + f"\nWhat is wrong here? ({i})"
+            decision = await router.route(text, record=False)
+            timings = decision.trace["timings_ms"]
+            long_stages["embed"].append(timings["embed"])
+            long_stages["decision"].append(
+                sum(timings[s] for s in ("classify", "embed", "search", "score"))
+            )
         store = memory.store
         limit = settings.memory.top_k * len(MODELS)
         names = [m.name for m in MODELS]
@@ -197,6 +211,7 @@ async def measure(
             "stages": {s: np.array(v) for s, v in stages.items()},
             "by_length": by_length,
             "raw_search": np.array(raw),
+            "long": {k: np.array(v) for k, v in long_stages.items()},
             "neighbours": float(np.mean(neighbours)),
             **build,
         }
@@ -226,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     queries = [texts[i] for i in rng.permutation(len(texts))]
     cache = Path(tempfile.mkdtemp(prefix="lf-bench-emb-"))
     try:
-        embedder = Embedder(DEFAULT_MODEL, cache)
+        # No vector cache: every decision embeds its query, as a new query would be.
+        embedder = Embedder(DEFAULT_MODEL, cache, cache_size=0)
         base = embedder.embed(texts)
         results = [
             asyncio.run(measure(size, base, queries, args.decisions, embedder)) for size in sizes
@@ -250,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             if values:
                 print(f"  {label:<17}{pct(np.array(values))}  ({len(values)} queries, chars)")
         print(f"  search alone     {pct(r['raw_search'])}  (no thread hop)")
+        for stage, values in r["long"].items():
+            print(f"  {stage + ' 2000ch':<17}{pct(values)}  ({len(values)} pasted snippets)")
     base_total = np.percentile(results[0]["stages"]["decision"], 99)
     base_search = np.percentile(results[0]["raw_search"], 99)
     print("\nratios of p99 against the 0-point baseline")

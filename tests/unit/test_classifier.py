@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import json
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from localforge.errors import ConfigError, InvalidParams
 from localforge.routing import artifact as artifacts
 from localforge.routing import training
-from localforge.routing.classifier import LABELS, ClassifierService, TaskClassifier
+from localforge.routing.classifier import LABELS, ClassifierService, TaskClassifier, char_ngrams
 from localforge.settings import ClassifierSettings
 
 DATA = training.own_data_files()
@@ -211,6 +213,78 @@ def test_bundled_artifact_is_small_and_meets_its_goals() -> None:
     assert dev["macro_f1"] >= 0.88
     assert "loso" in classifier.metadata["metrics"]
     assert classifier.metadata["corpus"]["hash"]
+
+
+@pytest.mark.parametrize("features", ["tfidf", "tfidf+embedding"])
+def test_bundled_artifacts_report_an_out_of_distribution_estimate(features: str) -> None:
+    metrics = artifacts.load(artifacts.bundled_path(features)).metadata["metrics"]
+    loso, heldout, ood = metrics["loso"], metrics["heldout"], metrics["ood"]
+    # Unseen phrasings are harder than the dev split, and the estimate says so.
+    assert ood["estimate"] == min(loso["balanced_accuracy"], heldout["balanced_accuracy"])
+    assert 0.75 <= ood["estimate"] < metrics["dev"]["balanced_accuracy"]
+    assert len(loso["per_group"]) >= 10 and heldout["n"] >= 300
+    # Calibrated out of distribution: as many queries fall back to general as are wrong.
+    assert abs(loso["fallback_share"] - loso["error_rate"]) <= 0.03
+    assert metrics["calibration"]["fitted_on"] == "leave-one-source-out"
+
+
+def test_default_artifact_recalls_every_label_on_the_heldout_files() -> None:
+    default = artifacts.load(artifacts.bundled_path(ClassifierSettings().features)).metadata
+    recalls = {k: v["recall"] for k, v in default["metrics"]["heldout"]["per_class"].items()}
+    assert min(recalls.values()) >= 0.80, recalls
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Which country has the longest coastline? Answer with one word.", "general"),
+        ("Answer with a JSON list: which three countries have the largest populations?", "general"),
+        ("Who wrote the novel Moby-Dick? Format: Answer: <name>", "general"),
+        ("What is 15% of 80? Only the number.", "math"),
+        ("Write a function that returns the second smallest element of a list.", "coding"),
+        (
+            "Write the mechanism for the base-catalysed aldol condensation of acetone.",
+            "hard_reasoning",
+        ),
+        ("Write a limerick about a lazy cat. Answer in lowercase.", "instruction"),
+    ],
+)
+def test_answer_format_wrappers_do_not_decide_the_label(text: str, label: str) -> None:
+    assert TaskClassifier.load().classify(text).task_type == label
+
+
+def test_char_ngrams_match_scikit_learns_char_wb() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).build_analyzer()
+    for text in [*PROBES, "a", "I  am\n\tHERE", "x" * 10, "déjà vu", ""]:
+        assert char_ngrams(text, 2, 4) == analyzer(text)
+    long = "word " * 1000
+    assert len(char_ngrams(long, 2, 4)) < len(analyzer(long))  # only a window is read
+
+
+def test_format_1_artifacts_without_character_ngrams_still_load(
+    examples: list[training.Example], tmp_path: Path
+) -> None:
+    config = training.TrainConfig(max_features=500, char_ngram_range=None)
+    texts = [e.text for e in examples]
+    fitted = training.fit(texts, [e.label for e in examples], config)
+    artifacts.save(training.export(fitted, 1.0, {}, [], config, []), tmp_path)
+    art = artifacts.load(tmp_path)
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, vocabulary=art.vocabulary, idf=art.idf, coef=art.coef, intercept=art.intercept
+    )
+    (tmp_path / artifacts.ARRAYS_FILE).write_bytes(buffer.getvalue())
+    meta = json.loads((tmp_path / artifacts.METADATA_FILE).read_text())
+    meta["format_version"] = 1
+    meta["arrays_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    del meta["tokenizer"]["char"]
+    (tmp_path / artifacts.METADATA_FILE).write_text(json.dumps(meta))
+    old = TaskClassifier.load(tmp_path)
+    expected = _sklearn_probs(fitted, texts[:20])
+    for text, want in zip(texts[:20], expected, strict=True):
+        np.testing.assert_allclose(old.probabilities(text), want, atol=1e-6, rtol=0)
 
 
 def test_bundled_artifact_classifies_editor_requests() -> None:

@@ -69,7 +69,9 @@ def test_retraining_reproduces_the_shipped_dev_accuracy() -> None:
 )
 def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
     shipped = artifacts.load(artifacts.bundled_path("tfidf+embedding")).metadata
-    cache_path = embedding_cache_path(Paths.from_env().data_dir, shipped["embedding"]["model"])
+    cache_path = embedding_cache_path(
+        Paths.from_env().data_dir, shipped["embedding"]["model"], shipped["embedding"]["max_tokens"]
+    )
     if not cache_path.is_file():
         pytest.skip(
             f"no sentence-embedding cache at {cache_path}; 'lfd train --features tfidf+embedding' "
@@ -116,19 +118,63 @@ def test_bad_training_lines_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_train_writes_metrics_and_a_report(tmp_path: Path) -> None:
-    rows = [e for e in _own_examples()]
+    rows = _own_examples()
+    # Three origins: two sources of "alpha" are held out together, "beta" on its own.
+    sources = ["alpha-one", "alpha-two", "beta"]
+    train_rows = [
+        training.Example(e.text, e.label, sources[i % 3]) for i, e in enumerate(rows[::2])
+    ]
     train_file, eval_file = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
-    train_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in rows[::2]))
-    eval_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in rows[1::2]))
-    config = training.TrainConfig(max_features=1000, calibration_folds=3, n_jobs=1)
-    result = training.train([train_file], eval_file, config)
+    heldout_file = tmp_path / "heldout.jsonl"
+    train_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in train_rows))
+    eval_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in rows[1::4]))
+    heldout_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in rows[3::4]))
+    config = training.TrainConfig(max_features=1000, char_max_features=2000, n_jobs=1)
+    result = training.train([train_file], eval_file, config, heldout=[heldout_file])
     meta = result.artifact.metadata
+    metrics = meta["metrics"]
     assert meta["labels"] == list(LABELS)
-    assert set(meta["metrics"]["loso"]["per_source"]) == {e.source for e in rows[::2]}
-    assert meta["metrics"]["dev"]["n"] == len(rows[1::2])
+    assert set(metrics["loso"]["per_group"]) == {"alpha", "beta"}
+    assert metrics["loso"]["per_group"]["alpha"]["sources"] == ["alpha-one", "alpha-two"]
+    assert metrics["dev"]["n"] == len(rows[1::4])
+    assert metrics["heldout"]["n"] == len(rows[3::4])
+    assert meta["calibrated_on"] == "leave-one-source-out"
     assert meta["temperature"] > 0
-    for needle in ("precision", "confusion", "accuracy", "leave-one-source-out accuracy"):
+    for part in ("loso", "heldout"):
+        assert 0 <= metrics[part]["fallback_share"] <= 1
+        assert metrics[part]["error_rate"] == pytest.approx(1 - metrics[part]["accuracy"], abs=1e-3)
+    ood = metrics["ood"]
+    assert ood["estimate"] == min(
+        metrics["loso"]["balanced_accuracy"], metrics["heldout"]["balanced_accuracy"]
+    )
+    for needle in (
+        "precision",
+        "confusion",
+        "accuracy",
+        "leave-one-source-out accuracy",
+        "held-out accuracy",
+        "out-of-distribution estimate",
+    ):
         assert needle in result.report
+
+
+def test_source_groups_hold_one_origin_together() -> None:
+    from localforge.routing.classifier_eval import source_group
+
+    assert source_group("conala-explain") == source_group("conala") == "conala"
+    assert source_group("dolly-qa") == source_group("dolly-writing") == "dolly"
+    assert source_group("localforge-trivia") == source_group("localforge-editor")
+    assert source_group("gsm8k-train") == "gsm8k" and source_group("mmlu") == "mmlu"
+
+
+def test_without_loso_the_temperature_is_fitted_out_of_fold(tmp_path: Path) -> None:
+    train_file = tmp_path / "train.jsonl"
+    train_file.write_text("".join(json.dumps(e.__dict__) + "\n" for e in _own_examples()[::3]))
+    config = training.TrainConfig(max_features=500, char_ngram_range=None, loso=False, n_jobs=1)
+    meta = training.train([train_file], None, config).artifact.metadata
+    assert meta["calibrated_on"] == "5-fold out-of-fold"
+    assert "loso" not in meta["metrics"] and meta["metrics"]["ood"]["estimate"] is None
+    assert meta["tokenizer"]["char"] is None and meta["temperature"] > 0
 
 
 # --- lfd classify's line handling --------------------------------------------------

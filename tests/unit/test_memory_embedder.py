@@ -56,8 +56,43 @@ def test_embed_one_matches_batch_and_empty_input(embedder: Embedder) -> None:
     assert embedder.embed([]).shape == (0, 384)
 
 
-def test_long_texts_are_truncated_to_max_chars(embedder: Embedder) -> None:
-    head = "explain the difference between TCP and UDP " * 5  # 215 chars > max_chars=200
-    a = embedder.embed_one(head[:200] + "totally different tail about cooking pasta " * 50)
-    b = embedder.embed_one(head[:200])
-    assert np.allclose(a, b, atol=1e-5)
+def test_long_texts_keep_their_head_and_tail_within_max_chars(embedder: Embedder) -> None:
+    head = "explain the difference between TCP and UDP " * 4  # 172 chars; max_chars is 200
+    tail = "and when to pick each"
+    filler = "x " * 200
+    plain = head + filler + tail
+    assert embedder.bounded(plain) == plain[:150] + " " + plain[-50:]
+    a = embedder.embed_one(head + "totally different middle about cooking pasta " + filler + tail)
+    assert np.allclose(a, embedder.embed_one(plain), atol=1e-5)
+
+
+def test_long_texts_are_cut_to_a_head_and_tail_token_window(tmp_path: Path) -> None:
+    small = Embedder(DEFAULT_MODEL, tmp_path, max_chars=4000, max_tokens=32)
+    words = [f"word{i}" for i in range(300)]
+    text = " ".join(words) + " why does this fail"
+    (window,), (tokens,) = small.windows([text])
+    assert tokens == 32
+    assert window.startswith("word0 word1") and window.endswith("why does this fail")
+    assert "word150" not in window
+    # What the model reads is bounded: texts that differ only in the middle embed alike.
+    other = " ".join(words[:100] + ["pasta"] * 150 + words[-50:]) + " why does this fail"
+    assert np.allclose(small.embed_one(text), small.embed_one(other), atol=1e-5)
+    # The tail counts: a different question at the end gives a different vector.
+    changed = " ".join(words) + " how do I cook rice"
+    assert not np.allclose(small.embed_one(text), small.embed_one(changed), atol=1e-3)
+    short = "sort a list in python"
+    assert small.windows([short]) == ([short], [7])  # five word pieces, [CLS] and [SEP]
+
+
+def test_vectors_are_cached_by_text(tmp_path: Path) -> None:
+    cached = Embedder(DEFAULT_MODEL, tmp_path, cache_size=2)
+    first = cached.embed_one("reverse a linked list")
+    assert cached.cache_hits == 0
+    again = cached.embed_one("reverse a linked list")
+    assert cached.cache_hits == 1 and np.array_equal(first, again)
+    batch = cached.embed(["a", "reverse a linked list", "a", "b"])  # one hit, "a" embedded once
+    assert cached.cache_hits == 2
+    assert np.array_equal(batch[0], batch[2])
+    assert len(cached._cache) == 2  # bounded: the least recently used text went
+    batch[1][:] = 0  # a caller's array is its own: the cache is not changed through it
+    assert np.allclose(cached.embed_one("reverse a linked list"), first, atol=1e-5)

@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,8 +24,13 @@ from localforge.routing import artifact as artifacts
 from localforge.routing.classifier import TaskClassifier, artifact_path
 from localforge.settings import Settings, load_settings, parse_flag_assignments
 
+if TYPE_CHECKING:
+    from localforge.memory.embedder import Embedder
+
 MAX_LINE_BYTES = 16 * 1024 * 1024
-EMBED_BATCH = 32
+# Lines read before their embeddings are computed: the embedder sorts each batch by length,
+# so a larger batch pads less; what is held stays bounded (texts plus one vector each).
+EMBED_BATCH = 256
 
 
 @dataclass
@@ -42,17 +47,21 @@ def _settings(args: argparse.Namespace) -> tuple[Paths, Settings]:
     return paths, load_settings(paths, flags=flags, config_file=args.config).settings
 
 
-def make_embed(settings: Settings, paths: Paths) -> Callable[[Sequence[str]], np.ndarray]:
-    """The configured sentence embedder, as a batch function (loaded once)."""
+def make_embedder(settings: Settings, paths: Paths) -> Embedder:
+    """The configured sentence embedder, set up as the daemon sets up its own."""
     from localforge.memory.embedder import CACHE_DIR, Embedder
 
-    embedder = Embedder(
+    return Embedder(
         settings.embedding.model,
         paths.data_dir / CACHE_DIR,
         max_chars=settings.embedding.max_chars,
         threads=settings.embedding.threads,
     )
-    return embedder.embed
+
+
+def make_embed(settings: Settings, paths: Paths) -> Callable[[Sequence[str]], np.ndarray]:
+    """The configured sentence embedder, as a batch function (loaded once)."""
+    return make_embedder(settings, paths).embed
 
 
 # --- lfd classify -------------------------------------------------------------
@@ -103,7 +112,8 @@ def classify_items(
             raise InvalidParams(
                 "this classifier needs sentence embeddings but no embedder is set up"
             )
-        texts = [(item.text or "")[: classifier.max_chars] for item in good]
+        # The whole text, as the daemon embeds it: the embedder bounds what it reads.
+        texts = [item.text or "" for item in good]
         for item, vector in zip(good, embed(texts), strict=True):
             vectors[item.line] = vector
     out = []
@@ -172,7 +182,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     embed = make_embed(settings, paths) if classifier.needs_embedding else None
     if args.text:
         text = " ".join(args.text)
-        vector = embed([text[: classifier.max_chars]])[0] if embed else None
+        vector = embed([text])[0] if embed else None
         result = classifier.classify(text, vector)
         if args.json:
             sys.stdout.write(
@@ -202,18 +212,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     if eval_file is not None and args.eval is None and not eval_file.is_file():
         sys.stderr.write(f"lfd train: no eval file at {eval_file}; training without one\n")
         eval_file = None
+    heldout = [] if args.no_heldout else (args.heldout or training.heldout_files())
+    embed = None
+    tokens = None
+    if features == "tfidf+embedding":
+        embedder = make_embedder(settings, paths)
+        tokens = embedder.max_tokens
+        cache = embedding_cache_path(paths.data_dir, settings.embedding.model, tokens)
+        embed = EmbeddingCache(embedder.embed, cache)
     config = training.TrainConfig(
         features=features,
         max_features=args.max_features,
+        char_ngram_range=None if args.no_char_ngrams else (2, 4),
         c=args.c,
         loso=not args.no_loso,
         embedding_model=settings.embedding.model if features == "tfidf+embedding" else None,
+        embedding_tokens=tokens,
     )
-    embed = None
-    if features == "tfidf+embedding":
-        cache = embedding_cache_path(paths.data_dir, settings.embedding.model)
-        embed = EmbeddingCache(make_embed(settings, paths), cache)
-    result = training.train(data, eval_file, config, embed)
+    result = training.train(data, eval_file, config, embed, heldout=heldout)
     out = args.out or paths.data_dir / "classifier" / artifacts.BUNDLED_NAMES[features]
     artifacts.save(result.artifact, out)
     sys.stdout.write(result.report + "\n")

@@ -56,7 +56,9 @@ def register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description=(
             'Train on JSON Lines {"text", "label", "source"?} (default: the routing corpus and '
             "the repository's data/ files), print per-class precision/recall/F1, the confusion "
-            "matrix, accuracy and leave-one-source-out accuracy, and write the artifact."
+            "matrix, accuracy, leave-one-source-out accuracy (sources of one origin held out "
+            "together), accuracy on the held-out files and the out-of-distribution estimate, "
+            "and write the artifact."
         ),
     )
     parser.add_argument("--data", type=Path, action="append", help="training file (repeatable)")
@@ -67,7 +69,19 @@ def register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--max-features", type=int, default=5000)
     parser.add_argument("--c", type=float, default=3.0, help="inverse regularisation strength")
     parser.add_argument(
-        "--no-loso", action="store_true", help="skip leave-one-source-out evaluation"
+        "--no-loso",
+        action="store_true",
+        help="skip leave-one-source-out evaluation (the temperature is then fitted out-of-fold)",
+    )
+    parser.add_argument(
+        "--heldout",
+        type=Path,
+        action="append",
+        help="held-out file to report on, never trained on (default: data/heldout/*.jsonl)",
+    )
+    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out files")
+    parser.add_argument(
+        "--no-char-ngrams", action="store_true", help="word n-grams only, no character n-grams"
     )
     add_settings_flags(parser)
     parser.set_defaults(func=_train)

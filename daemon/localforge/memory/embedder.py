@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,13 @@ def _copy_with_sha256(source: Path, target: Path) -> str:
     return digest.hexdigest()
 
 
+DEFAULT_MAX_TOKENS = 64  # head 3/4 + tail 1/4 of a longer text; see bench/route.py
+TAIL_SHARE = 0.25  # of the token window kept from the end of a long text
+CACHE_SIZE = 2048  # texts whose vectors are kept in memory (1.5 KiB each at 384 dimensions)
+BATCH_SIZE = 32
+WINDOW_SLACK = 2  # tokens a word cut at the join may gain when tokenised again
+
+
 @dataclass(frozen=True)
 class Embedded:
     """Vectors for a batch of texts: ``(len(texts), dim)`` float32, unit length."""
@@ -116,20 +124,42 @@ class Embedded:
 
 
 class Embedder:
-    """L2-normalised float32 sentence vectors; thread-safe, meant to run off the event loop."""
+    """L2-normalised float32 sentence vectors; thread-safe, meant to run off the event loop.
+
+    What is embedded is bounded twice: by ``max_chars`` and by a window of ``max_tokens``
+    model tokens. A longer text keeps its first three quarters of the window and its last
+    quarter (the question after a pasted snippet usually sits at the end), so the cost of
+    one embedding is bounded whatever the length of the query. Vectors are cached by text
+    (the last ``cache_size`` texts), and a batch is embedded in runs of similar length so
+    that little time and memory go to padding.
+    """
 
     def __init__(
-        self, model_name: str, cache_dir: Path, max_chars: int = 2000, threads: int = 0
+        self,
+        model_name: str,
+        cache_dir: Path,
+        max_chars: int = 2000,
+        threads: int = 0,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        cache_size: int = CACHE_SIZE,
     ) -> None:
         self.model_name = model_name
         self.cache_dir = cache_dir
         self.max_chars = max_chars
+        self.max_tokens = max_tokens
         # 0 lets onnxruntime use one thread per core: fastest on an idle machine (a 25-token
         # query: 9 ms on two threads against 13 ms on one, on two cores); 1 suits a machine
         # whose cores are busy with inference.
         self.threads = threads or None
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self.cache_hits = 0
+        self._whole: Embedder | None = None  # for embed_counted: no routing window
+        self._whole_lock = threading.Lock()
         self._model = self._load()
+        self._tokenizer = self._bound_tokenizer()
         self.dim = int(self._run(["dimension probe"]).shape[1])
 
     def _load(self) -> Any:
@@ -163,29 +193,133 @@ class Embedder:
                 f"(or its files in {self.cache_dir}); the default {DEFAULT_MODEL!r} works offline"
             ) from exc
 
+    def _bound_tokenizer(self) -> Any:
+        """A copy of the model's tokenizer for offsets; the model's own stops at the window."""
+        tokenizer = getattr(getattr(self._model, "model", None), "tokenizer", None)
+        if tokenizer is None or not hasattr(tokenizer, "to_str"):
+            log.warning(
+                "embedding model %s exposes no tokenizer: texts are cut by characters only",
+                self.model_name,
+            )
+            return None
+        from tokenizers import Tokenizer
+
+        limit = (tokenizer.truncation or {}).get("max_length")
+        if self.max_tokens and (limit is None or self.max_tokens < limit):
+            tokenizer.enable_truncation(max_length=self.max_tokens)  # the guard behind windows()
+        counter = Tokenizer.from_str(tokenizer.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
+
+    def bounded(self, text: str) -> str:
+        """The text cut to ``max_chars``: its head and, for the last quarter, its tail."""
+        if len(text) <= self.max_chars:
+            return text
+        tail = int(self.max_chars * TAIL_SHARE)
+        return text[: self.max_chars - tail] + " " + text[len(text) - tail :]
+
+    def windows(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Each text cut to the token window (head and tail), with its token count."""
+        if self._tokenizer is None or not self.max_tokens:
+            return list(texts), [len(text) // 4 + 2 for text in texts]
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        room = self.max_tokens - 2 - WINDOW_SLACK  # [CLS] and [SEP] come on top
+        tail = int(room * TAIL_SHARE)
+        out, lengths = [], []
+        for text, encoding in zip(texts, encodings, strict=True):
+            offsets = encoding.offsets
+            if len(offsets) <= room:
+                out.append(text)
+                lengths.append(len(offsets) + 2)
+                continue
+            words = encoding.word_ids
+            first = len(offsets) - tail  # the tail starts at a whole word
+            while tail and first < len(offsets) - 1 and words[first] == words[first - 1]:
+                first += 1
+            last = room - tail - 1  # and the head ends with one
+            while last > 0 and words[last] == words[last + 1]:
+                last -= 1
+            head_end = offsets[last][1]
+            tail_start = offsets[first][0] if tail else len(text)
+            out.append(text[:head_end] + " " + text[tail_start:])
+            lengths.append(self.max_tokens)
+        return out, lengths
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), dim)`` float32, each row of unit length; texts cut to ``max_chars``."""
+        """``(len(texts), dim)`` float32, each row of unit length; texts bounded as above."""
         if not texts:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
-        return self._run([text[: self.max_chars] for text in texts])
+        bounded = [self.bounded(text) for text in texts]
+        result = np.empty((len(bounded), self.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(bounded):
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    self.cache_hits += 1
+                    result[i] = vector
+                else:
+                    todo.setdefault(text, []).append(i)
+        if todo:
+            missing = list(todo)
+            windows, lengths = self.windows(missing)
+            # Shortest first, so that each batch pads to similar lengths.
+            order = sorted(range(len(missing)), key=lengths.__getitem__)
+            for start in range(0, len(order), BATCH_SIZE):
+                chunk = order[start : start + BATCH_SIZE]
+                vectors = self._run([windows[j] for j in chunk])
+                with self._lock:
+                    for j, vector in zip(chunk, vectors, strict=True):
+                        result[todo[missing[j]]] = vector
+                        self._remember(missing[j], vector)
+        return result
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
     def embed_counted(self, texts: Sequence[str]) -> Embedded:
-        """Embed and count the tokens the model read (texts cut to ``max_chars`` first)."""
+        """Embed whole texts (up to the model's own limit, not the routing window) and count
+        the tokens the model read: what a client of an embeddings API expects."""
         cut = [text[: self.max_chars] for text in texts]
-        vectors = self.embed(cut)
+        full = self._whole_text_embedder()
+        vectors = full.embed(cut)
         try:
-            with self._lock:
-                tokens = int(self._model.token_count(cut))
+            with full._lock:
+                tokens = int(full._model.token_count(cut))
         except Exception:  # an embedding model without a tokenizer count: estimate
             tokens = sum(len(text.split()) for text in cut)
         return Embedded(self.model_name, vectors, tokens)
 
+    def _whole_text_embedder(self) -> Embedder:
+        """The same model without the routing window, loaded on first use."""
+        if not self.max_tokens:
+            return self
+        with self._whole_lock:  # not the routing lock: loading must not stall routing
+            if self._whole is None:
+                self._whole = Embedder(
+                    self.model_name,
+                    self.cache_dir,
+                    self.max_chars,
+                    self.threads or 0,
+                    max_tokens=0,
+                    cache_size=0,
+                )
+            return self._whole
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        if self._cache_size <= 0:
+            return
+        stored = vector.copy()
+        stored.setflags(write=False)
+        self._cache[text] = stored
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     def _run(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            rows = list(self._model.embed(texts, batch_size=64))
+            rows = list(self._model.embed(texts, batch_size=BATCH_SIZE))
         matrix = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         norms[norms == 0] = 1.0

@@ -3,9 +3,11 @@
 An artifact is a directory with two files:
 
 - ``arrays.npz``: ``vocabulary`` (unicode strings, in feature order), ``idf``,
-  ``coef`` (labels × features, the embedding columns last when present) and
-  ``intercept``. Loaded with ``allow_pickle=False``, so any numpy reads it and
-  no code runs on load; no scikit-learn is needed to use it.
+  ``char_vocabulary`` and ``char_idf`` (the character n-grams; empty when unused),
+  ``coef`` (labels × features: word columns, then character columns, then the
+  embedding columns when present) and ``intercept``. Loaded with
+  ``allow_pickle=False``, so any numpy reads it and no code runs on load; no
+  scikit-learn is needed to use it.
 - ``metadata.json``: labels, feature settings, temperature, corpus hash,
   training date and the measured metrics.
 
@@ -19,7 +21,7 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,13 @@ import numpy as np
 
 from localforge.errors import ConfigError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)  # format 1 has no character n-grams
 ARRAYS_FILE = "arrays.npz"
 METADATA_FILE = "metadata.json"
-ARRAY_NAMES = ("vocabulary", "idf", "coef", "intercept")
+ARRAY_NAMES = ("vocabulary", "idf", "coef", "intercept", "char_vocabulary", "char_idf")
+READABLE = " and ".join(map(str, READABLE_FORMATS))
+OPTIONAL_ARRAYS = {"char_vocabulary": np.zeros(0, dtype=str), "char_idf": np.zeros(0)}
 BUNDLED_DIR = Path(__file__).resolve().parent / "artifacts"
 BUNDLED_NAMES = {"tfidf": "task-classifier", "tfidf+embedding": "task-classifier-embedding"}
 
@@ -42,6 +47,8 @@ class Artifact:
     coef: np.ndarray  # (n_labels, n_terms + embedding_dim) float64
     intercept: np.ndarray  # (n_labels,) float64
     metadata: dict[str, Any]
+    char_vocabulary: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    char_idf: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -85,11 +92,11 @@ def load(directory: Path) -> Artifact:
         raise ConfigError(
             f"cannot read classifier artifact {directory}: {exc}; retrain it"
         ) from exc
-    if not isinstance(metadata, dict) or metadata.get("format_version") != FORMAT_VERSION:
+    if not isinstance(metadata, dict) or metadata.get("format_version") not in READABLE_FORMATS:
         raise ConfigError(
             f"classifier artifact {directory} has format "
             f"{metadata.get('format_version') if isinstance(metadata, dict) else '?'}, "
-            f"this lfd reads format {FORMAT_VERSION}; retrain it with 'lfd train --out {directory}'"
+            f"this lfd reads formats {READABLE}; retrain it with 'lfd train --out {directory}'"
         )
     if hashlib.sha256(data).hexdigest() != metadata.get("arrays_sha256"):
         raise ConfigError(
@@ -98,7 +105,10 @@ def load(directory: Path) -> Artifact:
         )
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in ARRAY_NAMES}
+            arrays = {
+                name: npz[name] if name in npz.files else OPTIONAL_ARRAYS[name]
+                for name in ARRAY_NAMES
+            }
     except (KeyError, ValueError, OSError) as exc:
         raise ConfigError(
             f"classifier artifact {directory} is damaged ({exc}); retrain it"
@@ -110,11 +120,13 @@ def load(directory: Path) -> Artifact:
 
 def _check_shapes(artifact: Artifact, directory: Path) -> None:
     n_terms = artifact.vocabulary.shape[0]
+    n_chars = artifact.char_vocabulary.shape[0]
     n_labels = len(artifact.metadata.get("labels", ()))
     extra = int((artifact.metadata.get("embedding") or {}).get("dim") or 0)
-    expected = (n_labels, n_terms + extra)
+    expected = (n_labels, n_terms + n_chars + extra)
     if (
         artifact.idf.shape != (n_terms,)
+        or artifact.char_idf.shape != (n_chars,)
         or artifact.coef.shape != expected
         or artifact.intercept.shape != (n_labels,)
     ):

@@ -1,8 +1,9 @@
 """Task classification on the request path: a query in, a task type and its probabilities out.
 
-The trained TF-IDF vocabulary, idf weights and logistic-regression coefficients
-are applied directly: tokenise with the training regex, count the n-grams found
-in the vocabulary, weight them (sublinear tf × idf, L2-normalised) and take the
+The trained TF-IDF vocabularies, idf weights and logistic-regression coefficients
+are applied directly: tokenise with the training regex, count the word n-grams and
+the character n-grams (within words, as scikit-learn's ``char_wb``) found in the
+vocabularies, weight each block (sublinear tf × idf, L2-normalised) and take the
 dot product with the coefficients of those few features only. That is the same
 arithmetic as scikit-learn's ``predict_proba`` at a fraction of its per-call
 cost, and it needs no scikit-learn at run time.
@@ -15,7 +16,8 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,42 @@ log = logging.getLogger(__name__)
 
 LABELS = ("coding", "math", "reasoning", "instruction", "hard_reasoning", "general")
 FALLBACK_LABEL = "general"
+CHAR_WINDOW = 2000  # characters seen by the character n-grams: head and tail of a longer text
+
+
+def char_window(text: str, window: int = CHAR_WINDOW) -> str:
+    """The text the character n-grams read: all of it, or its first 3/4 and last 1/4 window."""
+    if len(text) <= window:
+        return text
+    tail = window // 4
+    return text[: window - tail] + " " + text[len(text) - tail :]
+
+
+def char_ngrams(text: str, low: int, high: int, window: int = CHAR_WINDOW) -> list[str]:
+    """Lower-cased character n-grams inside space-padded words (scikit-learn's ``char_wb``).
+
+    Used both as the training vectorizer's analyzer and on the hot path, so the two agree.
+    """
+    grams: list[str] = []
+    for word in char_window(text, window).lower().split():
+        grams.extend(word_ngrams(word, low, high))
+    return grams
+
+
+def word_ngrams(word: str, low: int, high: int) -> list[str]:
+    """The character n-grams of one lower-cased word, padded with a space on each side."""
+    padded = f" {word} "
+    size = len(padded)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if size <= n:  # a short word counts once, whole
+            grams.append(padded)
+            break
+        grams.extend(padded[i : i + n] for i in range(size - n + 1))
+    return grams
+
+
+WORD_CACHE_SIZE = 50_000  # words whose character n-gram features are remembered
 
 
 @dataclass(frozen=True)
@@ -75,11 +113,23 @@ class TaskClassifier:
         self._sublinear = bool(tokens.get("sublinear_tf", True))
         self._vocab: dict[str, int] = {term: i for i, term in enumerate(loaded.vocabulary.tolist())}
         n_terms = len(self._vocab)
+        chars = tokens.get("char") or {}
+        low, high = (int(n) for n in chars.get("ngram_range", (0, 0)))
+        self._char_low, self._char_high = low, high
+        self._char_window = int(chars.get("window", CHAR_WINDOW))
+        self._char_weight = float(chars.get("weight", 1.0))
+        self._char_vocab: dict[str, int] = {
+            gram: i for i, gram in enumerate(loaded.char_vocabulary.tolist())
+        }
+        self._word_cache: dict[str, tuple[int, ...]] = {}
+        n_chars = len(self._char_vocab)
         coef = np.asarray(loaded.coef, dtype=np.float64)
         # Row per feature, so the few active features are one fancy-indexed slice.
         self._coef_terms = np.ascontiguousarray(coef[:, :n_terms].T)
-        self._coef_embedding = np.ascontiguousarray(coef[:, n_terms:])
+        self._coef_chars = np.ascontiguousarray(coef[:, n_terms : n_terms + n_chars].T)
+        self._coef_embedding = np.ascontiguousarray(coef[:, n_terms + n_chars :])
         self._idf = np.asarray(loaded.idf, dtype=np.float64)
+        self._char_idf = np.asarray(loaded.char_idf, dtype=np.float64)
         self._intercept = np.asarray(loaded.intercept, dtype=np.float64)
         embedding = meta.get("embedding") or {}
         self._embedding_dim = int(embedding.get("dim") or 0)
@@ -124,20 +174,54 @@ class TaskClassifier:
                 if index is not None:
                     counts[index] = counts.get(index, 0) + 1
         logits = self._intercept.copy()
-        if counts:
-            indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            if self._sublinear:
-                tf = np.log(tf) + 1.0
-            weights = tf * self._idf[indices]
-            weights /= math.sqrt(float(weights @ weights))
-            logits += weights @ self._coef_terms[indices]
+        known = self._add_block(logits, counts, self._idf, self._coef_terms, 1.0)
+        if self._char_vocab:
+            words = char_window(text, self._char_window).lower().split()
+            char_counts = Counter(itertools.chain.from_iterable(map(self._word_features, words)))
+            known |= self._add_block(
+                logits, char_counts, self._char_idf, self._coef_chars, self._char_weight
+            )
         if self.needs_embedding:
             vector = self._check_embedding(embedding)
             logits += self._coef_embedding @ (vector * self._embedding_weight)
-        elif not counts:
+        elif not known:
             return None
         return logits
+
+    def _word_features(self, word: str) -> tuple[int, ...]:
+        """Vocabulary indices of a word's character n-grams, remembered per word."""
+        found = self._word_cache.get(word)
+        if found is None:
+            vocab = self._char_vocab
+            found = tuple(
+                index
+                for gram in word_ngrams(word, self._char_low, self._char_high)
+                if (index := vocab.get(gram)) is not None
+            )
+            if len(self._word_cache) >= WORD_CACHE_SIZE:
+                self._word_cache.clear()  # bounded; common words come back at once
+            self._word_cache[word] = found
+        return found
+
+    def _add_block(
+        self,
+        logits: np.ndarray,
+        counts: Mapping[int, int],
+        idf: np.ndarray,
+        coef: np.ndarray,
+        weight: float,
+    ) -> bool:
+        """Add one TF-IDF block's contribution (sublinear tf × idf, L2-normalised)."""
+        if not counts:
+            return False
+        indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self._sublinear:
+            tf = np.log(tf) + 1.0
+        weights = tf * idf[indices]
+        weights *= weight / math.sqrt(float(weights @ weights))
+        logits += weights @ coef[indices]
+        return True
 
     def probabilities(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
         logits = self.scores(text, embedding)

@@ -14,8 +14,10 @@ log = logging.getLogger(__name__)
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
-def embedding_cache_path(data_dir: Path, model: str) -> Path:
-    return data_dir / "classifier" / f"embeddings-{model.replace('/', '--')}.npz"
+def embedding_cache_path(data_dir: Path, model: str, max_tokens: int | None = None) -> Path:
+    """One cache per model and token window (a vector depends on what of the text is embedded)."""
+    window = f"-{max_tokens}t" if max_tokens else ""
+    return data_dir / "classifier" / f"embeddings-{model.replace('/', '--')}{window}.npz"
 
 
 class EmbeddingCache:

@@ -1,22 +1,24 @@
 """Train the task classifier deterministically, evaluate it, and export a portable artifact.
 
 Model: TF-IDF over word uni+bigrams (plus single punctuation marks, which carry
-code and math) → multinomial logistic regression with balanced class weights,
-optionally with the query's sentence embedding appended as extra features.
-Probabilities are calibrated by one temperature fitted on out-of-fold logits.
+code and math) and over character 2–4-grams inside words (robust to typos,
+inflection and languages written without spaces) → multinomial logistic
+regression with balanced class weights, optionally with the query's sentence
+embedding appended as extra features.
 
-Evaluation: per-class precision/recall/F1, confusion matrix and accuracy on the
-eval file, and leave-one-source-out accuracy (train without a source, test on
-it), which is the number that predicts accuracy on queries unlike the corpus.
+Evaluation (see ``classifier_eval``): the eval file (the corpus dev split),
+leave-one-source-out with sources of one origin held out together, and the
+held-out files in ``data/heldout/`` that are never trained on. The softmax
+temperature is fitted on the leave-one-source-out logits, so that confidence
+is calibrated for phrasings unlike the training data.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import itertools
 import json
 import logging
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,20 @@ import numpy as np
 
 from localforge.errors import ConfigError, InvalidParams
 from localforge.routing.artifact import Artifact
-from localforge.routing.classifier import LABELS
+from localforge.routing.classifier import CHAR_WINDOW, LABELS, char_ngrams
+from localforge.routing.classifier_eval import (
+    evaluate,
+    expected_calibration_error,
+    fit_temperature,
+    format_report,
+    leave_one_group_out,
+    outcome,
+    softmax,
+    source_group,
+    summary,
+)
+
+__all__ = ["evaluate", "fit_temperature", "format_report", "softmax"]
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +68,14 @@ class TrainConfig:
     token_pattern: str = TOKEN_PATTERN
     ngram_range: tuple[int, int] = (1, 2)
     sublinear_tf: bool = True
+    char_ngram_range: tuple[int, int] | None = (2, 4)
+    char_max_features: int = 20000
+    char_min_df: int = 2
+    char_weight: float = 1.0
     c: float = 3.0
     embedding_weight: float = 0.5
     embedding_model: str | None = None
+    embedding_tokens: int | None = None  # the embedder's token window, recorded in the artifact
     calibration_folds: int = 5
     loso: bool = True
     n_jobs: int = 2
@@ -65,6 +85,8 @@ class TrainConfig:
         return {
             "features": self.features,
             "max_features": self.max_features,
+            "char_ngram_range": list(self.char_ngram_range) if self.char_ngram_range else None,
+            "char_max_features": self.char_max_features if self.char_ngram_range else None,
             "embedding_weight": self.embedding_weight if self.features != "tfidf" else None,
             "C": self.c,
             "class_weight": "balanced",
@@ -77,9 +99,11 @@ class Fitted:
     vectorizer: Any
     model: Any
     config: TrainConfig
+    char_vectorizer: Any = None
 
     def transform(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> Any:
-        return _stack(self.vectorizer.transform(texts), embeddings, self.config)
+        chars = self.char_vectorizer.transform(texts) if self.char_vectorizer else None
+        return _stack(self.vectorizer.transform(texts), chars, embeddings, self.config)
 
     def decision(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         result: np.ndarray = self.model.decision_function(self.transform(texts, embeddings))
@@ -115,6 +139,11 @@ def default_data_files() -> list[Path]:
 
 def default_eval_file() -> Path:
     return corpus_dir() / "dev.jsonl"
+
+
+def heldout_files() -> list[Path]:
+    """The repository's held-out files: reported on, never trained on or tuned on."""
+    return sorted((REPO_ROOT / "data" / "heldout").glob("*.jsonl"))
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -174,14 +203,37 @@ def make_vectorizer(config: TrainConfig) -> Any:
     )
 
 
-def _stack(tfidf: Any, embeddings: np.ndarray | None, config: TrainConfig) -> Any:
-    if config.features != "tfidf+embedding":
+def make_char_vectorizer(config: TrainConfig) -> Any:
+    """Character n-grams with the hot path's own analyzer, so training and serving agree."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if config.char_ngram_range is None:
+        return None
+    low, high = config.char_ngram_range
+    return TfidfVectorizer(
+        analyzer=functools.partial(char_ngrams, low=low, high=high, window=CHAR_WINDOW),
+        max_features=config.char_max_features,
+        min_df=config.char_min_df,
+        sublinear_tf=config.sublinear_tf,
+        dtype=np.float64,
+    )
+
+
+def _stack(tfidf: Any, chars: Any, embeddings: np.ndarray | None, config: TrainConfig) -> Any:
+    blocks = [tfidf]
+    if chars is not None:
+        blocks.append(chars * config.char_weight)
+    if config.features == "tfidf+embedding":
+        if embeddings is None:
+            raise InvalidParams("tfidf+embedding features need the texts' embeddings")
+        from scipy import sparse
+
+        blocks.append(sparse.csr_matrix(embeddings * config.embedding_weight))
+    if len(blocks) == 1:
         return tfidf
-    if embeddings is None:
-        raise InvalidParams("tfidf+embedding features need the texts' embeddings")
     from scipy import sparse
 
-    return sparse.hstack([tfidf, sparse.csr_matrix(embeddings * config.embedding_weight)]).tocsr()
+    return sparse.hstack(blocks).tocsr()
 
 
 def fit(
@@ -194,51 +246,29 @@ def fit(
 
     vectorizer = make_vectorizer(config)
     tfidf = vectorizer.fit_transform(texts)
+    char_vectorizer = make_char_vectorizer(config)
+    chars = char_vectorizer.fit_transform(texts) if char_vectorizer is not None else None
     model = LogisticRegression(
         C=config.c, class_weight="balanced", max_iter=3000, random_state=config.seed
     )
-    model.fit(_stack(tfidf, embeddings, config), list(labels))
-    return Fitted(vectorizer, model, config)
+    model.fit(_stack(tfidf, chars, embeddings, config), list(labels))
+    return Fitted(vectorizer, model, config, char_vectorizer)
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The softmax temperature minimising the negative log-likelihood (golden-section search)."""
+def _fold_runner(
+    texts: list[str], y: list[str], config: TrainConfig, embeddings: np.ndarray | None
+) -> Callable[[list[int], list[int]], np.ndarray]:
+    def run(train_idx: list[int], test_idx: list[int]) -> np.ndarray:
+        fitted = fit(
+            [texts[i] for i in train_idx],
+            [y[i] for i in train_idx],
+            config,
+            _rows(embeddings, train_idx),
+        )
+        test = [texts[i] for i in test_idx]
+        return _ordered(fitted, fitted.decision(test, _rows(embeddings, test_idx)))
 
-    def nll(temperature: float) -> float:
-        z = logits / temperature
-        z = z - z.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_p[np.arange(len(y)), y].mean())
-
-    low, high = 0.05, 10.0
-    ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(60):
-        a, b = high - ratio * (high - low), low + ratio * (high - low)
-        if nll(a) < nll(b):
-            high = b
-        else:
-            low = a
-    return round((low + high) / 2, 6)
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    result: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return result
-
-
-def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for low, high in itertools.pairwise(edges):
-        inside = (confidence > low) & (confidence <= high)
-        if inside.any():
-            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return round(float(total), 4)
+    return run
 
 
 def _out_of_fold_logits(
@@ -248,16 +278,11 @@ def _out_of_fold_logits(
     from sklearn.model_selection import StratifiedKFold
 
     folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
-    splits = list(folds.split(texts, y))
-
-    def run(train_idx: np.ndarray, test_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        emb_train, emb_test = _rows(embeddings, train_idx), _rows(embeddings, test_idx)
-        fitted = fit([texts[i] for i in train_idx], [y[i] for i in train_idx], config, emb_train)
-        return test_idx, _ordered(fitted, fitted.decision([texts[i] for i in test_idx], emb_test))
-
+    run = _fold_runner(texts, y, config, embeddings)
+    splits = [(a.tolist(), b.tolist()) for a, b in folds.split(texts, y)]
     logits = np.zeros((len(texts), len(LABELS)))
     results = Parallel(n_jobs=config.n_jobs)(delayed(run)(a, b) for a, b in splits)
-    for test_idx, fold_logits in results:
+    for (_, test_idx), fold_logits in zip(splits, results, strict=True):
         logits[test_idx] = fold_logits
     return logits
 
@@ -277,71 +302,24 @@ def _ordered(fitted: Fitted, logits: np.ndarray) -> np.ndarray:
     return logits[:, [classes.index(label) for label in LABELS]]
 
 
-# --- evaluation ---------------------------------------------------------------
-
-
-def evaluate(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=list(LABELS), zero_division=0
-    )
-    return {
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-        "macro_f1": round(float(np.mean(f1)), 4),
-        "n": len(y_true),
-        "per_class": {
-            label: {
-                "precision": round(float(p), 4),
-                "recall": round(float(r), 4),
-                "f1": round(float(f), 4),
-                "support": int(s),
-            }
-            for label, p, r, f, s in zip(LABELS, precision, recall, f1, support, strict=True)
-        },
-        "confusion": confusion_matrix(y_true, y_pred, labels=list(LABELS)).tolist(),
-    }
-
-
 def leave_one_source_out(
     examples: Sequence[Example], config: TrainConfig, embeddings: np.ndarray | None = None
-) -> dict[str, Any]:
-    """Train without each source in turn and test on it; accuracy over all held-out rows."""
-    from joblib import Parallel, delayed
-
-    sources = sorted({e.source for e in examples})
-
-    def run(source: str) -> tuple[str, list[str], list[str]]:
-        train_idx = [i for i, e in enumerate(examples) if e.source != source]
-        test_idx = [i for i, e in enumerate(examples) if e.source == source]
-        fitted = fit(
-            [examples[i].text for i in train_idx],
-            [examples[i].label for i in train_idx],
-            config,
-            _rows(embeddings, train_idx),
-        )
-        test_x = fitted.transform([examples[i].text for i in test_idx], _rows(embeddings, test_idx))
-        return source, [examples[i].label for i in test_idx], list(fitted.model.predict(test_x))
-
-    results = Parallel(n_jobs=config.n_jobs)(delayed(run)(s) for s in sources)
-    per_source = {}
-    all_true: list[str] = []
-    all_pred: list[str] = []
-    for source, y_true, y_pred in results:
-        correct = sum(a == b for a, b in zip(y_true, y_pred, strict=True))
-        per_source[source] = {"accuracy": round(correct / len(y_true), 4), "n": len(y_true)}
-        all_true += y_true
-        all_pred += y_pred
-    overall = evaluate(all_true, all_pred)
-    return {
-        "accuracy": overall["accuracy"],
-        "macro_f1": overall["macro_f1"],
-        "source_mean_accuracy": round(
-            float(np.mean([s["accuracy"] for s in per_source.values()])), 4
-        ),
-        "per_source": per_source,
-        "confusion": overall["confusion"],
-    }
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Out-of-group logits and metrics: each origin's sources held out together in turn."""
+    texts, y = [e.text for e in examples], [e.label for e in examples]
+    y_index = np.array([LABELS.index(label) for label in y])
+    logits, per_group = leave_one_group_out(
+        [e.source for e in examples],
+        y_index,
+        _fold_runner(texts, y, config, embeddings),
+        n_jobs=config.n_jobs,
+    )
+    metrics = evaluate(y, [LABELS[i] for i in logits.argmax(axis=1)])
+    metrics["per_group"] = per_group
+    metrics["group_mean_accuracy"] = round(
+        float(np.mean([g["accuracy"] for g in per_group.values()])), 4
+    )
+    return logits, metrics
 
 
 # --- the whole run ------------------------------------------------------------
@@ -352,50 +330,94 @@ def train(
     eval_file: Path | None,
     config: TrainConfig,
     embed: Embed | None = None,
+    heldout: Sequence[Path] = (),
 ) -> TrainResult:
-    """Fit on ``data_files``, calibrate, evaluate on ``eval_file`` and LOSO; build the artifact."""
+    """Fit on ``data_files``, calibrate, evaluate (eval file, LOSO, held-out), export."""
     examples = [e for path in data_files for e in read_examples(path)]
     if not examples:
         raise InvalidParams("no training examples: pass --data FILE with labelled JSON lines")
     needs_embedding = config.features == "tfidf+embedding"
     if needs_embedding and embed is None:
         raise InvalidParams("tfidf+embedding features need an embedder")
+
+    def vectors(texts: list[str]) -> np.ndarray | None:
+        return embed(texts) if needs_embedding and embed else None
+
     texts = [e.text for e in examples]
     y = [e.label for e in examples]
-    embeddings = embed(texts) if needs_embedding and embed else None
-
+    embeddings = vectors(texts)
     fitted = fit(texts, y, config, embeddings)
     y_index = np.array([LABELS.index(label) for label in y])
-    oof = _out_of_fold_logits(texts, y, config, embeddings)
-    temperature = fit_temperature(oof, y_index)
-    metrics: dict[str, Any] = {
-        "calibration": {
-            "temperature": temperature,
-            "oof_accuracy": round(float((oof.argmax(axis=1) == y_index).mean()), 4),
-            "oof_ece_raw": expected_calibration_error(softmax(oof), y_index),
-            "oof_ece": expected_calibration_error(softmax(oof, temperature), y_index),
-        }
+    metrics: dict[str, Any] = {}
+    if config.loso and len(_origins(examples)) > 1:
+        calibration_logits, metrics["loso"] = leave_one_source_out(examples, config, embeddings)
+        calibrated_on = "leave-one-source-out"
+    else:
+        calibration_logits = _out_of_fold_logits(texts, y, config, embeddings)
+        calibrated_on = f"{config.calibration_folds}-fold out-of-fold"
+    temperature = fit_temperature(calibration_logits, y_index)
+    if "loso" in metrics:
+        metrics["loso"].update(outcome(calibration_logits, y_index, temperature))
+    metrics["calibration"] = {
+        "temperature": temperature,
+        "fitted_on": calibrated_on,
+        "accuracy": round(float((calibration_logits.argmax(axis=1) == y_index).mean()), 4),
+        "ece_raw": expected_calibration_error(softmax(calibration_logits), y_index),
+        "ece": expected_calibration_error(softmax(calibration_logits, temperature), y_index),
     }
     if eval_file is not None:
-        dev = read_examples(eval_file)
-        dev_texts = [e.text for e in dev]
-        dev_emb = embed(dev_texts) if needs_embedding and embed else None
-        dev_logits = _ordered(fitted, fitted.decision(dev_texts, dev_emb))
-        dev_y = np.array([LABELS.index(e.label) for e in dev])
-        metrics["dev"] = evaluate(
-            [e.label for e in dev], [LABELS[i] for i in dev_logits.argmax(axis=1)]
-        )
-        metrics["dev"]["ece_raw"] = expected_calibration_error(softmax(dev_logits), dev_y)
-        metrics["dev"]["ece"] = expected_calibration_error(softmax(dev_logits, temperature), dev_y)
+        metrics["dev"] = _evaluate_file(fitted, [eval_file], vectors, temperature)
         metrics["dev"]["file"] = eval_file.name
-    if config.loso:
-        metrics["loso"] = leave_one_source_out(examples, config, embeddings)
+    if heldout:
+        metrics["heldout"] = _evaluate_file(fitted, heldout, vectors, temperature)
+        metrics["heldout"]["files"] = [path.name for path in heldout]
+    metrics["ood"] = _ood(metrics)
 
-    files = list(data_files) + ([eval_file] if eval_file else [])
     artifact = export(fitted, temperature, metrics, file_digest(list(data_files)), config, examples)
     artifact.metadata["corpus"]["eval"] = file_digest([eval_file])[0] if eval_file else None
-    log.info("trained on %d examples from %d files", len(examples), len(files))
+    artifact.metadata["corpus"]["heldout"] = file_digest(list(heldout))
+    artifact.metadata["calibrated_on"] = calibrated_on
+    log.info("trained on %d examples from %d files", len(examples), len(data_files))
     return TrainResult(artifact, format_report(artifact.metadata), metrics)
+
+
+def _origins(examples: Sequence[Example]) -> set[str]:
+    return {source_group(e.source) for e in examples}
+
+
+def _evaluate_file(
+    fitted: Fitted,
+    paths: Sequence[Path],
+    vectors: Callable[[list[str]], np.ndarray | None],
+    temperature: float,
+) -> dict[str, Any]:
+    rows = [e for path in paths for e in read_examples(path)]
+    texts = [e.text for e in rows]
+    logits = _ordered(fitted, fitted.decision(texts, vectors(texts)))
+    y = np.array([LABELS.index(e.label) for e in rows])
+    result = summary(logits, y, temperature)
+    result["ece_raw"] = expected_calibration_error(softmax(logits), y)
+    predicted = logits.argmax(axis=1)
+    result["per_source"] = {
+        source: round(float(np.mean([predicted[i] == y[i] for i in idx])), 4)
+        for source in sorted({e.source for e in rows})
+        for idx in [[i for i, e in enumerate(rows) if e.source == source]]
+    }
+    return result
+
+
+def _ood(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The out-of-distribution estimate: the lower balanced accuracy of LOSO and held-out."""
+    sources = {
+        name: metrics[key]["balanced_accuracy"]
+        for key, name in (("loso", "leave-one-source-out"), ("heldout", "held-out files"))
+        if key in metrics
+    }
+    return {
+        "estimate": min(sources.values()) if sources else None,
+        "from": sources,
+        "dev": metrics.get("dev", {}).get("balanced_accuracy"),
+    }
 
 
 def export(
@@ -409,6 +431,8 @@ def export(
     import sklearn
 
     vocabulary = fitted.vectorizer.get_feature_names_out()
+    chars = fitted.char_vectorizer
+    char_vocabulary = chars.get_feature_names_out() if chars is not None else np.zeros(0, str)
     classes = list(fitted.model.classes_)
     order = [classes.index(label) for label in LABELS]
     coef = np.asarray(fitted.model.coef_, dtype=np.float64)[order]
@@ -419,8 +443,17 @@ def export(
     if config.features == "tfidf+embedding":
         embedding = {
             "model": config.embedding_model,
-            "dim": int(coef.shape[1] - len(vocabulary)),
+            "dim": int(coef.shape[1] - len(vocabulary) - len(char_vocabulary)),
             "weight": config.embedding_weight,
+            "max_tokens": config.embedding_tokens,
+        }
+    char_settings = None
+    if chars is not None and config.char_ngram_range is not None:
+        char_settings = {
+            "analyzer": "char_wb",
+            "ngram_range": list(config.char_ngram_range),
+            "window": CHAR_WINDOW,
+            "weight": config.char_weight,
         }
     sources: dict[str, int] = {}
     for e in examples:
@@ -436,6 +469,7 @@ def export(
             "ngram_range": list(config.ngram_range),
             "sublinear_tf": config.sublinear_tf,
             "norm": "l2",
+            "char": char_settings,
         },
         "embedding": embedding,
         "temperature": temperature,
@@ -451,38 +485,6 @@ def export(
         coef=coef,
         intercept=intercept,
         metadata=metadata,
+        char_vocabulary=np.asarray(char_vocabulary, dtype=str),
+        char_idf=np.asarray(chars.idf_ if chars is not None else np.zeros(0), dtype=np.float64),
     )
-
-
-def format_report(metadata: dict[str, Any]) -> str:
-    metrics = metadata["metrics"]
-    lines = [f"task classifier {metadata['version']}  features={metadata['features']}"]
-    dev = metrics.get("dev")
-    if dev:
-        lines.append(f"\neval {dev['file']} ({dev['n']} rows)")
-        lines.append(f"{'label':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
-        for label, row in dev["per_class"].items():
-            lines.append(
-                f"{label:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>9}"
-            )
-        lines.append("\nconfusion (rows = true, columns = predicted)")
-        short = [label[:8] for label in LABELS]
-        lines.append(" " * 16 + "".join(f"{s:>9}" for s in short))
-        for label, row in zip(LABELS, dev["confusion"], strict=True):
-            lines.append(f"{label:<16}" + "".join(f"{v:>9}" for v in row))
-        lines.append(f"\naccuracy {dev['accuracy']:.4f}  macro-F1 {dev['macro_f1']:.4f}")
-        lines.append(
-            f"calibration ECE {dev['ece_raw']:.4f} raw -> {dev['ece']:.4f} "
-            f"(temperature {metadata['temperature']})"
-        )
-    loso = metrics.get("loso")
-    if loso:
-        lines.append("\nleave-one-source-out (train without the source, test on it)")
-        for source, row in loso["per_source"].items():
-            lines.append(f"  {source:<30}{row['accuracy']:>8.3f}  n={row['n']}")
-        lines.append(
-            f"leave-one-source-out accuracy {loso['accuracy']:.4f}  "
-            f"macro-F1 {loso['macro_f1']:.4f}  "
-            f"mean over sources {loso['source_mean_accuracy']:.4f}"
-        )
-    return "\n".join(lines)
