@@ -46,6 +46,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon"), str(ROOT / "clients")]
 
 from lfctl.client import Client  # noqa: E402
 from localforge.lsp.context import cursor_window  # noqa: E402
+from localforge.lsp.postprocess import block_stop_pattern  # noqa: E402
 from localforge.serving.requests import CodeRequest  # noqa: E402
 from tests.support.daemon import run_daemon, temp_home  # noqa: E402
 from tests.support.lsp import wait_idle  # noqa: E402
@@ -176,6 +177,7 @@ def direct_params(text: str) -> dict[str, Any]:
         "max_tokens": MAX_TOKENS,
         "temperature": 0.0,
         "stop": ["\n"] if window.mid_line else [],
+        "stop_pattern": None if window.mid_line else block_stop_pattern(window.line_prefix),
         "stream": True,
         "trace": True,
     }

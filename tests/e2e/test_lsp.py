@@ -590,3 +590,23 @@ async def test_the_server_starts_the_daemon_when_none_runs(gemma: Path) -> None:
             stopped = lfctl(home, "--no-start", "stop")
             assert stopped.returncode == 0, stopped.stderr
             assert (home.paths.state_dir / "lfd.out").exists()  # its output, not our stdout
+
+
+@pytest.mark.asyncio
+async def test_a_daemon_error_is_shown_once_with_its_fix(gemma: Path) -> None:
+    with temp_home() as home:
+        home.write_config(
+            f'[residency]\ncompletion_model = "missing"\nspare_worker = false\n'
+            f'[[models]]\nname = "gemma"\npath = "{gemma}"\nn_ctx = 512\n'
+        )
+        with run_daemon(home) as running:
+            async with lsp(running) as client:
+                for attempt in range(2):
+                    text = SIGNATURE + "x" * attempt
+                    result = await suggest(client, f"file:///w/broken{attempt}.py", text)
+                    assert not result.items
+                await wait_for(lambda: client.messages, "a window/showMessage")
+                [message] = client.messages  # the second failure repeats no message
+                assert message.type == types.MessageType.Warning
+                assert "residency.completion_model" in message.message
+                assert "set it to one of them" in message.message

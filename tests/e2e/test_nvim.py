@@ -158,6 +158,9 @@ def test_chat_streams_into_a_scratch_buffer_explain_status_and_checkhealth(
     )
     assert status == "LF gemma · cpu"
 
+    registered = "return vim.lsp.commands['localforge.askSelection'] ~= nil"
+    assert nvim.lua(registered)  # the code action's command runs in the plugin
+
     nvim.request("nvim_command", "checkhealth localforge")
     health = nvim.lua("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')")
     assert "OK daemon ready" in health and "ERROR" not in health, health

@@ -82,7 +82,11 @@ def build_server(make_session: SessionFactory) -> LocalForgeServer:
         return None if document is None else document.source
 
     def notify(method: str, params: Any) -> None:
-        server.protocol.notify(method, params)
+        if method == types.WINDOW_SHOW_MESSAGE:  # a typed LSP message: pygls wants its type
+            message = types.ShowMessageParams(types.MessageType(params["type"]), params["message"])
+            server.window_show_message(message)
+        else:
+            server.protocol.notify(method, params)
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:

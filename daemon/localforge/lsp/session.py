@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Notify = Callable[[str, Any], None]
 TextOf = Callable[[str], str | None]
 TICK_S = 0.5
+WARNING = 2  # LSP MessageType.Warning
 TRACES_KEPT = 32
 
 
@@ -90,6 +91,7 @@ class Session:
         self._last_uri: str | None = None
         self._paths: dict[str, str] = {}
         self._languages: dict[str, str | None] = {}
+        self._warned: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -428,12 +430,18 @@ class Session:
         return current
 
     def _daemon_failed(self, exc: Exception) -> None:
+        """Say why suggestions stopped: offline in the status, an error once as a message."""
         log.warning("completion failed: %s", exc)
         if isinstance(exc, DaemonUnavailable):
             current = status_line.offline(str(exc))
             if current != self._status:
                 self._status = current
                 self.notify("localforge/status", current)
+        elif isinstance(exc, DaemonError) and not exc.cancelled and exc.message != self._warned:
+            self._warned = exc.message  # the same cause is not repeated every keystroke
+            self.notify(
+                "window/showMessage", {"type": WARNING, "message": f"LocalForge: {exc.message}"}
+            )
 
     @property
     def status(self) -> dict[str, Any] | None:

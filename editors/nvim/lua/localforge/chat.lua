@@ -53,7 +53,7 @@ local function rate(up)
     return
   end
   local kind = up and 'thumbs_up' or 'thumbs_down'
-  client:request('localforge/feedback', { kind = kind, requestId = chat.last }, function(err)
+  util.call(client, 'request', 'localforge/feedback', { kind = kind, requestId = chat.last }, function(err)
     if err then
       vim.notify('LocalForge: ' .. err.message, vim.log.levels.WARN)
     else
@@ -124,7 +124,7 @@ function M.ask(text, done)
   table.insert(chat.history, { role = 'user', content = text })
   chat.count = chat.count + 1
   chat.token = 'localforge-chat-' .. chat.count
-  client:request('localforge/chat', {
+  util.call(client, 'request', 'localforge/chat', {
     messages = chat.history,
     maxTokens = config().chat_max_tokens,
     partialResultToken = chat.token,
@@ -192,7 +192,7 @@ function M.explain(done)
     vim.notify('LocalForge: no language server running; open a file first', vim.log.levels.WARN)
     return
   end
-  client:request('localforge/explain', {}, function(err, trace)
+  util.call(client, 'request', 'localforge/explain', {}, function(err, trace)
     if err then
       vim.notify('LocalForge: ' .. err.message, vim.log.levels.WARN)
     else

@@ -16,7 +16,7 @@ local settled = {} ---@type table<string, boolean>
 local function notify(bufnr, method, params)
   local client = util.client(bufnr)
   if client then
-    client:notify(method, params)
+    util.call(client, 'notify', method, params)
   end
 end
 

@@ -65,13 +65,13 @@ function M.request(bufnr)
     return
   end
   if st.pending then
-    client:cancel_request(st.pending) -- superseded: the daemon stops generating
+    util.call(client, 'cancel_request', st.pending) -- superseded: the daemon stops generating
     st.pending = nil
   end
   local row, col = cursor()
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = 2 }
-  local ok, id = client:request('textDocument/inlineCompletion', params, function(err, result)
+  local ok, id = util.call(client, 'request', 'textDocument/inlineCompletion', params, function(err, result)
     st.pending = nil
     local now_row, now_col = cursor()
     if err or not result or now_row ~= row or now_col ~= col then
@@ -154,7 +154,7 @@ function M.accept(bufnr)
     util.insert_at_cursor(item.text)
     local client = util.client(bufnr)
     if client and item.command then
-      client:exec_cmd(item.command, { bufnr = bufnr })
+      util.exec(client, item.command, bufnr)
     end
   end)
   return true

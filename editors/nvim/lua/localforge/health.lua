@@ -39,7 +39,7 @@ function M.check()
     return
   end
   health.ok('language server running (client id ' .. client.id .. ')')
-  local answer = client:request_sync('localforge/status', {}, 5000)
+  local answer = require('localforge.util').call(client, 'request_sync', 'localforge/status', {}, 5000)
   if not answer or answer.err then
     health.error('the server did not answer localforge/status: '
       .. tostring(answer and answer.err and answer.err.message or 'timeout'))

@@ -38,19 +38,27 @@ local function watch_answers(client)
   end
   client._localforge_watched = true
   local request = client.request
-  client.request = function(self, method, params, handler, bufnr)
-    if method == 'textDocument/inlineCompletion' and handler then
-      local inner = handler
-      handler = function(err, result, ctx)
-        inner(err, result, ctx)
-        vim.schedule(function()
-          if vim.api.nvim_buf_is_valid(ctx.bufnr) then
-            observe(ctx.bufnr)
-          end
-        end)
-      end
+  local function watched(method, handler)
+    if method ~= 'textDocument/inlineCompletion' or not handler then
+      return handler
     end
-    return request(self, method, params, handler, bufnr)
+    return function(err, result, ctx)
+      handler(err, result, ctx)
+      vim.schedule(function()
+        if vim.api.nvim_buf_is_valid(ctx.bufnr) then
+          observe(ctx.bufnr)
+        end
+      end)
+    end
+  end
+  if util.METHODS then
+    client.request = function(self, method, params, handler, bufnr)
+      return request(self, method, params, watched(method, handler), bufnr)
+    end
+  else -- Neovim 0.10: client.request(method, params, handler, bufnr)
+    client.request = function(method, params, handler, bufnr)
+      return request(method, params, watched(method, handler), bufnr)
+    end
   end
 end
 
@@ -197,7 +205,7 @@ function M.show_status()
     vim.notify('LocalForge: no language server running; open a file first', vim.log.levels.WARN)
     return
   end
-  client:request('localforge/status', {}, function(err, result)
+  util.call(client, 'request', 'localforge/status', {}, function(err, result)
     if err then
       vim.notify('LocalForge: ' .. err.message, vim.log.levels.ERROR)
       return
@@ -274,7 +282,7 @@ function M.setup(opts)
     callback = function(args)
       local client = util.client(args.buf)
       if client and vim.v.event.operator == 'y' then
-        client:notify('localforge/didYank', {
+        util.call(client, 'notify', 'localforge/didYank', {
           uri = vim.uri_from_bufnr(args.buf),
           text = table.concat(vim.v.event.regcontents, '\n'),
         })

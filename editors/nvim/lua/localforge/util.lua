@@ -9,13 +9,37 @@ function M.client(bufnr)
   return clients[1]
 end
 
+-- Neovim 0.11 made the client's functions methods (client:request); 0.10 has client.request.
+local METHODS = vim.fn.has('nvim-0.11') == 1
+M.METHODS = METHODS
+
+--- Call the client's `name` (request, notify, cancel_request, request_sync, ...) on 0.10+.
+function M.call(client, name, ...)
+  if METHODS then
+    return client[name](client, ...)
+  end
+  return client[name](...)
+end
+
+--- Run an item's command (localforge.accept) on the server.
+function M.exec(client, command, bufnr)
+  if METHODS and client.exec_cmd then
+    return client:exec_cmd(command, { bufnr = bufnr })
+  end
+  return M.call(client, 'request', 'workspace/executeCommand', {
+    command = command.command,
+    arguments = command.arguments,
+  }, function() end, bufnr)
+end
+
 --- Length of `text` in UTF-16 code units, as LSP counts positions.
 function M.utf16_len(text)
-  local ok, units = pcall(vim.str_utfindex, text, 'utf-16')
-  if ok and units then
+  local ok, units = pcall(vim.str_utfindex, text, 'utf-16') -- Neovim 0.11+
+  if ok and type(units) == 'number' then
     return units
   end
-  return vim.fn.strchars(text)
+  local _, utf16 = vim.str_utfindex(text) -- 0.10: (UTF-32, UTF-16) of the whole string
+  return utf16
 end
 
 --- The request id an item's accept command carries.
