@@ -104,3 +104,22 @@ class InstanceLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while some lfd holds the instance lock at ``path`` (it may still be starting).
+
+    A missing or unreadable lock file means no holder, and so does a lock that a shared
+    ``flock`` can take at once; only a lock refused as busy counts as held.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

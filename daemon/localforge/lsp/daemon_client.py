@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import itertools
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from localforge.errors import REQUEST_CANCELLED
 from localforge.paths import Paths
 from localforge.rpc.framing import FrameDecoder, encode
 from localforge.rpc.messages import decode_body, notification, request
+from localforge.runtime import lock_is_held
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +192,7 @@ class DaemonClient:
                 return await asyncio.open_unix_connection(str(self.socket_path))
             except (FileNotFoundError, ConnectionRefusedError):
                 pass
-            if process.poll() is not None and not _lock_held(self.paths.lock):
+            if process.poll() is not None and not lock_is_held(self.paths.lock):
                 try:  # another editor's daemon may have won the race and be up now
                     return await asyncio.open_unix_connection(str(self.socket_path))
                 except (FileNotFoundError, ConnectionRefusedError):
@@ -205,18 +204,3 @@ class DaemonClient:
         raise DaemonUnavailable(
             f"lfd did not open {self.socket_path} within {START_TIMEOUT_S:g}s; see {out_path}"
         )
-
-
-def _lock_held(lock: Path) -> bool:
-    """True while some lfd holds the instance lock (it may still be starting)."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
