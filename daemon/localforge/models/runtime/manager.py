@@ -27,17 +27,14 @@ from localforge.errors import (
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.runtime.fim import ContextChunk, code_prompt_for
 from localforge.models.runtime.gpu import CPU, Budgets, probe_budgets
+from localforge.models.runtime.healing import broken_in_safe_mode, native_fault
 from localforge.models.runtime.health import HealthBook
-from localforge.models.runtime.pool import (
-    ModelPool,
-    broken_in_safe_mode,
-    estimate_memory,
-    native_fault,
-)
+from localforge.models.runtime.pool import ModelPool
 from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
 from localforge.models.runtime.remote import RemoteBackend
 from localforge.models.runtime.residency import Planner
 from localforge.models.runtime.safe_mode import SafeModeBook, SafeModeRules
+from localforge.models.runtime.slots import estimate_memory
 from localforge.models.runtime.stats import StatsStore
 from localforge.models.runtime.status import describe
 from localforge.models.runtime.worker import GenerateRequest, Generation, OnProgress, OnToken
