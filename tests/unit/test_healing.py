@@ -1,14 +1,17 @@
-"""Which worker deaths safe mode may heal, and what a crash becomes."""
+"""Which worker deaths safe mode may heal, what a crash becomes, and what feeds the breaker."""
 
 from __future__ import annotations
 
 import signal
 
-from localforge.errors import WorkerCrashed
+from localforge.errors import Busy, ModelError, Timeout, WorkerCrashed
 from localforge.models.runtime.healing import (
+    broken_in_safe_mode,
+    health_event,
     load_crash_error,
     native_fault,
 )
+from localforge.models.runtime.health import HealthBook
 
 
 def crashed(exit_code: object) -> WorkerCrashed:
@@ -36,3 +39,16 @@ def test_a_crash_while_loading_names_a_corrupt_file_or_a_broken_model() -> None:
         "model": "coder",
         "cause": "crash",
     }
+
+
+def test_only_health_events_feed_the_breaker() -> None:
+    book = HealthBook(threshold=lambda: 1, base_s=lambda: 30.0, clock=lambda: 1000.0)
+    health_event(book, "a", Busy("the queue is full"))  # a refusal of the daemon, not the model
+    assert book.describe("a")["state"] == "healthy"
+    health_event(book, "a", Timeout("no answer in 60 s"))
+    assert book.describe("a")["state"] == "cooling"
+    broken = broken_in_safe_mode("b", "at its first decode", crashed(-signal.SIGILL))
+    health_event(book, "b", broken)
+    assert book.describe("b")["state"] == "broken"
+    health_event(book, "c", ModelError("bad file"))
+    assert book.describe("c")["last_error"] == "bad file"
