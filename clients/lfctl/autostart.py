@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import IO
 
 from lfctl.client import Client
 from localforge.paths import Paths
-from localforge.runtime import lock_is_held
+from localforge.runtime import lock_is_held, spawn_daemon
 
 START_TIMEOUT_S = 60.0
 
@@ -42,14 +40,7 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
     paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     out_path = paths.state_dir / "lfd.out"
     with _private_append(out_path) as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "localforge", "serve"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            env=os.environ.copy(),
-        )
+        process = spawn_daemon(out)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:

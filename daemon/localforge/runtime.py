@@ -12,9 +12,12 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import IO
 
 from localforge.errors import StartupError
 
@@ -123,3 +126,14 @@ def lock_is_held(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def spawn_daemon(out: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start ``lfd serve`` detached: its own session, no stdin, stdout and stderr to ``out``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "localforge", "serve"],
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+    )

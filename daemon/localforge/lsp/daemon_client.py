@@ -12,18 +12,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localforge.errors import REQUEST_CANCELLED
 from localforge.paths import Paths
 from localforge.rpc.framing import FrameDecoder, encode
-from localforge.rpc.messages import decode_body, notification, request
-from localforge.runtime import lock_is_held
+from localforge.rpc.messages import ErrorAnswer, decode_body, notification, request
+from localforge.runtime import lock_is_held, spawn_daemon
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +29,8 @@ MAX_FRAME = 256 * 1024 * 1024
 OnStream = Callable[[Any], None]
 
 
-class DaemonError(Exception):
+class DaemonError(ErrorAnswer):
     """An error answer from the daemon (``message`` is meant for a person)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    @property
-    def cancelled(self) -> bool:
-        return self.code == REQUEST_CANCELLED
 
 
 class DaemonUnavailable(Exception):
@@ -166,9 +153,7 @@ class DaemonClient:
             return
         if "error" in message:
             error = message["error"] or {}
-            future.set_exception(
-                DaemonError(error.get("code", 0), error.get("message", ""), error.get("data"))
-            )
+            future.set_exception(DaemonError.from_rpc(error))
         else:
             future.set_result(message.get("result"))
 
@@ -178,13 +163,7 @@ class DaemonClient:
         out_path = self.paths.state_dir / "lfd.out"
         log.info("no daemon on %s: starting lfd serve", self.socket_path)
         with out_path.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "localforge", "serve"],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
+            process = spawn_daemon(out)
         self.started_daemon = True
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
