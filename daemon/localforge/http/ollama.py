@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from localforge.errors import InvalidParams, NotFound
-from localforge.http.relay import finish, tag, tag_result
+from localforge.http.relay import answered, finish, services, tag
 from localforge.http.schemas import OllamaError, Open, errors, streamed
 from localforge.http.streams import ndjson_line, route_first, stream_answer
 from localforge.serving.context import Services
@@ -30,11 +30,6 @@ router = APIRouter(prefix="/api", tags=["Ollama"])
 ERRORS = errors(OllamaError)
 API_VERSION = "0.6.3"  # the Ollama API these endpoints follow
 NS = 1_000_000  # nanoseconds per millisecond
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 def _now() -> str:
@@ -332,8 +327,7 @@ async def _reply(
     durations (``_final``) and the fields of ``last`` (a streamed answer's only).
     """
     if not stream:
-        result = await finish(request, events)
-        tag_result(request, result)
+        result = await answered(request, events)
         return JSONResponse({**part(result["model"], result["text"]), **_final(result)})
     route = await route_first(request, events)
     return stream_answer(

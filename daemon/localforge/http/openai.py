@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from localforge import __version__
 from localforge.errors import InvalidParams, NotFound
-from localforge.http.relay import finish, tag, tag_result
+from localforge.http.relay import answered, services, tag
 from localforge.http.schemas import Body, Open, OpenAIError, errors, streamed
 from localforge.http.streams import SSE_HEADERS, route_first, sse_line, stream_answer
 from localforge.serving.context import Services
@@ -34,11 +34,6 @@ ERRORS = errors(OpenAIError)
 FINGERPRINT = f"localforge-{__version__}"
 MAX_TOKENS = 32768
 FEEDBACK_KINDS = Literal["thumbs_up", "thumbs_down", "accepted", "rejected", "partial"]
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 # --- models -----------------------------------------------------------------------
@@ -264,8 +259,7 @@ async def _answer(
         }
 
     if not body.stream:
-        result = await finish(request, events)
-        tag_result(request, result)
+        result = await answered(request, events)
         answer = envelope(
             kinds[0], result["model"], result["request_id"], whole(result["text"]), _finish(result)
         )
