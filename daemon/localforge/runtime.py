@@ -12,9 +12,12 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import IO
 
 from localforge.errors import StartupError
 
@@ -104,3 +107,33 @@ class InstanceLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while some lfd holds the instance lock at ``path`` (it may still be starting).
+
+    A missing or unreadable lock file means no holder, and so does a lock that a shared
+    ``flock`` can take at once; only a lock refused as busy counts as held.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def spawn_daemon(out: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start ``lfd serve`` detached: its own session, no stdin, stdout and stderr to ``out``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "localforge", "serve"],
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+    )
