@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
-from typing import IO
 
 from lfctl.client import Client
 from localforge.paths import Paths
@@ -39,8 +37,7 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
     """Start ``lfd serve`` detached and wait until its socket answers."""
     paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     out_path = paths.state_dir / "lfd.out"
-    with _private_append(out_path) as out:
-        process = spawn_daemon(out)
+    process = spawn_daemon(out_path)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
@@ -61,13 +58,6 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
     raise DaemonUnavailable(
         f"lfd did not open {socket_path} within {START_TIMEOUT_S:g}s; see {out_path}"
     )
-
-
-def _private_append(path: Path) -> IO[bytes]:
-    """Open ``path`` for appending, readable by the user alone (0600, also when it existed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    os.fchmod(fd, 0o600)
-    return os.fdopen(fd, "ab")
 
 
 def _tail(path: Path, lines: int = 10) -> str:

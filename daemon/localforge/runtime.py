@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import IO
 
 from localforge.errors import StartupError
 
@@ -128,12 +127,18 @@ def lock_is_held(path: Path) -> bool:
     return False
 
 
-def spawn_daemon(out: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Start ``lfd serve`` detached: its own session, no stdin, stdout and stderr to ``out``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "localforge", "serve"],
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
+def spawn_daemon(out_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``lfd serve`` detached: its own session, no stdin, output appended to ``out_path``.
+
+    The output file is the user's alone (0600, also when it existed): it can hold prompts.
+    """
+    fd = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "localforge", "serve"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from localforge import runtime
 from localforge.errors import StartupError
 from localforge.runtime import InstanceLock, ensure_private_dir, lock_is_held
 
@@ -132,3 +133,25 @@ def test_a_lock_file_that_cannot_be_opened_counts_as_not_held(tmp_path: Path) ->
         path.write_text("1\n")
         path.chmod(0)
         assert not lock_is_held(path)
+
+
+def test_the_started_daemons_output_file_is_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "lfd.out"
+    out.write_text("an earlier start\n")
+    out.chmod(0o644)
+    started: list[list[str]] = []
+
+    def fake_popen(args: list[str], **kwargs: object) -> object:
+        started.append(args)
+        handle = kwargs["stdout"]
+        assert handle is kwargs["stderr"]
+        handle.write(b"a new start\n")  # type: ignore[attr-defined]
+        return object()
+
+    monkeypatch.setattr(runtime.subprocess, "Popen", fake_popen)
+    runtime.spawn_daemon(out)
+    assert started and started[0][-1] == "serve"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    assert out.read_text() == "an earlier start\na new start\n"

@@ -162,8 +162,7 @@ class DaemonClient:
         self.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         out_path = self.paths.state_dir / "lfd.out"
         log.info("no daemon on %s: starting lfd serve", self.socket_path)
-        with out_path.open("ab") as out:
-            process = spawn_daemon(out)
+        process = spawn_daemon(out_path)
         self.started_daemon = True
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
