@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
 from localforge.routing import artifact as artifacts
 from localforge.routing import training
+from localforge.routing.answer_format import split_format
 from localforge.routing.classifier import LABELS, TaskClassifier, char_ngrams
 
 
@@ -74,6 +75,7 @@ def sklearn_baseline(art: artifacts.Artifact) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
     tokens = art.metadata["tokenizer"]
     words = TfidfVectorizer(
@@ -100,7 +102,10 @@ def sklearn_baseline(art: artifacts.Artifact) -> Any:
     model.coef_ = art.coef[:, :n_text]
     model.intercept_ = art.intercept
     weights = {"chars": chars["weight"]} if chars else None
-    return make_pipeline(FeatureUnion(parts, transformer_weights=weights), model)
+    steps: list[Any] = [FeatureUnion(parts, transformer_weights=weights), model]
+    if tokens.get("format_clauses"):  # the task without its answer-format clauses, as served
+        steps.insert(0, FunctionTransformer(lambda texts: [split_format(t)[0] for t in texts]))
+    return make_pipeline(*steps)
 
 
 def main() -> int:

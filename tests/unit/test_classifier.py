@@ -220,9 +220,15 @@ def test_bundled_artifacts_report_an_out_of_distribution_estimate(features: str)
     metrics = artifacts.load(artifacts.bundled_path(features)).metadata["metrics"]
     loso, heldout, ood = metrics["loso"], metrics["heldout"], metrics["ood"]
     # Unseen phrasings are harder than the dev split, and the estimate says so.
-    assert ood["estimate"] == min(loso["balanced_accuracy"], heldout["balanced_accuracy"])
-    assert 0.75 <= ood["estimate"] < metrics["dev"]["balanced_accuracy"]
-    assert len(loso["per_group"]) >= 10 and heldout["n"] >= 300
+    wrapped = metrics["dev_wrapped"]
+    assert ood["estimate"] == min(
+        loso["balanced_accuracy"], heldout["balanced_accuracy"], wrapped["balanced_accuracy"]
+    )
+    # Leave-one-source-out holds all of data/ out as one origin and trains no benchmark test set,
+    # so it is the pessimistic part of the estimate.
+    assert 0.70 <= ood["estimate"] < metrics["dev"]["balanced_accuracy"]
+    assert len(loso["per_group"]) >= 10 and heldout["n"] >= 400
+    assert wrapped["wrappers"] >= 20 and "mmlu" not in metrics["dev"]["per_source"]
     # Calibrated out of distribution: as many queries fall back to general as are wrong.
     assert abs(loso["fallback_share"] - loso["error_rate"]) <= 0.03
     assert metrics["calibration"]["fitted_on"] == "leave-one-source-out"

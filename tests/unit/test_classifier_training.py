@@ -55,9 +55,9 @@ def test_retraining_reproduces_the_shipped_dev_accuracy() -> None:
     config = training.TrainConfig(
         max_features=shipped["model"]["max_features"], c=shipped["model"]["C"], loso=False
     )
-    examples = [e for path in training.default_data_files() for e in training.read_examples(path)]
+    examples = training.load_examples(training.default_data_files())
     fitted = training.fit([e.text for e in examples], [e.label for e in examples], config)
-    dev = training.read_examples(training.default_eval_file())
+    dev = training.load_examples([training.default_eval_file()])
     predicted = fitted.model.predict(fitted.transform([e.text for e in dev]))
     accuracy = training.evaluate([e.label for e in dev], list(predicted))["accuracy"]
     assert abs(accuracy - shipped["metrics"]["dev"]["accuracy"]) <= 0.01
@@ -89,10 +89,10 @@ def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
         embedding_weight=shipped["embedding"]["weight"],
         loso=False,
     )
-    examples = [e for path in training.default_data_files() for e in training.read_examples(path)]
+    examples = training.load_examples(training.default_data_files())
     texts = [e.text for e in examples]
     fitted = training.fit(texts, [e.label for e in examples], config, embed(texts))
-    dev = training.read_examples(training.default_eval_file())
+    dev = training.load_examples([training.default_eval_file()])
     dev_texts = [e.text for e in dev]
     predicted = fitted.model.predict(fitted.transform(dev_texts, embed(dev_texts)))
     accuracy = training.evaluate([e.label for e in dev], list(predicted))["accuracy"]
@@ -145,8 +145,12 @@ def test_train_writes_metrics_and_a_report(tmp_path: Path) -> None:
         assert metrics[part]["error_rate"] == pytest.approx(1 - metrics[part]["accuracy"], abs=1e-3)
     ood = metrics["ood"]
     assert ood["estimate"] == min(
-        metrics["loso"]["balanced_accuracy"], metrics["heldout"]["balanced_accuracy"]
+        metrics["loso"]["balanced_accuracy"],
+        metrics["heldout"]["balanced_accuracy"],
+        metrics["dev_wrapped"]["balanced_accuracy"],
     )
+    # The wrapped dev split is the dev split, each query in a held-out answer-format wrapper.
+    assert metrics["dev_wrapped"]["n"] == metrics["dev"]["n"]
     for needle in (
         "precision",
         "confusion",
@@ -154,8 +158,53 @@ def test_train_writes_metrics_and_a_report(tmp_path: Path) -> None:
         "leave-one-source-out accuracy",
         "held-out accuracy",
         "out-of-distribution estimate",
+        "held-out answer-format wrappers",
     ):
         assert needle in result.report
+
+
+def test_benchmark_test_sets_are_never_trained_or_evaluated_on(tmp_path: Path) -> None:
+    rows = _own_examples()[::4]
+    mixed = [
+        training.Example(e.text, e.label, ("mmlu", "bbh", "localforge-x", "other")[i % 4])
+        for i, e in enumerate(rows)
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(e.__dict__) + "\n" for e in mixed))
+    kept = training.load_examples([path])
+    assert {e.source for e in kept} == {"localforge-x", "other"}
+    config = training.TrainConfig(max_features=500, char_max_features=1000, n_jobs=1)
+    meta = training.train([path], path, config).artifact.metadata
+    assert set(meta["corpus"]["sources"]) == {"localforge-x", "other"}
+    assert meta["corpus"]["excluded_sources"] == ["bbh", "mmlu"]
+    assert meta["metrics"]["dev"]["n"] == len(kept)
+
+
+def test_wrapped_dev_puts_each_query_in_one_held_out_wrapper() -> None:
+    wrappers = training.read_wrappers(training.heldout_wrappers_file())
+    assert len(wrappers) >= 20 and not any(w.startswith("#") for w in wrappers)
+    rows = [
+        training.Example(f"What is the capital of country {i}?", "general", "x") for i in range(60)
+    ]
+    wrapped = training.wrap_for_evaluation(rows, wrappers)
+    assert wrapped == training.wrap_for_evaluation(rows, wrappers)  # deterministic
+    for row, out in zip(rows, wrapped, strict=True):
+        assert out.label == row.label and row.text in out.text and out.text != row.text
+        lead = out.text.split(row.text)[0].strip()
+        assert lead == "" or (lead.endswith(":") and lead in wrappers)
+    # Held out means held out: no training file contains these wrappers.
+    training_text = "\n".join(p.read_text() for p in training.own_data_files())
+    assert not [w for w in wrappers if w in training_text]
+
+
+def test_fair_accuracy_accepts_only_the_documented_other_reading() -> None:
+    from localforge.routing.classifier_eval import fair_balanced_accuracy
+
+    truth = ["math", "hard_reasoning", "general", "general"]
+    assert fair_balanced_accuracy(truth, ["hard_reasoning", "math", "general", "general"]) == 1.0
+    assert fair_balanced_accuracy(truth, ["math", "hard_reasoning", "instruction", "general"]) == (
+        0.8333
+    )
 
 
 def test_source_groups_hold_one_origin_together() -> None:

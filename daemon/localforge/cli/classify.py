@@ -226,6 +226,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         char_ngram_range=None if args.no_char_ngrams else (2, 4),
         c=args.c,
         loso=not args.no_loso,
+        drop_format_clauses=not args.keep_format_clauses,
         embedding_model=settings.embedding.model if features == "tfidf+embedding" else None,
         embedding_tokens=tokens,
     )

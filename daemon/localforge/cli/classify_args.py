@@ -83,5 +83,10 @@ def register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument(
         "--no-char-ngrams", action="store_true", help="word n-grams only, no character n-grams"
     )
+    parser.add_argument(
+        "--keep-format-clauses",
+        action="store_true",
+        help="read whole texts (by default the n-grams skip clauses such as 'Only the year.')",
+    )
     add_settings_flags(parser)
     parser.set_defaults(func=_train)

@@ -26,6 +26,7 @@ import numpy as np
 
 from localforge.errors import InvalidParams, LocalForgeError, Unavailable
 from localforge.routing import artifact as artifacts
+from localforge.routing.answer_format import FORMAT_RULES_VERSION, split_format
 
 if TYPE_CHECKING:
     from localforge.settings import ClassifierSettings
@@ -111,6 +112,7 @@ class TaskClassifier:
                 "this lfd reads (1, 1) and (1, 2): retrain it with 'lfd train'"
             )
         self._sublinear = bool(tokens.get("sublinear_tf", True))
+        self._drop_format = self._format_mode(tokens.get("format_clauses"))
         self._vocab: dict[str, int] = {term: i for i, term in enumerate(loaded.vocabulary.tolist())}
         n_terms = len(self._vocab)
         chars = tokens.get("char") or {}
@@ -138,6 +140,19 @@ class TaskClassifier:
         self._temperature = float(meta.get("temperature", 1.0))
         self._uniform = {label: round(1.0 / len(self.labels), 6) for label in self.labels}
 
+    @staticmethod
+    def _format_mode(described: Mapping[str, Any] | None) -> bool:
+        """Whether the artifact reads queries without their answer-format clauses."""
+        if not described:
+            return False
+        rules = int(described.get("rules", 0))
+        if described.get("mode") != "drop" or rules != FORMAT_RULES_VERSION:
+            raise Unavailable(
+                f"classifier artifact uses answer-format rules {described}; this lfd knows "
+                f"version {FORMAT_RULES_VERSION}: upgrade lfd or retrain with 'lfd train'"
+            )
+        return True
+
     @classmethod
     def load(
         cls, path: Path | None = None, *, min_confidence: float = 0.6, max_chars: int = 4000
@@ -160,6 +175,8 @@ class TaskClassifier:
 
     def scores(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
         """Raw logits (before temperature), or None when the text has no known feature."""
+        if self._drop_format:
+            text = split_format(text)[0]
         doc = text.lower() if self._lowercase else text
         tokens = self._token_re.findall(doc)
         vocab = self._vocab

@@ -25,6 +25,10 @@ import numpy as np
 
 from localforge.routing.classifier import FALLBACK_LABEL, LABELS
 
+# Confusions an honest reader can make under the label definitions: a university computation
+# is "computing an answer" (math) and "graduate-level science" (hard_reasoning) at once.
+FAIR_CONFUSIONS = frozenset({("math", "hard_reasoning"), ("hard_reasoning", "math")})
+
 
 def source_group(source: str) -> str:
     """The origin of a source, the first word of its id: ``dolly-qa`` and ``dolly-passage``
@@ -82,6 +86,7 @@ def evaluate(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
     return {
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
         "balanced_accuracy": round(float(np.mean(recall[present])), 4) if present.any() else 0.0,
+        "fair_balanced_accuracy": fair_balanced_accuracy(y_true, y_pred),
         "macro_f1": round(float(np.mean(f1)), 4),
         "n": len(y_true),
         "per_class": {
@@ -95,6 +100,17 @@ def evaluate(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
         },
         "confusion": confusion_matrix(y_true, y_pred, labels=list(LABELS)).tolist(),
     }
+
+
+def fair_balanced_accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """Mean recall per label, where the other honest reading (FAIR_CONFUSIONS) counts as right."""
+    recalls = []
+    for label in LABELS:
+        rows = [i for i, truth in enumerate(y_true) if truth == label]
+        if rows:
+            fair = sum(y_pred[i] == label or (label, y_pred[i]) in FAIR_CONFUSIONS for i in rows)
+            recalls.append(fair / len(rows))
+    return round(float(np.mean(recalls)), 4) if recalls else 0.0
 
 
 def outcome(
@@ -186,10 +202,19 @@ def format_report(metadata: dict[str, Any]) -> str:
             lines.append(f"  {group:<30}{row['accuracy']:>8.3f}  n={row['n']}")
         lines.append(
             f"leave-one-source-out accuracy {loso['accuracy']:.4f}  "
-            f"balanced {loso['balanced_accuracy']:.4f}  macro-F1 {loso['macro_f1']:.4f}"
+            f"balanced {loso['balanced_accuracy']:.4f} "
+            f"(fair {loso.get('fair_balanced_accuracy', 0.0):.4f})  macro-F1 {loso['macro_f1']:.4f}"
         )
         lines.append(_recalls(loso))
         lines.append(_routing(loso))
+        public = metrics.get("loso_public")
+        if public:
+            lines.append(
+                f"  sources by other authors only ({public['n']} rows): accuracy "
+                f"{public['accuracy']:.4f}  balanced {public['balanced_accuracy']:.4f} "
+                f"(fair {public['fair_balanced_accuracy']:.4f})"
+            )
+            lines.append("  " + _recalls(public))
     heldout = metrics.get("heldout")
     if heldout:
         lines.append(f"\nheld-out files (never trained on): {', '.join(heldout['files'])}")
@@ -197,17 +222,26 @@ def format_report(metadata: dict[str, Any]) -> str:
             lines.append(f"  {source:<30}{accuracy:>8.3f}")
         lines.append(
             f"held-out accuracy {heldout['accuracy']:.4f}  "
-            f"balanced {heldout['balanced_accuracy']:.4f}"
+            f"balanced {heldout['balanced_accuracy']:.4f} "
+            f"(fair {heldout.get('fair_balanced_accuracy', 0.0):.4f})"
         )
         lines.append(_recalls(heldout))
         lines.append(_routing(heldout))
+    wrapped = metrics.get("dev_wrapped")
+    if wrapped:
+        lines.append(
+            f"\ndev in {wrapped['wrappers']} held-out answer-format wrappers: "
+            f"accuracy {wrapped['accuracy']:.4f}  balanced {wrapped['balanced_accuracy']:.4f}"
+        )
+        lines.append(_recalls(wrapped))
+        lines.append(_routing(wrapped))
     ood = metrics.get("ood")
     if ood and ood.get("estimate") is not None:
         parts = ", ".join(f"{name} {value:.4f}" for name, value in ood["from"].items())
         dev_says = f"; dev says {ood['dev']:.4f}" if ood.get("dev") is not None else ""
         lines.append(
             f"\nout-of-distribution estimate (balanced accuracy) {ood['estimate']:.4f} "
-            f"(the lower of {parts}){dev_says}"
+            f"(the lowest of {parts}){dev_says}"
         )
     return "\n".join(lines)
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from localforge.errors import ConfigError, InvalidParams
+from localforge.routing.answer_format import FORMAT_RULES_VERSION, split_format
 from localforge.routing.artifact import Artifact
 from localforge.routing.classifier import CHAR_WINDOW, LABELS, char_ngrams
 from localforge.routing.classifier_eval import (
@@ -51,6 +52,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 CORPUS_ENV = "LOCALFORGE_CORPUS_DIR"
 TOKEN_PATTERN = r"(?u)\b\w+\b|[^\w\s]"
 SEED = 0
+OWN_ORIGIN = "localforge"  # the origin of the repository's own data/ files
+# Corpus sources that are public benchmark test sets: never trained, tuned or calibrated on.
+BENCHMARK_SOURCES = frozenset({"mmlu", "bbh"})
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -73,6 +77,7 @@ class TrainConfig:
     char_min_df: int = 2
     char_weight: float = 1.0
     c: float = 3.0
+    drop_format_clauses: bool = True  # read the task without "Only the year."-style clauses
     embedding_weight: float = 0.5
     embedding_model: str | None = None
     embedding_tokens: int | None = None  # the embedder's token window, recorded in the artifact
@@ -89,6 +94,7 @@ class TrainConfig:
             "char_max_features": self.char_max_features if self.char_ngram_range else None,
             "embedding_weight": self.embedding_weight if self.features != "tfidf" else None,
             "C": self.c,
+            "drop_format_clauses": self.drop_format_clauses,
             "class_weight": "balanced",
             "seed": self.seed,
         }
@@ -102,6 +108,7 @@ class Fitted:
     char_vectorizer: Any = None
 
     def transform(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> Any:
+        texts = task_texts(texts, self.config)
         chars = self.char_vectorizer.transform(texts) if self.char_vectorizer else None
         return _stack(self.vectorizer.transform(texts), chars, embeddings, self.config)
 
@@ -146,6 +153,30 @@ def heldout_files() -> list[Path]:
     return sorted((REPO_ROOT / "data" / "heldout").glob("*.jsonl"))
 
 
+def heldout_wrappers_file() -> Path:
+    """Answer-format instructions that only the wrapped-dev evaluation uses."""
+    return REPO_ROOT / "data" / "heldout" / "wrappers.txt"
+
+
+def wrap_for_evaluation(examples: Sequence[Example], wrappers: Sequence[str]) -> list[Example]:
+    """Each example inside one held-out wrapper (picked by a hash of its text): a wrapper ending
+    in ":" goes before the query, any other after it."""
+    wrapped = []
+    for e in examples:
+        digest = hashlib.sha256(e.text.encode()).digest()
+        wrapper = wrappers[int.from_bytes(digest[:4], "big") % len(wrappers)]
+        text = f"{wrapper} {e.text}" if wrapper.endswith(":") else f"{e.text}\n{wrapper}"
+        wrapped.append(Example(text, e.label, e.source))
+    return wrapped
+
+
+def read_wrappers(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
 def read_examples(path: Path) -> list[Example]:
     """Read ``{"text", "label", "source"?}`` lines; a bad line is an error naming file and line."""
     if not path.is_file():
@@ -171,6 +202,16 @@ def read_examples(path: Path) -> list[Example]:
                 raise InvalidParams(f"{path}:{number}: text must be a non-empty string")
             examples.append(Example(text, label, str(row.get("source") or path.stem)))
     return examples
+
+
+def usable(examples: Sequence[Example]) -> list[Example]:
+    """The examples that may be trained or evaluated on: no public benchmark test set."""
+    return [e for e in examples if e.source not in BENCHMARK_SOURCES]
+
+
+def load_examples(paths: Sequence[Path]) -> list[Example]:
+    """Every usable example of these files, in order."""
+    return usable([e for path in paths for e in read_examples(path)])
 
 
 def file_digest(paths: Sequence[Path]) -> list[dict[str, Any]]:
@@ -236,6 +277,13 @@ def _stack(tfidf: Any, chars: Any, embeddings: np.ndarray | None, config: TrainC
     return sparse.hstack(blocks).tocsr()
 
 
+def task_texts(texts: Sequence[str], config: TrainConfig) -> list[str]:
+    """What the n-gram features read: each text without its answer-format clauses."""
+    if not config.drop_format_clauses:
+        return list(texts)
+    return [split_format(text)[0] for text in texts]
+
+
 def fit(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -244,6 +292,7 @@ def fit(
 ) -> Fitted:
     from sklearn.linear_model import LogisticRegression
 
+    texts = task_texts(texts, config)
     vectorizer = make_vectorizer(config)
     tfidf = vectorizer.fit_transform(texts)
     char_vectorizer = make_char_vectorizer(config)
@@ -333,7 +382,7 @@ def train(
     heldout: Sequence[Path] = (),
 ) -> TrainResult:
     """Fit on ``data_files``, calibrate, evaluate (eval file, LOSO, held-out), export."""
-    examples = [e for path in data_files for e in read_examples(path)]
+    examples = load_examples(data_files)
     if not examples:
         raise InvalidParams("no training examples: pass --data FILE with labelled JSON lines")
     needs_embedding = config.features == "tfidf+embedding"
@@ -358,6 +407,11 @@ def train(
     temperature = fit_temperature(calibration_logits, y_index)
     if "loso" in metrics:
         metrics["loso"].update(outcome(calibration_logits, y_index, temperature))
+        public = np.array([source_group(e.source) != OWN_ORIGIN for e in examples])
+        if public.any() and not public.all():
+            metrics["loso_public"] = summary(
+                calibration_logits[public], y_index[public], temperature
+            )
     metrics["calibration"] = {
         "temperature": temperature,
         "fitted_on": calibrated_on,
@@ -366,10 +420,16 @@ def train(
         "ece": expected_calibration_error(softmax(calibration_logits, temperature), y_index),
     }
     if eval_file is not None:
-        metrics["dev"] = _evaluate_file(fitted, [eval_file], vectors, temperature)
+        dev_rows = load_examples([eval_file])
+        metrics["dev"] = _evaluate(fitted, dev_rows, vectors, temperature)
         metrics["dev"]["file"] = eval_file.name
+        wrappers = read_wrappers(heldout_wrappers_file()) if heldout else []
+        if wrappers:
+            wrapped = wrap_for_evaluation(dev_rows, wrappers)
+            metrics["dev_wrapped"] = _evaluate(fitted, wrapped, vectors, temperature)
+            metrics["dev_wrapped"]["wrappers"] = len(wrappers)
     if heldout:
-        metrics["heldout"] = _evaluate_file(fitted, heldout, vectors, temperature)
+        metrics["heldout"] = _evaluate(fitted, load_examples(heldout), vectors, temperature)
         metrics["heldout"]["files"] = [path.name for path in heldout]
     metrics["ood"] = _ood(metrics)
 
@@ -377,6 +437,7 @@ def train(
     artifact.metadata["corpus"]["eval"] = file_digest([eval_file])[0] if eval_file else None
     artifact.metadata["corpus"]["heldout"] = file_digest(list(heldout))
     artifact.metadata["calibrated_on"] = calibrated_on
+    artifact.metadata["corpus"]["excluded_sources"] = sorted(BENCHMARK_SOURCES)
     log.info("trained on %d examples from %d files", len(examples), len(data_files))
     return TrainResult(artifact, format_report(artifact.metadata), metrics)
 
@@ -385,13 +446,12 @@ def _origins(examples: Sequence[Example]) -> set[str]:
     return {source_group(e.source) for e in examples}
 
 
-def _evaluate_file(
+def _evaluate(
     fitted: Fitted,
-    paths: Sequence[Path],
+    rows: Sequence[Example],
     vectors: Callable[[list[str]], np.ndarray | None],
     temperature: float,
 ) -> dict[str, Any]:
-    rows = [e for path in paths for e in read_examples(path)]
     texts = [e.text for e in rows]
     logits = _ordered(fitted, fitted.decision(texts, vectors(texts)))
     y = np.array([LABELS.index(e.label) for e in rows])
@@ -407,12 +467,14 @@ def _evaluate_file(
 
 
 def _ood(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The out-of-distribution estimate: the lower balanced accuracy of LOSO and held-out."""
-    sources = {
-        name: metrics[key]["balanced_accuracy"]
-        for key, name in (("loso", "leave-one-source-out"), ("heldout", "held-out files"))
-        if key in metrics
-    }
+    """The out-of-distribution estimate: the lowest balanced accuracy of LOSO, held-out files
+    and the dev split in held-out answer-format wrappers."""
+    parts = (
+        ("loso", "leave-one-source-out"),
+        ("heldout", "held-out files"),
+        ("dev_wrapped", "wrapped dev"),
+    )
+    sources = {name: metrics[key]["balanced_accuracy"] for key, name in parts if key in metrics}
     return {
         "estimate": min(sources.values()) if sources else None,
         "from": sources,
@@ -470,6 +532,11 @@ def export(
             "sublinear_tf": config.sublinear_tf,
             "norm": "l2",
             "char": char_settings,
+            "format_clauses": (
+                {"mode": "drop", "rules": FORMAT_RULES_VERSION}
+                if config.drop_format_clauses
+                else None
+            ),
         },
         "embedding": embedding,
         "temperature": temperature,

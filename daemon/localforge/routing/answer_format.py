@@ -1,0 +1,115 @@
+"""Separate a query's task from the instructions about its answer's format.
+
+People wrap any request in instructions about the answer: "Only the words, no period.",
+"Answer with a JSON list.", "Respond in lowercase.", "Keep it under 50 words." Such clauses
+say nothing about the task type, yet their words (write, list, words, format) are the words of
+writing requests, so a bag-of-words model reads wrapped trivia as ``instruction``. The
+classifier therefore reads the query without them: ``split_format`` cuts the text into
+sentences and clauses, recognises the clauses that only constrain the answer, and returns the
+rest. When every clause looks like a format instruction (the request *is* the instruction, or
+the rules misfire), the whole text is kept.
+
+The same function runs in training and on the request path, so the two agree. It is a handful
+of precompiled regular expressions: a few microseconds per query.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["FORMAT_RULES_VERSION", "is_format_clause", "split_format"]
+
+FORMAT_RULES_VERSION = 1  # recorded in the artifact; bump when the rules change
+
+# Sentence ends, line breaks and semicolons; a comma or colon only where a format clause follows
+# ("What is the capital of Peru, answer in one word") or precedes ("In one word: ...").
+_CLAUSE_SPLIT = re.compile(
+    r"(?<=[.!?])\s+|\n+|;\s*"
+    r"|,\s+(?=(?:please\s+)?(?:answer|respond|reply|output|return|format|give only|just|only|"
+    r"no\s|without|in (?:one|a single|\d+) words?|lowercase|all caps|digits|numerals)\b)",
+    re.IGNORECASE,
+)
+_LEAD_COLON = re.compile(r"^([^:,\n{}\"'<>\[\]]{3,60})[:,]\s+(?=\S)")
+_FILLER = re.compile(r"^(?:please|pls|and|also|then|but|kindly|oh and)[,\s]+", re.IGNORECASE)
+
+# Words that only ever describe an answer's form, and words that do so next to an answer verb.
+_STRONG = (
+    r"json|yaml|xml|csv|markdown|latex|html tags?|bullets?|bullet points?|lower ?case|upper ?case|"
+    r"capital letters|capitals|caps|title case|periods?|full stops?|commas?|punctuation|quotes|"
+    r"quotation marks?|asterisks?|backticks?|brackets|tags|boxe?d?|formatting|emojis?|hashtags?|"
+    r"code blocks?|fenced|plain text|explanations?|prose|commentary|preamble|intro|introduction|"
+    r"headings?|words?|sentences?|paragraphs?|digits|numerals?|nothing else|nothing more|"
+    r"yes or no|true or false|step by step|your (?:work|working|reasoning|steps)|"
+    r"english|french|spanish|german|under \d+|at most \d+|\d+ words|concise|concisely|brief|briefly"
+)
+_WEAK = (
+    r"lists?|tables?|lines?|characters?|letters?|tone|formats?|alone|only|just|single|exactly|"
+    r"short|key|keys|object|array|string|spaces?|trailing|final answer|the answer|your answer|"
+    r"integer|number|name|year|symbol|value|result|code|query|script|translation|fewer than|"
+    r"less than|more than|at most|comments?"
+)
+# Verbs that say how to answer accept either kind of word; verbs that constrain need a strong one.
+_ANSWER_VERB = re.compile(
+    r"^(?:answer|respond|reply|output|return (?:only|just|the answer|your answer)|format|"
+    r"present|express|state|put|wrap|enclose|"
+    r"surround|give (?:only|just|me only|me just|the answer|your answer|a one|a single|it)|"
+    r"provide (?:only|just|the answer|your answer|a one|a single)|"
+    r"write (?:your|the answer|it|everything|only|just|no|in|using|with|without)|"
+    r"the (?:final )?(?:answer|response|reply|output)|"
+    r"your (?:final |whole |entire )?(?:answer|response|reply|output))\b",
+    re.IGNORECASE,
+)
+_CONSTRAIN_VERB = re.compile(
+    r"^(?:do not|don't|dont|never|no|without|avoid|keep|limit|end|start|begin|finish|"
+    r"separate|use|ensure|make sure|skip|omit|return)\b",
+    re.IGNORECASE,
+)
+_STRONG_WORDS = re.compile(rf"\b(?:{_STRONG})\b", re.IGNORECASE)
+_ANY_WORDS = re.compile(rf"\b(?:{_STRONG}|{_WEAK})\b", re.IGNORECASE)
+# Openings that are format clauses by themselves.
+_STRICT = re.compile(
+    r"^(?:final answer|single[- ]word|one[- ]word|in (?:one|a single|two|three|\d+) "
+    r"(?:words?|sentences?|lines?)|(?:all )?(?:lower|upper) ?case|all caps|digits|numerals?|"
+    r"plain text|bullet points?|numbered steps|(?:as|in) (?:json|yaml|xml|csv|markdown|latex|"
+    r"a (?:json|yaml|bulleted|numbered) |a list|a table)|json|yaml|(?:output|answer|response) "
+    r"format|format:|no more than|at most|under \d+|fewer than|less than|max(?:imum)? \d+|"
+    r"be (?:brief|concise|short|succinct)|briefly|concisely|short answer|brief answer|"
+    r"think step by step|let's think|let us think|show (?:your|the|all) (?:work|working|steps)|"
+    r"explain your reasoning|step by step|no explanation|no prose|no need to explain|"
+    r"(?:a )?(?:one|two|three)[- ](?:line|sentence|word|paragraph)s? (?:answer|reply|response)?)",
+    re.IGNORECASE,
+)
+_SHORT = re.compile(r"^(?:only|just)\b", re.IGNORECASE)
+_MAX_WORDS = 16  # a longer clause is part of the task, whatever its first words
+
+
+def is_format_clause(clause: str) -> bool:
+    """Whether a clause only constrains the answer's form ("Only the year.", "Respond in JSON.")."""
+    if clause[:1].isspace() or clause.startswith(('"""', "'''", "`")):
+        return False  # an indented line or a docstring: code, not an instruction
+    text = _FILLER.sub("", clause.strip(" \t\"'*-–—([)]"))
+    if not text or len(text.split()) > _MAX_WORDS:
+        return False
+    if _STRICT.match(text):
+        return True
+    if _SHORT.match(text):  # "Only the year.", but not "Just tell me who won in 1998"
+        return len(text.split()) <= 6 or bool(_STRONG_WORDS.search(text[5:]))
+    if _ANSWER_VERB.match(text):
+        return bool(_ANY_WORDS.search(text))
+    return bool(_CONSTRAIN_VERB.match(text) and _STRONG_WORDS.search(text))
+
+
+def split_format(text: str) -> tuple[str, str]:
+    """(task, format instructions): the query without its answer-format clauses, and those."""
+    clauses = [part for part in _CLAUSE_SPLIT.split(text) if part and part.strip()]
+    kept: list[str] = []
+    dropped: list[str] = []
+    for clause in clauses:
+        lead = _LEAD_COLON.match(clause)
+        if lead and is_format_clause(lead.group(1)):
+            dropped.append(lead.group(1))
+            clause = clause[lead.end() :]
+        (dropped if is_format_clause(clause) else kept).append(clause)
+    if not dropped or not kept:
+        return text, ""
+    return " ".join(kept), " ".join(dropped)

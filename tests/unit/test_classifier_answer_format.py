@@ -1,0 +1,143 @@
+"""The classifier reads a query's task without the instructions about its answer's format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localforge.errors import Unavailable
+from localforge.routing import artifact as artifacts
+from localforge.routing import training
+from localforge.routing.answer_format import is_format_clause, split_format
+from localforge.routing.classifier import TaskClassifier
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "Only the words, no period.",
+        "Answer with a JSON list.",
+        "Respond in lowercase with no punctuation.",
+        "Keep it under 50 words.",
+        "Your reply must be exactly two words.",
+        "Digits only please.",
+        "Return only the code, no explanation.",
+        "Do not add a full stop.",
+        "Be concise.",
+        "Show your work.",
+        "Single-word reply, title case.",
+    ],
+)
+def test_answer_format_clauses_are_recognised(clause: str) -> None:
+    assert is_format_clause(clause)
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "Write a 300-word essay about dogs.",
+        "Write a Python function that returns the nth triangular number.",
+        "Use Python to compute the mean of a list.",
+        "Just tell me who won the World Cup in 1998",
+        "List the planets in order from the Sun.",
+        "Give me five catchy names for a bakery.",
+        "Do not use recursion.",
+        "Summarise the plot of Hamlet in three sentences.",
+        "What is the capital of Peru?",
+    ],
+)
+def test_task_clauses_are_kept(clause: str) -> None:
+    assert not is_format_clause(clause)
+
+
+@pytest.mark.parametrize(
+    ("text", "task", "wrapper"),
+    [
+        (
+            "Who painted Guernica? Answer with the name only.",
+            "Who painted Guernica?",
+            "Answer with the name only.",
+        ),
+        (
+            "Answer in one word: what is the capital of Peru?",
+            "what is the capital of Peru?",
+            "Answer in one word",
+        ),
+        (
+            "Name three moons of Mars; output them as a YAML list",
+            "Name three moons of Mars",
+            "output them as a YAML list",
+        ),
+        ("What is 2 + 2?", "What is 2 + 2?", ""),
+        ("Answer in one word.", "Answer in one word.", ""),  # nothing else: keep it all
+    ],
+)
+def test_split_format_separates_task_and_wrapper(text: str, task: str, wrapper: str) -> None:
+    assert split_format(text) == (task, wrapper)
+
+
+def _fit(drop: bool) -> training.Fitted:
+    examples = [e for path in training.own_data_files() for e in training.read_examples(path)]
+    config = training.TrainConfig(max_features=2000, loso=False, drop_format_clauses=drop)
+    return training.fit([e.text for e in examples][::3], [e.label for e in examples][::3], config)
+
+
+@pytest.fixture(scope="module")
+def dropping(tmp_path_factory: pytest.TempPathFactory) -> TaskClassifier:
+    fitted = _fit(drop=True)
+    path = tmp_path_factory.mktemp("drop")
+    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), path)
+    return TaskClassifier.load(path)
+
+
+def test_a_format_clause_does_not_move_the_probabilities(dropping: TaskClassifier) -> None:
+    plain = dropping.probabilities("Who wrote War and Peace?")
+    wrapped = dropping.probabilities("Who wrote War and Peace? Answer with a JSON list.")
+    assert plain is not None and wrapped is not None
+    np.testing.assert_allclose(plain, wrapped, atol=1e-12)
+    assert dropping.metadata["tokenizer"]["format_clauses"]["mode"] == "drop"
+
+
+def test_artifacts_that_read_whole_texts_still_do(tmp_path: Path) -> None:
+    fitted = _fit(drop=False)
+    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
+    whole = TaskClassifier.load(tmp_path)
+    assert whole.metadata["tokenizer"]["format_clauses"] is None
+    plain = whole.probabilities("Who wrote War and Peace?")
+    wrapped = whole.probabilities("Who wrote War and Peace? Answer with a JSON list.")
+    assert plain is not None and wrapped is not None
+    assert not np.allclose(plain, wrapped)
+
+
+def test_unknown_format_rules_are_refused_with_a_fix(
+    dropping: TaskClassifier, tmp_path: Path
+) -> None:
+    fitted = _fit(drop=True)
+    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
+    meta_path = tmp_path / artifacts.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["tokenizer"]["format_clauses"]["rules"] = 999
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(Unavailable, match="retrain"):
+        TaskClassifier(artifacts.load(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Which river runs through Vienna? Only the words, no period.", "general"),
+        ("Name the planets with rings. Answer with a JSON list.", "general"),
+        ("who invented the telescope. reply in lowercase, one word", "general"),
+        ("In which year did the Titanic sink? Respond with the year alone.", "general"),
+        ("Tell me the capital of Chile.", "general"),
+        ("Create a function that returns the sum of the squares of 1..n.", "coding"),
+        ("Explain why SN2 reactions invert the configuration at carbon.", "hard_reasoning"),
+        ("What is 12% of 450? Respond with the number only.", "math"),
+        ("Write a sonnet about the sea. Use lowercase only.", "instruction"),
+    ],
+)
+def test_bundled_artifact_reads_wrapped_queries_by_their_task(text: str, label: str) -> None:
+    assert TaskClassifier.load().classify(text).task_type == label
