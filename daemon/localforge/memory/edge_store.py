@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,13 @@ def _edge() -> Any:
 
 
 class EdgeStore:
+    """One Qdrant Edge shard. Calls come from the memory service's store thread, except
+    ``search``, which may come from any thread (the shard serves reads during writes): the
+    shard is closed and reopened (optimisation swap, reset, close) only under ``_open_lock``,
+    which ``search`` takes too."""
+
     backend = "qdrant-edge"
+    concurrent_search = True
 
     def __init__(self, path: Path, dim: int, *, search_threads: int = 1) -> None:
         self.path = path
@@ -61,10 +68,15 @@ class EdgeStore:
         self.search_threads = search_threads
         self._shard: Any = None
         self._journal: list[Callable[[], None]] | None = None
+        self._open_lock = threading.RLock()
 
     # --- lifecycle --------------------------------------------------------
 
     def open(self) -> None:
+        with self._open_lock:
+            self._open()
+
+    def _open(self) -> None:
         qe = _edge()
         config = edge_config(self.dim, self.search_threads)
         fresh = not (self.path / "edge_config.json").exists()
@@ -96,12 +108,13 @@ class EdgeStore:
         )
 
     def close(self) -> None:
-        if self._shard is not None:
-            try:
-                self._shard.flush()
-            finally:
-                self._shard.close()
-                self._shard = None
+        with self._open_lock:
+            if self._shard is not None:
+                try:
+                    self._shard.flush()
+                finally:
+                    self._shard.close()
+                    self._shard = None
 
     @property
     def shard(self) -> Any:
@@ -133,10 +146,11 @@ class EdgeStore:
             )
 
     def reset(self) -> None:
-        self._journal = None  # an optimisation in flight now works on stale data
-        self.close()
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.open()
+        with self._open_lock:
+            self._journal = None  # an optimisation in flight now works on stale data
+            self.close()
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.open()
 
     # --- reads ------------------------------------------------------------
 
@@ -151,10 +165,9 @@ class EdgeStore:
             with_payload=True,
             filter=qe.Filter(must=must),
         )
-        return [
-            Neighbour.from_payload(p.id, p.score, p.payload or {})
-            for p in self.shard.query(request)
-        ]
+        with self._open_lock:
+            found = self.shard.query(request)
+        return [Neighbour.from_payload(p.id, p.score, p.payload or {}) for p in found]
 
     def count(self) -> int:
         qe = _edge()
@@ -207,6 +220,10 @@ class EdgeStore:
 
     def finish_offline_optimize(self) -> int:
         """Swap the optimised copy in, replaying the writes made meanwhile; return how many."""
+        with self._open_lock:
+            return self._swap_in_optimized()
+
+    def _swap_in_optimized(self) -> int:
         if self._journal is None:  # reset meanwhile: the copy is stale
             shutil.rmtree(self._copy_path, ignore_errors=True)
             return 0
