@@ -45,9 +45,10 @@ from typing import Any
 import numpy as np
 
 from localforge.memory import interactions as repo
-from localforge.memory.embedder import DEFAULT_MODEL, Embedder
+from localforge.memory.embedder import CACHE_DIR, DEFAULT_MODEL, Embedder
 from localforge.memory.interactions import Interaction
 from localforge.memory.service import MemoryService
+from localforge.paths import Paths
 from localforge.routing import artifact as artifacts
 from localforge.routing.candidates import Candidate, StaticCandidates
 from localforge.routing.classifier import TaskClassifier, artifact_path
@@ -377,16 +378,15 @@ def main(argv: list[str] | None = None) -> int:
     texts = corpus()
     rng = np.random.default_rng(0)
     queries = [texts[i] for i in rng.permutation(len(texts))]
-    cache = Path(tempfile.mkdtemp(prefix="lf-bench-emb-"))
-    try:
-        # No vector cache: every decision embeds its query, as a new query would be.
-        embedder = Embedder(
-            args.embedding, cache, threads=args.threads, cache_size=0, spin_wait=args.spin_wait
-        )
-        base = embedder.embed(texts)
-        results = [asyncio.run(measure(size, base, queries, args, embedder)) for size in sizes]
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    # The embedding model's files live in the data dir, as the daemon keeps them (the static
+    # table is distilled there once). No vector cache: every decision embeds its query.
+    cache = Paths.from_env().data_dir / CACHE_DIR
+    embedder = Embedder(
+        args.embedding, cache, threads=args.threads, cache_size=0, spin_wait=args.spin_wait
+    )
+    # The memory's points are jittered copies of these (fewer cluster centres with --quick).
+    base = embedder.embed(queries[: 800 if args.quick else len(queries)])
+    results = [asyncio.run(measure(size, base, queries, args, embedder)) for size in sizes]
     report(results, args, time.perf_counter() - started)
     return 0
 
