@@ -1,6 +1,11 @@
 """Task classifier latency, load time and memory, against scikit-learn in the same run.
 
     .venv/bin/python bench/classify.py [--n 3000] [--no-embedding]
+    .venv/bin/python bench/classify.py --batch 1740 [--batch-chars 565]
+
+``--batch N`` times ``lfd classify`` itself (one process, N JSON lines on stdin) for the
+default artifact (TF-IDF + embedding, so N embeddings in batches) against the TF-IDF artifact
+(no embedding) in the same run: wall time, lines per second and peak resident memory.
 
 Queries: the routing corpus dev split when present, else the repository's data/ files,
 keeping texts of 10–300 characters. The baseline is scikit-learn's TfidfVectorizers (word
@@ -14,7 +19,11 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,7 +122,11 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--artifact", type=Path, default=artifacts.bundled_path())
     parser.add_argument("--no-embedding", action="store_true")
+    parser.add_argument("--batch", type=int, help="time `lfd classify` over this many lines")
+    parser.add_argument("--batch-chars", type=int, default=565, help="their mean length")
     args = parser.parse_args()
+    if args.batch:
+        return bench_batch(args.batch, args.batch_chars)
 
     gc.collect()
     before = rss_mib()
@@ -212,6 +225,65 @@ def bench_embedding(texts: list[str], big: str) -> None:
         print(f"embedding not measured: {exc}")
     median = statistics.median(len(t) for t in texts)
     print(f"median query length {median:.0f} chars")
+
+
+def batch_prompts(n: int, mean_chars: int) -> list[str]:
+    """``n`` prompts from the training data, joined up to lengths spread around ``mean_chars``."""
+    texts = [e.text for path in training.own_data_files() for e in training.read_examples(path)]
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n):
+        want = int(rng.uniform(0.1, 1.9) * mean_chars)
+        parts: list[str] = []
+        while sum(len(p) + 1 for p in parts) < want:
+            parts.append(texts[int(rng.integers(0, len(texts)))])
+        out.append(" ".join(parts)[: max(want, 1)])
+    return out
+
+
+def run_lfd_classify(lines: bytes, artifact: Path | None) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak resident MiB and output lines of one `lfd classify`."""
+    command = [sys.executable, "-m", "localforge.cli.main", "classify"]
+    if artifact is not None:
+        command += ["--artifact", str(artifact)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1] / "daemon"), env.get("PYTHONPATH", "")]
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(command, input=lines, capture_output=True, env=env, check=False)
+    elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    if result.returncode != 0:
+        raise SystemExit(f"lfd classify failed: {result.stderr.decode(errors='replace')[-800:]}")
+    return elapsed, cpu, usage.ru_maxrss / 1024, result.stdout.count(b"\n")
+
+
+def bench_batch(n: int, mean_chars: int) -> int:
+    prompts = batch_prompts(n, mean_chars)
+    lines = b"".join(json.dumps({"text": p}).encode() + b"\n" for p in prompts)
+    mean = statistics.mean(len(p) for p in prompts)
+    print(f"`lfd classify` over {n} JSON lines of {mean:.0f} chars on average, one process each")
+    # The TF-IDF run goes first: RUSAGE_CHILDREN keeps the largest child's peak so far.
+    plain_s, plain_cpu, plain_mib, plain_n = run_lfd_classify(
+        lines, artifacts.bundled_path("tfidf")
+    )
+    full_s, full_cpu, full_mib, full_n = run_lfd_classify(lines, None)
+    assert plain_n == full_n == n, (plain_n, full_n)
+    print(f"  (load average {os.getloadavg()[0]:.1f}; CPU seconds do not grow with the load)")
+    for name, seconds, cpu, mib in (
+        ("TF-IDF artifact (no embedding)", plain_s, plain_cpu, plain_mib),
+        ("default artifact (TF-IDF + embedding)", full_s, full_cpu, full_mib),
+    ):
+        print(
+            f"  {name:<40}{seconds:7.1f} s  {cpu:7.1f} CPU s  {n / seconds:7.1f} lines/s  "
+            f"peak {mib:6.0f} MiB"
+        )
+    cost = full_s - plain_s
+    print(f"  the embeddings cost {cost:.1f} s ({cost / n * 1000:.1f} ms a line)")
+    return 0
 
 
 if __name__ == "__main__":

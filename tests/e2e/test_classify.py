@@ -82,6 +82,18 @@ def test_lfd_classify_single_query_as_json(home: Home) -> None:
     assert row["confidence"] == max(row["probabilities"].values())
 
 
+def test_lfd_classify_refuses_an_artifact_trained_on_another_embedding(home: Home) -> None:
+    static = "embedding.model=static/all-MiniLM-L6-v2"
+    refused = lfd(home, "classify", "--set", static, "sort a list in python")
+    assert refused.returncode != 0
+    assert b"reads sentence-transformers/all-MiniLM-L6-v2 vectors" in refused.stderr
+    assert b'classifier.features = "tfidf"' in refused.stderr
+    plain = lfd(
+        home, "classify", "--set", static, "--set", "classifier.features=tfidf", "--json", "2+2?"
+    )
+    assert plain.returncode == 0 and json.loads(plain.stdout)["task_type"] == "math"
+
+
 def test_lfd_train_writes_an_artifact_that_lfd_classify_uses(home: Home, tmp_path: Path) -> None:
     data = tmp_path / "mine.jsonl"
     rows = [e for path in training.own_data_files() for e in training.read_examples(path)]

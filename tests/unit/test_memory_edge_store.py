@@ -71,3 +71,57 @@ def test_corrupt_config_is_reported(tmp_path: Path) -> None:
     (tmp_path / "edge" / "edge_config.json").write_text("{")
     with pytest.raises(IndexCorrupt, match="cannot open the vector index"):
         EdgeStore(tmp_path / "edge", DIM).open()
+
+
+def test_searches_from_another_thread_survive_writes_and_a_reset(store: EdgeStore) -> None:
+    """A decision searches on its embedding thread while the store thread writes or swaps."""
+    import threading
+
+    from localforge.errors import Unavailable
+
+    rng = np.random.default_rng(7)
+    batch = points(200, rng)
+    store.upsert(batch)
+    assert store.concurrent_search
+    results: list[int] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def search() -> None:
+        while not done.is_set():
+            try:
+                results.append(len(store.search(batch[0].vector, 10, ["m"])))
+            except Unavailable:  # never seen: reopening holds the lock searches take
+                failures.append(Unavailable("closed"))
+            except BaseException as exc:
+                failures.append(exc)
+
+    reader = threading.Thread(target=search)
+    reader.start()
+    try:
+        for _ in range(5):
+            store.upsert(points(50, rng))
+        store.reset()
+        store.upsert(batch)
+    finally:
+        done.set()
+        reader.join(timeout=30)
+    assert not failures and results
+    assert store.search(batch[0].vector, 10, ["m"])[0].id == batch[0].id
+
+
+def test_opening_reads_every_payload_once_so_first_searches_are_warm(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    first = EdgeStore(tmp_path / "edge", DIM)
+    first.open()
+    batch = points(5000, rng)
+    first.upsert(batch)
+    first.close()
+    again = EdgeStore(tmp_path / "edge", DIM)
+    again.open()  # warms on the way
+    try:
+        assert again.warm() == 5000
+        assert again.search(batch[9].vector, 5, ["m"])[0].id == batch[9].id
+    finally:
+        again.close()
+    assert again.warm() == 0  # closed: nothing to read, no error

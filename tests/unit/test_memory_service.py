@@ -121,6 +121,9 @@ def test_remember_feedback_and_search(env: Env) -> None:
         found = await memory.search(query, 10, ["coder", "poet"])
         assert [n.model for n in found] == ["coder", "poet"]
         assert found[0].id == rid and found[0].outcome == 1.0 and found[0].similarity > 0.8
+        # As a decision searches: from its embedding thread, the same answer.
+        here = await memory.in_embed(lambda: memory.search_blocking(query, 10, ["coder", "poet"]))
+        assert here == found
         assert [n.model for n in await memory.search(query, 10, ["poet"])] == ["poet"]
         stats = await memory.stats()
         assert stats["interactions"] == 2 and stats["index"]["in_sync"]

@@ -36,11 +36,17 @@ class FakeMemory:
     feedback: dict[str, tuple[float, int]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
     embedder: Any = field(default_factory=FakeEmbedder)
+    blocking_searches: int = 0
 
     async def in_embed(self, fn: Callable[[], T]) -> T:
         return fn()
 
     async def search(self, vector: np.ndarray, limit: int, models: list[str]) -> list[Neighbour]:
+        self.searches.append((limit, list(models)))
+        return self.neighbours
+
+    def search_blocking(self, vector: np.ndarray, limit: int, models: list[str]) -> list[Neighbour]:
+        self.blocking_searches += 1
         self.searches.append((limit, list(models)))
         return self.neighbours
 
@@ -259,3 +265,28 @@ def test_a_text_seen_recently_is_not_embedded_or_classified_again() -> None:
     assert again.trace["timings_ms"]["embed"] == 0.0
     asyncio.run(router.route("[python] def g():\n", kind="code"))
     assert embedder.calls == 2
+
+
+def test_a_decision_searches_on_its_embedding_thread_and_a_prepared_one_after() -> None:
+    memory = FakeMemory()
+    router = make_router(memory, FakeClassifier("coding", 0.95))
+    asyncio.run(router.route("sort a dict by value"))
+    assert memory.blocking_searches == 1 and len(memory.searches) == 1
+    # A text prepared earlier has its vector already: its search is the one step left.
+    asyncio.run(router.prepare("parse a date in Go"))
+    decision = asyncio.run(router.route("parse a date in Go"))
+    assert memory.blocking_searches == 1 and len(memory.searches) == 2
+    assert decision.trace["timings_ms"]["embed"] == 0.0
+
+
+def test_a_memory_that_fails_on_the_embedding_thread_leaves_memory_neutral() -> None:
+    class Failing(FakeMemory):
+        def search_blocking(
+            self, vector: np.ndarray, limit: int, models: list[str]
+        ) -> list[Neighbour]:
+            raise Unavailable("the vector memory is not open yet; try again shortly")
+
+    router = make_router(Failing(), FakeClassifier("coding", 0.95))
+    decision = asyncio.run(router.route("sort a dict by value"))
+    assert "memory unavailable (the vector memory is not open yet" in str(decision.trace)
+    assert decision.model in {"coder", "talker", "tiny"}

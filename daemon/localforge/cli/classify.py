@@ -18,10 +18,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from localforge.errors import InvalidParams, LocalForgeError
+from localforge.errors import ConfigError, InvalidParams, LocalForgeError
 from localforge.paths import Paths
 from localforge.routing import artifact as artifacts
 from localforge.routing.classifier import TaskClassifier, artifact_path
+from localforge.routing.router import embedding_mismatch
 from localforge.settings import Settings, load_settings, parse_flag_assignments
 
 if TYPE_CHECKING:
@@ -179,6 +180,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         else args.min_confidence,
         max_chars=section.max_chars,
     )
+    mismatch = embedding_mismatch(classifier, settings.embedding.model)
+    if mismatch is not None:
+        raise ConfigError(mismatch)
     embed = make_embed(settings, paths) if classifier.needs_embedding else None
     if args.text:
         text = " ".join(args.text)

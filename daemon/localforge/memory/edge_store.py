@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from localforge.memory.store import (
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 1024
+WARM_BATCH = 4096
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 64
 
@@ -52,7 +54,13 @@ def _edge() -> Any:
 
 
 class EdgeStore:
+    """One Qdrant Edge shard. Calls come from the memory service's store thread, except
+    ``search``, which may come from any thread (the shard serves reads during writes): the
+    shard is closed and reopened (optimisation swap, reset, close) only under ``_open_lock``,
+    which ``search`` takes too."""
+
     backend = "qdrant-edge"
+    concurrent_search = True
 
     def __init__(self, path: Path, dim: int, *, search_threads: int = 1) -> None:
         self.path = path
@@ -61,10 +69,43 @@ class EdgeStore:
         self.search_threads = search_threads
         self._shard: Any = None
         self._journal: list[Callable[[], None]] | None = None
+        self._open_lock = threading.RLock()
 
     # --- lifecycle --------------------------------------------------------
 
     def open(self) -> None:
+        with self._open_lock:
+            self._open()
+        self.warm()
+
+    def warm(self) -> int:
+        """Read every point's payload once; return how many.
+
+        A freshly opened shard reads payloads cold: its first hundred searches took 3-4 ms at
+        p50 and up to 30 ms at p99 at 100k points, against 1 ms once warm (a search returns
+        its neighbours' payloads). One pass over them (0.6 s at 100k points) warms it. It
+        runs outside the open lock, so searches go on meanwhile.
+        """
+        qe = _edge()
+        seen, offset = 0, None
+        while True:
+            shard = self._shard
+            if shard is None:  # closed meanwhile
+                return seen
+            try:
+                page, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=WARM_BATCH, with_payload=True, with_vector=False
+                    )
+                )
+            except Exception:  # reopened meanwhile: warming is only an optimisation
+                log.debug("warming %s stopped", self.path, exc_info=True)
+                return seen
+            seen += len(page)
+            if offset is None:
+                return seen
+
+    def _open(self) -> None:
         qe = _edge()
         config = edge_config(self.dim, self.search_threads)
         fresh = not (self.path / "edge_config.json").exists()
@@ -96,12 +137,13 @@ class EdgeStore:
         )
 
     def close(self) -> None:
-        if self._shard is not None:
-            try:
-                self._shard.flush()
-            finally:
-                self._shard.close()
-                self._shard = None
+        with self._open_lock:
+            if self._shard is not None:
+                try:
+                    self._shard.flush()
+                finally:
+                    self._shard.close()
+                    self._shard = None
 
     @property
     def shard(self) -> Any:
@@ -133,10 +175,11 @@ class EdgeStore:
             )
 
     def reset(self) -> None:
-        self._journal = None  # an optimisation in flight now works on stale data
-        self.close()
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.open()
+        with self._open_lock:
+            self._journal = None  # an optimisation in flight now works on stale data
+            self.close()
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.open()  # empty: nothing to warm
 
     # --- reads ------------------------------------------------------------
 
@@ -151,10 +194,9 @@ class EdgeStore:
             with_payload=True,
             filter=qe.Filter(must=must),
         )
-        return [
-            Neighbour.from_payload(p.id, p.score, p.payload or {})
-            for p in self.shard.query(request)
-        ]
+        with self._open_lock:
+            found = self.shard.query(request)
+        return [Neighbour.from_payload(p.id, p.score, p.payload or {}) for p in found]
 
     def count(self) -> int:
         qe = _edge()
@@ -207,6 +249,12 @@ class EdgeStore:
 
     def finish_offline_optimize(self) -> int:
         """Swap the optimised copy in, replaying the writes made meanwhile; return how many."""
+        with self._open_lock:
+            replayed = self._swap_in_optimized()
+        self.warm()
+        return replayed
+
+    def _swap_in_optimized(self) -> int:
         if self._journal is None:  # reset meanwhile: the copy is stale
             shutil.rmtree(self._copy_path, ignore_errors=True)
             return 0
@@ -215,12 +263,12 @@ class EdgeStore:
         os.replace(self.path, self._old_path)
         os.replace(self._copy_path, self.path)
         try:
-            self.open()
+            self._open()
         except Exception:
             log.exception("optimised index did not open; keeping the previous one")
             shutil.rmtree(self.path, ignore_errors=True)
             os.replace(self._old_path, self.path)
-            self.open()
+            self._open()
             return 0
         for replay in journal:
             replay()

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from localforge.errors import ConfigError, Unavailable
+from localforge.memory.static_embedding import STATIC_MODEL, StaticTable
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Embedder:
         *,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         cache_size: int = CACHE_SIZE,
+        spin_wait: bool = False,
     ) -> None:
         self.model_name = model_name
         self.cache_dir = cache_dir
@@ -152,14 +154,27 @@ class Embedder:
         # query: 9 ms on two threads against 13 ms on one, on two cores); 1 suits a machine
         # whose cores are busy with inference.
         self.threads = threads or None
+        # onnxruntime's worker threads spin on a core after each run waiting for more work; a
+        # route decision's next step (the vector search, on another thread) then shares two
+        # cores with them. Off by default; see bench/route.py --spin-wait.
+        self.spin_wait = spin_wait
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self.cache_hits = 0
         self._whole: Embedder | None = None  # for embed_counted: no routing window
         self._whole_lock = threading.Lock()
-        self._model = self._load()
-        self._tokenizer = self._bound_tokenizer()
+        self._static: StaticTable | None = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        if model_name == STATIC_MODEL:
+            # A table lookup per token: no window needed, every token of the text counts.
+            self.max_tokens = 0
+            model_dir = assemble_default_model(cache_dir / DEFAULT_MODEL_DIR)
+            self._static = StaticTable.load_or_build(cache_dir, model_dir)
+        else:
+            self._model = self._load()
+            self._tokenizer = self._bound_tokenizer()
         self.dim = int(self._run(["dimension probe"]).shape[1])
 
     def _load(self) -> Any:
@@ -172,15 +187,17 @@ class Embedder:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         if self.model_name == DEFAULT_MODEL:
             model_dir = assemble_default_model(self.cache_dir / DEFAULT_MODEL_DIR)
-            return TextEmbedding(
-                DEFAULT_MODEL,
-                cache_dir=str(self.cache_dir),
-                specific_model_path=str(model_dir),
-                threads=self.threads,
+            return self._configured(
+                TextEmbedding(
+                    DEFAULT_MODEL,
+                    cache_dir=str(self.cache_dir),
+                    specific_model_path=str(model_dir),
+                    threads=self.threads,
+                )
             )
         try:
-            return TextEmbedding(
-                self.model_name, cache_dir=str(self.cache_dir), threads=self.threads
+            return self._configured(
+                TextEmbedding(self.model_name, cache_dir=str(self.cache_dir), threads=self.threads)
             )
         except ValueError as exc:
             raise ConfigError(
@@ -192,6 +209,26 @@ class Embedder:
                 f"cannot load embedding model {self.model_name!r}: {exc}; it needs a model hub "
                 f"(or its files in {self.cache_dir}); the default {DEFAULT_MODEL!r} works offline"
             ) from exc
+
+    def _configured(self, model: Any) -> Any:
+        """Reopen fastembed's ONNX session with the options fastembed does not expose."""
+        inner: Any = getattr(model, "model", None)
+        session = getattr(inner, "model", None)
+        path = getattr(session, "_model_path", None)
+        if self.spin_wait or session is None or not path:
+            return model
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            options.intra_op_num_threads = options.inter_op_num_threads = self.threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        inner.model = ort.InferenceSession(
+            path, sess_options=options, providers=session.get_providers()
+        )
+        return model
 
     def _bound_tokenizer(self) -> Any:
         """A copy of the model's tokenizer for offsets; the model's own stops at the window."""
@@ -287,7 +324,8 @@ class Embedder:
         vectors = full.embed(cut)
         try:
             with full._lock:
-                tokens = int(full._model.token_count(cut))
+                counter: Any = full._static if full._static is not None else full._model
+                tokens = int(counter.token_count(cut))
         except Exception:  # an embedding model without a tokenizer count: estimate
             tokens = sum(len(text.split()) for text in cut)
         return Embedded(self.model_name, vectors, tokens)
@@ -305,6 +343,7 @@ class Embedder:
                     self.threads or 0,
                     max_tokens=0,
                     cache_size=0,
+                    spin_wait=self.spin_wait,
                 )
             return self._whole
 
@@ -318,6 +357,8 @@ class Embedder:
             self._cache.popitem(last=False)
 
     def _run(self, texts: list[str]) -> np.ndarray:
+        if self._static is not None:
+            return self._static.embed(texts)
         with self._lock:
             rows = list(self._model.embed(texts, batch_size=BATCH_SIZE))
         matrix = np.asarray(rows, dtype=np.float32)

@@ -43,6 +43,7 @@ def _models() -> Any:
 
 class QdrantClientStore:
     backend = "qdrant"
+    concurrent_search = False  # local mode is plain Python: searches stay on the store thread
 
     def __init__(
         self,

@@ -238,6 +238,19 @@ class MemoryService:
         store = self.store
         return await self.in_store(lambda: store.search(vector, limit, models))
 
+    def search_blocking(self, vector: np.ndarray, limit: int, models: list[str]) -> list[Neighbour]:
+        """The search for a caller off the event loop (a decision, on its embedding thread).
+
+        On the calling thread where the store serves searches during writes (Qdrant Edge):
+        the decision then crosses threads once, not twice; each crossing waits for a core,
+        which on a busy machine costs milliseconds at p99 (bench/route.py). Other stores
+        search on the store thread, waited for.
+        """
+        store = self.store
+        if store.concurrent_search:
+            return store.search(vector, limit, models)
+        return self._store_pool.submit(store.search, vector, limit, models).result()
+
     async def remember(self, interaction: Interaction) -> None:
         """Commit the interaction to SQLite (durable on return), then index it in the background."""
         await self.db.run(lambda conn: repo.insert(conn, [interaction]))

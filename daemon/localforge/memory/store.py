@@ -83,6 +83,9 @@ class VectorStore(Protocol):
     backend: str
     dim: int
     location: str
+    # True when ``search`` may run on any thread while the store thread writes, so that a
+    # route decision searches on its embedding thread instead of hopping to the store thread.
+    concurrent_search: bool
 
     def open(self) -> None:
         """Open or create; raise IndexCorrupt when unreadable, IndexLocked when held elsewhere."""
@@ -123,7 +126,8 @@ def check_vector(vector: np.ndarray, dim: int) -> list[float]:
         )
     if not np.isfinite(array).all():
         raise InvalidParams("vector contains NaN or infinity; it was not stored")
-    return [float(x) for x in array]
+    values: list[float] = array.tolist()
+    return values
 
 
 def scroll_outcomes(

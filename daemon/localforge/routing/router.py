@@ -18,7 +18,13 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from localforge.errors import InvalidParams, LocalForgeError, NotFound, Unavailable
+from localforge.errors import (
+    ConfigError,
+    InvalidParams,
+    LocalForgeError,
+    NotFound,
+    Unavailable,
+)
 from localforge.memory.embedder import Embedder
 from localforge.memory.interactions import Interaction, hash_text
 from localforge.memory.scoring import memory_evidence
@@ -64,11 +70,25 @@ class RouterMemory(Protocol):
         self, vector: np.ndarray, limit: int, models: list[str]
     ) -> list[Neighbour]: ...
 
+    def search_blocking(
+        self, vector: np.ndarray, limit: int, models: list[str]
+    ) -> list[Neighbour]: ...
+
     async def remember(self, interaction: Interaction) -> None: ...
 
     async def record_result(
         self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None
     ) -> Interaction: ...
+
+
+@dataclass
+class Search:
+    """The memory search a decision asks for, and what it found (set on the embedding thread)."""
+
+    limit: int
+    models: list[str]
+    found: list[Neighbour] | None = None
+    error: LocalForgeError | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,20 @@ def _skip_cooling(
         for c in cooling
     ]
     return [c for c in candidates if c not in cooling], skipped
+
+
+def embedding_mismatch(classifier: Any, embedding_model: str) -> str | None:
+    """Why ``classifier`` cannot read vectors of ``embedding_model``, or None when it can."""
+    if not getattr(classifier, "needs_embedding", False):
+        return None
+    trained_on = (getattr(classifier, "metadata", None) or {}).get("embedding", {}).get("model")
+    if trained_on is None or trained_on == embedding_model:
+        return None
+    return (
+        f"classifier artifact {classifier.version} reads {trained_on} vectors but "
+        f'embedding.model is {embedding_model}; set classifier.features = "tfidf" or use an '
+        "artifact trained with this embedding ('lfd train')"
+    )
 
 
 def _unclassified(reason: str) -> dict[str, Any]:
@@ -188,20 +222,22 @@ class Router:
         candidates, skipped = _skip_cooling(candidates, forced=model)
         names = [c.name for c in candidates]
 
-        vector, classification, timings = await self._prepared_query(text)
-        neighbours: list[Neighbour] = []
+        search = Search(settings.memory.top_k * len(names), names)
+        vector, classification, timings = await self._prepared_query(text, search)
+        if vector is not None and search.found is None:  # a prepared text: not searched yet
+            search_started = time.perf_counter()
+            try:
+                search.found = await self.memory.search(vector, search.limit, names)
+            except LocalForgeError as exc:
+                search.error = exc
+            timings["search"] = (time.perf_counter() - search_started) * 1000
+        timings.setdefault("search", 0.0)
+        neighbours: list[Neighbour] = search.found or []
         memory_note: str | None = None
-        search_started = time.perf_counter()
         if vector is None:
             memory_note = "no embedding: memory neutral"
-        else:
-            try:
-                neighbours = await self.memory.search(
-                    vector, settings.memory.top_k * len(names), names
-                )
-            except LocalForgeError as exc:
-                memory_note = f"memory unavailable ({exc.message}): neutral"
-        timings["search"] = (time.perf_counter() - search_started) * 1000
+        elif search.error is not None:
+            memory_note = f"memory unavailable ({search.error.message}): neutral"
 
         score_started = time.perf_counter()
         now = self.clock()
@@ -286,9 +322,10 @@ class Router:
         return {"prepared": True, "task_type": classification["routed_task_type"], **timings}
 
     async def _prepared_query(
-        self, text: str
+        self, text: str, search: Search | None = None
     ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
-        """Embed and classify, reusing the answer for a text seen recently.
+        """Embed and classify (and search, when asked), reusing the answer for a text seen
+        recently (then the caller searches).
 
         Editors route every keystroke's context, and the context changes far less often
         than the keystrokes: the same text is embedded once.
@@ -298,7 +335,7 @@ class Router:
         if found is not None and found[0] == self._preparation_version():
             self._prepared.move_to_end(key)
             return found[1], dict(found[2]), {"embed": 0.0, "classify": 0.0}
-        vector, classification, timings = await self._embed_and_classify(text)
+        vector, classification, timings = await self._embed_and_classify(text, search=search)
         if vector is not None and classification.get("probabilities"):
             self._prepared[key] = (self._preparation_version(), vector, dict(classification))
             while len(self._prepared) > PREPARED_KEPT:
@@ -332,12 +369,19 @@ class Router:
         }
 
     async def _embed_and_classify(
-        self, text: str, classifier: Classifies | None = None, *, strict: bool = False
+        self,
+        text: str,
+        classifier: Classifies | None = None,
+        *,
+        strict: bool = False,
+        search: Search | None = None,
     ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
-        """Embed once and classify, on the embedding thread (the classifier may use the vector).
+        """Embed once and classify, on the embedding thread (the classifier may use the vector),
+        and run ``search`` there too, so that a decision leaves the event loop once.
 
         Routing goes on without either part (``strict=False``); ``strict`` raises instead.
         """
+        memory = self.memory
         embed_one: Callable[[str], np.ndarray] | None = None
         if classifier is None or classifier.needs_embedding:
             try:
@@ -351,6 +395,12 @@ class Router:
                 classifier = self._classifier()
             except LocalForgeError as exc:
                 unclassified_reason = f"classifier unavailable ({exc.message}): routed as general"
+        if classifier is not None and embed_one is not None:
+            mismatch = embedding_mismatch(classifier, self.memory.embedder.model_name)
+            if mismatch is not None:
+                if strict:
+                    raise ConfigError(mismatch)
+                classifier, unclassified_reason = None, f"{mismatch}: routed as general"
 
         def work() -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
             timings: dict[str, float] = {}
@@ -369,7 +419,14 @@ class Router:
                         raise
                     log.exception("classifier failed; routing as general")
                     result = _unclassified(f"classifier failed ({exc}): routed as general")
-            timings["classify"] = (time.perf_counter() - t1) * 1000
+            t2 = time.perf_counter()
+            timings["classify"] = (t2 - t1) * 1000
+            if search is not None and vector is not None:
+                try:
+                    search.found = memory.search_blocking(vector, search.limit, search.models)
+                except LocalForgeError as exc:
+                    search.error = exc
+                timings["search"] = (time.perf_counter() - t2) * 1000
             return vector, result, timings
 
         return await self.memory.in_embed(work)

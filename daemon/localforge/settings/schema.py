@@ -61,7 +61,8 @@ class ClassifierSettings(Section):
 
 class EmbeddingSettings(Section):
     model: str = Field(
-        "sentence-transformers/all-MiniLM-L6-v2", description="any fastembed model name"
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="any fastembed model name, or the opt-in static/all-MiniLM-L6-v2",
     )
     max_chars: int = Field(2000, ge=16, description="longer texts are truncated before embedding")
     threads: int = Field(
