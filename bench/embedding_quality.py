@@ -1,6 +1,6 @@
 """The static embedding against MiniLM: speed, and what routing loses (memory and classifier).
 
-    .venv/bin/python -P bench/embedding_quality.py [--loso] [--queries 300]
+    .venv/bin/python bench/embedding_quality.py [--loso] [--queries 300]
 
 Both embeddings embed the same texts in the same run. Speed: one query per call, by length
 (cache off). Memory quality: the training texts play the memory; for each held-out and dev

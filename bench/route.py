@@ -17,19 +17,11 @@ search never queues behind it). Every stage is also broken down by query length.
 search has two baselines in the same run: called directly (no thread hop) and through the
 memory service's store thread, as the decision calls it, but with no embedding before it.
 
-Usage: .venv/bin/python -P bench/route.py [--decisions 300] [--sizes 0,10000,100000] [--full]
+Usage: .venv/bin/python bench/route.py [--decisions 300] [--sizes 0,10000,100000] [--full]
        [--quick] [--embedding MODEL] [--threads N] [--no-gc-freeze]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, bench/ would come first on sys.path, and bench/http.py would shadow the
-# standard library's http (which fastembed's requests imports).
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse
 import asyncio
@@ -37,9 +29,11 @@ import gc
 import json
 import logging
 import shutil
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
