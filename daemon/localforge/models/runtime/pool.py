@@ -99,6 +99,7 @@ class Slot:
     since: float = 0.0  # monotonic time it became resident
     load_s: float = 0.0  # expected load time, for the planner's turn length
     listeners: list[OnProgress] = field(default_factory=list)
+    progress: float = 0.0  # of the load under way (0.0 … 1.0), for the dashboard
 
     def view(self, default_ttl_s: float | None = None) -> ModelView:
         ttl = self.spec.ttl_s if self.spec.ttl_s is not None else default_ttl_s
@@ -323,6 +324,7 @@ class ModelPool:
         worker: WorkerProcess | None = None
 
         def progress(value: float) -> None:
+            slot.progress = value
             for listener in list(slot.listeners):
                 listener(value)
 
@@ -384,6 +386,7 @@ class ModelPool:
         assert slot.spec.path is not None
 
         def progress(value: float) -> None:
+            slot.progress = value
             for listener in list(slot.listeners):
                 listener(value)
 
