@@ -114,9 +114,8 @@ class App:
             observer=self.metrics,
             decisions=self.decisions,
         )
-        self.dashboard = Dashboard(
-            self.serving, self.decisions, Insights(self.storage, self.memory.stats), self.manager.status
-        )
+        insights = Insights(self.storage, self.memory.stats)
+        self.dashboard = Dashboard(self.serving, self.decisions, insights, self.manager.status)
         self.doors = Services(
             daemon=self,
             serving=self.serving,

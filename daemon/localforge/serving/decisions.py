@@ -23,6 +23,7 @@ that says ``daemon.hello`` is labelled ``lsp``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -78,10 +79,8 @@ class Subscription:
     async def take(self, timeout: float | None = None) -> tuple[list[dict[str, Any]], int]:
         """The events queued (waiting up to ``timeout`` for one) and how many were skipped."""
         if not self.queue and not self.closed:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
         self._wake.clear()
         events = list(self.queue)
         self.queue.clear()
