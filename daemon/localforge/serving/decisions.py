@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localforge.errors import Busy, InvalidParams, NotFound
+from localforge.routing.router import Decision
 
 KEEP = 200  # recent decisions kept, with their traces
 QUEUE = 256  # events a subscriber may have unread before it skips the oldest
@@ -111,9 +112,9 @@ class DecisionFeed:
 
     # --- publishing (the serving core) -----------------------------------------
 
-    def decided(self, kind: str, trace: Mapping[str, Any]) -> None:
-        """A request was routed: ``trace`` is the decision's (as ``route.explain`` gives it)."""
-        request_id = str(trace.get("request_id", ""))
+    def decided(self, kind: str, decision: Decision) -> None:
+        """A request was routed; its trace is the one ``route.explain`` gives."""
+        request_id, trace = decision.request_id, decision.trace
         now = self.clock()
         origin = ORIGIN.get()
         summary: dict[str, Any] = {
@@ -122,9 +123,9 @@ class DecisionFeed:
             "at": round(now, 3),
             "door": origin.door if origin is not None else "internal",
             "kind": kind,
-            "task_type": trace.get("task_type"),
-            "confidence": trace.get("confidence"),
-            "model": trace.get("winner"),
+            "task_type": decision.task_type,
+            "confidence": round(decision.confidence, 4),
+            "model": decision.model,
             "reason": trace.get("reason"),
             "forced": bool(trace.get("forced")),
             "fallback": bool(trace.get("fallback")),
@@ -217,10 +218,10 @@ class DecisionFeed:
 
     def trace(self, request_id: str) -> dict[str, Any]:
         """The full trace of a recent decision, by its id or a unique prefix of it."""
-        if len(request_id) < 4:
-            raise InvalidParams("send the request id, or at least its first 4 characters")
         entry = self._recent.get(request_id)
         if entry is None:
+            if len(request_id) < 4:
+                raise InvalidParams("send the request id, or at least its first 4 characters")
             found = [e for rid, e in self._recent.items() if rid.startswith(request_id)]
             if len(found) > 1:
                 raise InvalidParams(f"{request_id!r} is the start of several recent request ids")

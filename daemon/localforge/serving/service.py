@@ -363,7 +363,7 @@ class Serving:
             log.warning("routing a request forced to '%s' failed: %s", forced, exc.message)
             return Routed(uuid.uuid4().hex, forced, "unknown", 0.0, {"error": exc.message})
         self.observer.routed(kind, decision.model, decision.trace)
-        self.decisions.decided(kind, decision.trace)
+        self.decisions.decided(kind, decision)
         return Routed(
             decision.request_id,
             decision.model,

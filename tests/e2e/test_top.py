@@ -1,0 +1,128 @@
+"""`lfctl top` against a real daemon: in a pseudo-terminal, through a pipe, and as JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.daemon import DaemonProcess, Home, lfctl, run_daemon, temp_home
+from tests.support.http import GEMMA_CONFIG, gemma_path
+
+pytestmark = pytest.mark.e2e
+
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-B]|[=>78])")
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[DaemonProcess]:
+    with temp_home() as home:
+        home.write_config(GEMMA_CONFIG.format(gemma=gemma_path(), residency="", extra=""))
+        with run_daemon(home) as daemon:
+            yield daemon
+
+
+def chat(daemon: DaemonProcess) -> dict[str, object]:
+    params = {"messages": QUESTION, "max_tokens": 4, "stream": False}
+    result: dict[str, object] = daemon.call("chat.complete", params)
+    return result
+
+
+def test_top_json_is_one_snapshot_of_models_budget_and_decisions(running: DaemonProcess) -> None:
+    done = lfctl(running.home, "top", "--json")
+    assert done.returncode == 0, done.stderr
+    snapshot = json.loads(done.stdout)
+    assert [m["name"] for m in snapshot["models"]] == ["gemma"]
+    assert snapshot["budgets"] and snapshot["budgets"][0]["budget_bytes"] > 0
+    assert {"requests_per_s", "queue_depth", "in_flight", "decisions"} <= set(snapshot)
+
+
+def test_top_through_a_pipe_prints_one_snapshot_and_exits(running: DaemonProcess) -> None:
+    answered = chat(running)
+    done = lfctl(running.home, "top", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" not in done.stdout  # no terminal: no colours, no cursor movement
+    assert "req/s" in done.stdout and "gemma" in done.stdout
+    assert "socket" in done.stdout and str(answered["task_type"]) in done.stdout
+    assert str(answered["request_id"])[:8] in done.stdout
+
+
+def test_top_in_a_terminal_renders_updates_live_and_quits_on_q(running: DaemonProcess) -> None:
+    with Terminal(running.home) as term:
+        term.wait_for("q quits")
+        term.wait_for("gemma")
+        answered = chat(running)
+        # The new decision is drawn without a key press: the view follows the feed.
+        term.wait_for(str(answered["request_id"])[:8])
+        term.send("q")
+        assert term.wait_exit(10) == 0
+
+
+class Terminal:
+    """`lfctl top` on a pseudo-terminal of 120x40, read as it draws."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.output = ""
+
+    def __enter__(self) -> Terminal:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        env = {**self.home.env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lfctl.main", "top", "--interval", "0.3"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.master = master
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+    def read(self, timeout: float) -> None:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if ready:
+            with contextlib.suppress(OSError):  # OSError: the child closed the terminal
+                self.output += os.read(self.master, 65536).decode(errors="replace")
+
+    def text(self) -> str:
+        return ANSI.sub("", self.output)
+
+    def wait_for(self, needle: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not drawn in {timeout}s:\n{self.text()[-3000:]}")
+            if self.process.poll() is not None:
+                raise AssertionError(f"lfctl top exited {self.process.returncode}:\n{self.text()}")
+            self.read(0.2)
+
+    def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def wait_exit(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self.read(0.1)
+        return self.process.wait(timeout=1)
