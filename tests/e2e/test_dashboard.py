@@ -8,6 +8,9 @@ the token once and never puts it in a URL. A screenshot is kept in ``tests/artif
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from tests.support.vscode import CHROMIUM, SETUP, browser_env
 
 pytestmark = pytest.mark.e2e
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 TOKEN = "dashboard-test-token-7f3a"
@@ -88,6 +92,8 @@ class Chat(threading.Thread):
 def test_the_dashboard_follows_a_socket_chat_live_and_opens_its_trace(
     browser: Any, door: HttpDaemon
 ) -> None:
+    from playwright.sync_api import expect
+
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -115,9 +121,9 @@ def test_the_dashboard_follows_a_socket_chat_live_and_opens_its_trace(
         assert chat.result["request_id"] == rid
 
         # The answer's latency arrives as its own event; then the model is resident.
-        page.wait_for_function(
-            f"document.querySelector('{row} [data-field=\"latency\"]').textContent.endsWith('ms')",
-            timeout=5_000,
+        # (Waits through locators: the page's CSP forbids the eval wait_for_function uses.)
+        expect(page.locator(f'{row} [data-field="latency"]')).to_have_text(
+            re.compile(r"\d+ ms$"), timeout=5_000
         )
         resident = 'tr[data-testid="model"][data-model="gemma"][data-state="idle"]'
         page.wait_for_selector(resident, timeout=5_000)
@@ -137,10 +143,8 @@ def test_the_dashboard_follows_a_socket_chat_live_and_opens_its_trace(
         assert all(text.strip() for text in shown.values())
 
         door.daemon.call("feedback.record", {"request_id": rid, "kind": "thumbs_up"})
-        page.wait_for_function(
-            f"document.querySelector('{row} [data-field=\"outcome\"]')"
-            ".textContent.startsWith('thumbs_up')",
-            timeout=2_000,
+        expect(page.locator(f'{row} [data-field="outcome"]')).to_have_text(
+            re.compile(r"^thumbs_up"), timeout=2_000
         )
         page.wait_for_selector('[data-testid="feedback-bars"]', timeout=20_000)
         page.wait_for_selector('[data-testid="points-bars"]', timeout=20_000)
@@ -153,6 +157,24 @@ def test_the_dashboard_follows_a_socket_chat_live_and_opens_its_trace(
         assert requested and all(url.startswith(door.base) for url in requested)  # offline
     finally:
         page.close()
+
+
+def test_the_readme_curl_examples_answer_with_json(door: HttpDaemon) -> None:
+    text = README.read_text().split("\n## Watching the routing", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    commands = blocks[1].strip().splitlines()
+    assert len(commands) == 3 and all(c.startswith("curl -s ") for c in commands)
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command.replace("8010", str(door.port))],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        answer = json.loads(done.stdout)
+        assert "error" not in answer, (command, answer)
+    assert "http://127.0.0.1:8010/" in text
 
 
 def test_with_a_token_the_page_asks_for_it_once_and_never_puts_it_in_a_url(

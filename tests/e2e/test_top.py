@@ -9,12 +9,14 @@ import os
 import pty
 import re
 import select
+import shlex
 import struct
 import subprocess
 import sys
 import termios
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,7 @@ from tests.support.http import GEMMA_CONFIG, gemma_path
 
 pytestmark = pytest.mark.e2e
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-B]|[=>78])")
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -58,6 +61,22 @@ def test_top_through_a_pipe_prints_one_snapshot_and_exits(running: DaemonProcess
     assert "req/s" in done.stdout and "gemma" in done.stdout
     assert "socket" in done.stdout and str(answered["task_type"]) in done.stdout
     assert str(answered["request_id"])[:8] in done.stdout
+
+
+def readme_section() -> str:
+    text = README.read_text()
+    return text.split("\n## Watching the routing", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_lfctl_top_examples_run_as_written(running: DaemonProcess) -> None:
+    [block, *_] = re.findall(r"```sh\n(.*?)```", readme_section(), flags=re.S)
+    lines = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert lines == ["lfctl top --once", "lfctl top --json"]
+    for line in lines:
+        done = lfctl(running.home, *shlex.split(line)[1:])
+        assert done.returncode == 0, (line, done.stderr)
+        assert "gemma" in done.stdout
+    json.loads(done.stdout)
 
 
 def test_top_in_a_terminal_renders_updates_live_and_quits_on_q(running: DaemonProcess) -> None:
