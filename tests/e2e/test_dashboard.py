@@ -159,6 +159,43 @@ def test_the_dashboard_follows_a_socket_chat_live_and_opens_its_trace(
         page.close()
 
 
+def test_each_door_labels_its_decisions(door: HttpDaemon) -> None:
+    chat = {"messages": QUESTION, "max_tokens": 2, "stream": False}
+    with door.daemon.client(timeout=120) as client:
+        socket_id = client.call("chat.complete", chat)["request_id"]
+        client.call("daemon.hello", {"client": "an editor's language server", "door": "lsp"})
+        lsp_id = client.call("chat.complete", chat)["request_id"]
+    body = {**chat, "model": "auto"}
+    answer = httpx.post(door.base + "/v1/chat/completions", json=body, timeout=120)
+    http_id = answer.headers["x-localforge-request-id"]
+    doors = {}
+    for rid in (socket_id, lsp_id, http_id):
+        found = httpx.get(f"{door.base}/dashboard/api/decisions/{rid}").json()
+        assert found["request_id"] == rid and found["candidates"]  # the full trace
+        doors[rid] = found["summary"]["door"]
+    assert doors == {socket_id: "socket", lsp_id: "lsp", http_id: "http"}
+
+
+def test_a_slow_reader_of_the_event_stream_does_not_hold_routing_up(door: HttpDaemon) -> None:
+    with (
+        httpx.Client(timeout=30) as http,
+        http.stream("GET", door.base + "/dashboard/api/events") as stream,
+    ):
+        assert stream.status_code == 200  # connected, and never read from here on
+        started = time.monotonic()
+        for _ in range(20):
+            door.daemon.call(
+                "chat.complete", {"messages": QUESTION, "max_tokens": 1, "stream": False}
+            )
+        assert time.monotonic() - started < 60
+        snapshot = httpx.get(door.base + "/dashboard/api/snapshot").json()
+        assert snapshot["feed"]["subscribers"] >= 1
+    deadline = time.monotonic() + 5
+    while httpx.get(door.base + "/dashboard/api/snapshot").json()["feed"]["subscribers"]:
+        assert time.monotonic() < deadline, "the closed stream's subscription was not freed"
+        time.sleep(0.1)
+
+
 def test_the_readme_curl_examples_answer_with_json(door: HttpDaemon) -> None:
     text = README.read_text().split("\n## Watching the routing", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
