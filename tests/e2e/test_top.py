@@ -17,9 +17,11 @@ import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lfctl.client import RpcError
 from tests.support.daemon import DaemonProcess, Home, lfctl, run_daemon, temp_home
 from tests.support.http import GEMMA_CONFIG, gemma_path
 
@@ -145,3 +147,48 @@ class Terminal:
         while self.process.poll() is None and time.monotonic() < deadline:
             self.read(0.1)
         return self.process.wait(timeout=1)
+
+
+def test_route_decisions_streams_each_decision_until_cancelled(running: DaemonProcess) -> None:
+    batches: list[dict[str, Any]] = []
+    with running.client(timeout=60) as follower:
+        rid = follower.send_request("route.decisions", {"backlog": 0})
+        first = follower.receive()  # the backlog batch: the subscription is in place
+        assert first["method"] == "$/stream" and first["params"]["id"] == rid
+        answered = chat(running)
+        while not any(
+            e.get("type") == "result" and e["request_id"] == answered["request_id"]
+            for b in batches
+            for e in b["events"]
+        ):
+            message = follower.receive()
+            if message.get("method") == "$/stream":
+                batches.append(message["params"]["data"])
+        events = [e for b in batches for e in b["events"]]
+        decision = next(e for e in events if e["type"] == "decision")
+        assert decision["request_id"] == answered["request_id"]
+        assert decision["model"] == "gemma" and decision["door"] == "socket"
+        assert {"benchmark", "memory", "latency", "feedback"} <= set(decision["signals"][0])
+        follower.cancel(rid)
+        with pytest.raises(RpcError, match="cancelled"):
+            follower.wait(rid)
+    snapshot = running.call("dashboard.snapshot", {"decisions": 0})
+    assert snapshot["feed"]["subscribers"] == 0
+
+
+def test_shutdown_ends_open_subscriptions_instead_of_waiting_out_the_grace() -> None:
+    with temp_home() as home:
+        home.write_config("[daemon]\nshutdown_grace_s = 30\n")
+        daemon = DaemonProcess(home).start()
+        try:
+            with daemon.client(timeout=30) as follower:
+                rid = follower.send_request("route.decisions", {})
+                follower.receive()  # subscribed
+                started = time.monotonic()
+                daemon.call("daemon.shutdown")
+                assert follower.wait(rid) == {"closed": True, "reason": "lfd is shutting down"}
+            assert daemon.process is not None
+            assert daemon.process.wait(20) == 0
+            assert time.monotonic() - started < 10
+        finally:
+            daemon.stop()

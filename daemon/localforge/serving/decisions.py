@@ -213,8 +213,10 @@ class DecisionFeed:
 
     def recent(self, limit: int = KEEP, *, after: int = 0) -> list[dict[str, Any]]:
         """The latest decisions, oldest first, with their results and outcomes so far."""
-        entries = [dict(e.summary) for e in self._recent.values() if e.summary["seq"] > after]
-        return entries[-limit:] if limit > 0 else []
+        if limit <= 0:
+            return []
+        newer = [e.summary for e in self._recent.values() if e.summary["seq"] > after]
+        return [dict(summary) for summary in newer[-limit:]]
 
     def trace(self, request_id: str) -> dict[str, Any]:
         """The full trace of a recent decision, by its id or a unique prefix of it."""
