@@ -104,6 +104,22 @@ async def test_take_waits_for_the_next_event_and_returns_it() -> None:
 
 
 @pytest.mark.asyncio
+async def test_with_linger_the_events_of_a_burst_come_in_one_batch() -> None:
+    feed = DecisionFeed()
+    subscription = feed.subscribe()
+
+    async def burst() -> None:
+        for i in range(5):
+            feed.decided("chat", decision(f"r{i}"))
+            await asyncio.sleep(0.005)
+
+    publishing = asyncio.ensure_future(burst())
+    events, _ = await subscription.take(5, linger=0.1)
+    await publishing
+    assert [e["request_id"] for e in events] == [f"r{i}" for i in range(5)]
+
+
+@pytest.mark.asyncio
 async def test_closing_the_feed_ends_every_subscription_at_once() -> None:
     feed = DecisionFeed()
     subscription = feed.subscribe()

@@ -26,7 +26,7 @@ from localforge.errors import NotFound, Unavailable
 from localforge.http.security import Receive, Scope, Send
 from localforge.serving.context import Services
 from localforge.serving.dashboard import Dashboard
-from localforge.serving.decisions import KEEP, DecisionFeed, Subscription
+from localforge.serving.decisions import KEEP, LINGER_S, DecisionFeed, Subscription
 
 router = APIRouter(include_in_schema=False)
 KEEPALIVE_S = 15.0
@@ -109,7 +109,7 @@ async def events(
 async def _batches(feed: DecisionFeed, subscription: Subscription, after: int, backlog: int) -> Any:
     yield _sse({"events": feed.recent(backlog, after=after), "skipped": 0})
     while not subscription.closed:
-        batch, skipped = await subscription.take(KEEPALIVE_S)
+        batch, skipped = await subscription.take(KEEPALIVE_S, LINGER_S)
         if batch or skipped:
             yield _sse({"events": batch, "skipped": skipped})
         elif not subscription.closed:

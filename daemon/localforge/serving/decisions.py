@@ -13,7 +13,8 @@ Nothing here can grow without bound or hold routing up:
 - at most ``max_subscribers`` subscribe at once (one more is refused with ``Busy``);
 - each subscriber's queue holds ``queue`` events; a subscriber that falls behind
   loses its oldest events and is told how many it skipped. Publishing appends and
-  wakes, it never waits for a subscriber.
+  wakes, it never waits for a subscriber, and subscribers take events in batches of
+  ``LINGER_S``, so a busy daemon writes a few batches a second, not one per event.
 
 Which door a request came through is read from ``ORIGIN``, a context variable each
 door sets for the tasks it runs (the socket per connection, so that a language server
@@ -38,6 +39,7 @@ KEEP = 200  # recent decisions kept, with their traces
 QUEUE = 256  # events a subscriber may have unread before it skips the oldest
 MAX_SUBSCRIBERS = 16
 RATE_WINDOW_S = 10  # requests/s is averaged over this many whole seconds
+LINGER_S = 0.1  # a subscriber's batch gathers the events of this long (one write, not many)
 SIGNALS = ("benchmark", "memory", "latency", "feedback")
 
 
@@ -77,11 +79,20 @@ class Subscription:
         self.closed = True
         self._wake.set()
 
-    async def take(self, timeout: float | None = None) -> tuple[list[dict[str, Any]], int]:
-        """The events queued (waiting up to ``timeout`` for one) and how many were skipped."""
+    async def take(
+        self, timeout: float | None = None, linger: float = 0.0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The events queued (waiting up to ``timeout`` for one) and how many were skipped.
+
+        With ``linger``, once there is an event, the events of the next ``linger`` seconds
+        come in the same batch: one write per batch instead of one per event, which is
+        most of what a subscriber costs the daemon under load.
+        """
         if not self.queue and not self.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+        if linger > 0 and self.queue and not self.closed:
+            await asyncio.sleep(linger)
         self._wake.clear()
         events = list(self.queue)
         self.queue.clear()

@@ -17,7 +17,7 @@ from pydantic import Field
 from localforge.errors import Unavailable
 from localforge.rpc.dispatch import CallContext, Method, Params
 from localforge.serving.dashboard import Dashboard
-from localforge.serving.decisions import KEEP
+from localforge.serving.decisions import KEEP, LINGER_S
 
 HEARTBEAT_S = 15.0  # an empty batch this often, so a client can tell a quiet feed from a dead one
 
@@ -66,7 +66,7 @@ async def decisions(ctx: CallContext, params: DecisionsParams) -> dict[str, Any]
     try:
         ctx.stream({"events": feed.recent(params.backlog, after=params.after), "skipped": 0})
         while not subscription.closed:
-            batch, skipped = await subscription.take(HEARTBEAT_S)
+            batch, skipped = await subscription.take(HEARTBEAT_S, LINGER_S)
             if batch or skipped or not subscription.closed:
                 ctx.stream({"events": batch, "skipped": skipped})
         return {"closed": True, "reason": "lfd is shutting down"}
