@@ -7,8 +7,10 @@ hundred KiB, so that a routed answer takes milliseconds and the feed's share is 
 2. ``chat.complete`` routed (``model: "auto"``, one token, not streamed) from 4 socket
    clients: every request is routed, so every one publishes a decision and its result.
 
-Each scenario runs without and with "the page open", alternated (off, on, off, on) so
-that drift hits both alike. The page open is what the dashboard's script does: one
+Each scenario runs without and with "the page open", alternated (off, on, off, on), and
+each "open" run is compared with the run just before it (the median of those ratios is
+the result), so that drift on a busy machine cancels pair by pair. Server CPU per
+request (from /proc) is printed too: it depends much less on what else the machine does. The page open is what the dashboard's script does: one
 ``GET /dashboard/api/events`` stream read to the end of every event, ``/dashboard/api/
 snapshot`` once a second, ``learning`` and ``memory`` every 15 s. The clients are
 bench/rpc.py's (one connection each, one request in flight), in their own process.
@@ -204,17 +206,19 @@ def main() -> None:
                         )
                         time.sleep(0.3)
                 off, on = statistics.mean(rates[False]), statistics.mean(rates[True])
-                cpu_ratio = statistics.mean(cpu[True]) / statistics.mean(cpu[False])
-                summary.append((label, off, on, cpu_ratio, received))
+                # Each "open" run against the run just before it: drift cancels pair by pair.
+                paired = statistics.median(b / a for a, b in zip(rates[False], rates[True]))
+                cpu_ratio = statistics.median(b / a for a, b in zip(cpu[False], cpu[True]))
+                summary.append((label, off, on, paired, cpu_ratio, received))
             print()
             met = True
-            for label, off, on, cpu_ratio, received in summary:
-                slower = (1 - on / off) * 100
+            for label, off, on, paired, cpu_ratio, received in summary:
+                slower = (1 - paired) * 100
                 met = met and slower <= 5.0
                 print(
-                    f"{label}: {off:.0f} req/s without the page, {on:.0f} with it open: "
-                    f"x{on / off:.3f} ({slower:+.1f}% slower), server CPU per request "
-                    f"x{cpu_ratio:.3f}; the page received {received} events"
+                    f"{label}: {off:.0f} req/s without the page, {on:.0f} with it open; "
+                    f"median of paired runs x{paired:.3f} ({slower:+.1f}% slower), server CPU "
+                    f"per request x{cpu_ratio:.3f}; the page received {received} events"
                 )
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
             print(f"load average after the run: {load}")
