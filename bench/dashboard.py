@@ -10,10 +10,11 @@ hundred KiB, so that a routed answer takes milliseconds and the feed's share is 
 Each scenario runs without and with "the page open", alternated (off, on, off, on), and
 each "open" run is compared with the run just before it (the median of those ratios is
 the result), so that drift on a busy machine cancels pair by pair. Server CPU per
-request (from /proc) is printed too: it depends much less on what else the machine does. The page open is what the dashboard's script does: one
-``GET /dashboard/api/events`` stream read to the end of every event, ``/dashboard/api/
-snapshot`` once a second, ``learning`` and ``memory`` every 15 s. The clients are
-bench/rpc.py's (one connection each, one request in flight), in their own process.
+request (from /proc) is printed too: it depends much less on what else the machine does.
+The page open is what the dashboard's script does: one ``GET /dashboard/api/events``
+stream read to the end of every event, ``/dashboard/api/snapshot`` once a second,
+``learning`` and ``memory`` every 15 s. The clients are bench/rpc.py's (one connection
+each, one request in flight), in their own process.
 
     .venv/bin/python bench/dashboard.py [--seconds 3] [--rounds 3]   (about 60 s)
 
@@ -207,8 +208,12 @@ def main() -> None:
                         time.sleep(0.3)
                 off, on = statistics.mean(rates[False]), statistics.mean(rates[True])
                 # Each "open" run against the run just before it: drift cancels pair by pair.
-                paired = statistics.median(b / a for a, b in zip(rates[False], rates[True]))
-                cpu_ratio = statistics.median(b / a for a, b in zip(cpu[False], cpu[True]))
+                paired = statistics.median(
+                    b / a for a, b in zip(rates[False], rates[True], strict=True)
+                )
+                cpu_ratio = statistics.median(
+                    b / a for a, b in zip(cpu[False], cpu[True], strict=True)
+                )
                 summary.append((label, off, on, paired, cpu_ratio, received))
             print()
             met = True
