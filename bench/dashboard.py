@@ -7,9 +7,9 @@ hundred KiB, so that a routed answer takes milliseconds and the feed's share is 
 2. ``chat.complete`` routed (``model: "auto"``, one token, not streamed) from 4 socket
    clients: every request is routed, so every one publishes a decision and its result.
 
-Each scenario runs without and with "the page open", alternated (off, on, off, on), and
-each "open" run is compared with the run just before it (the median of those ratios is
-the result), so that drift on a busy machine cancels pair by pair. Server CPU per
+Each scenario runs without and with "the page open" in pairs, alternated (off on, on
+off, off on, ...), and each pair's ratio is taken (the median of those ratios is the
+result), so that drift on a busy machine cancels pair by pair. Server CPU per
 request (from /proc) is printed too: it depends much less on what else the machine does.
 The page open is what the dashboard's script does: one ``GET /dashboard/api/events``
 stream read to the end of every event, ``/dashboard/api/snapshot`` once a second,
@@ -184,8 +184,9 @@ def main() -> None:
                 rates: dict[bool, list[float]] = {False: [], True: []}
                 cpu: dict[bool, list[float]] = {False: [], True: []}
                 received = 0
-                for _ in range(args.rounds):
-                    for page_open in (False, True):
+                for round_ in range(args.rounds):
+                    # off/on, then on/off: neither side always runs second (ABBA order).
+                    for page_open in (False, True) if round_ % 2 == 0 else (True, False):
                         page = None
                         if page_open:
                             page = Page(door.base)
