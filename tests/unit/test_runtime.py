@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from localforge import runtime
 from localforge.errors import StartupError
-from localforge.runtime import InstanceLock, ensure_private_dir
+from localforge.runtime import InstanceLock, ensure_private_dir, lock_is_held
 
 NOBODY = 65534
 
@@ -109,3 +110,48 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
     lock = InstanceLock(path, "sock")
     lock.acquire()  # the kernel dropped the dead holder's lock
     lock.release()
+
+
+def test_lock_is_held_only_while_a_holder_has_it(tmp_path: Path) -> None:
+    path = tmp_path / "lfd.lock"
+    assert not lock_is_held(path)  # no lock file: nobody holds it
+    path.write_text("999999\n")
+    assert not lock_is_held(path)  # a file left behind, with no holder
+    lock = InstanceLock(path, "sock")
+    lock.acquire()
+    try:
+        assert lock_is_held(path)
+    finally:
+        lock.release()
+    assert not lock_is_held(path)
+
+
+def test_a_lock_file_that_cannot_be_opened_counts_as_not_held(tmp_path: Path) -> None:
+    assert not lock_is_held(tmp_path / "missing" / "lfd.lock")
+    if os.getuid() != 0:  # root reads a 0000 file anyway
+        path = tmp_path / "lfd.lock"
+        path.write_text("1\n")
+        path.chmod(0)
+        assert not lock_is_held(path)
+
+
+def test_the_started_daemons_output_file_is_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "lfd.out"
+    out.write_text("an earlier start\n")
+    out.chmod(0o644)
+    started: list[list[str]] = []
+
+    def fake_popen(args: list[str], **kwargs: object) -> object:
+        started.append(args)
+        handle = kwargs["stdout"]
+        assert handle is kwargs["stderr"]
+        handle.write(b"a new start\n")  # type: ignore[attr-defined]
+        return object()
+
+    monkeypatch.setattr(runtime.subprocess, "Popen", fake_popen)
+    runtime.spawn_daemon(out)
+    assert started and started[0][-1] == "serve"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    assert out.read_text() == "an earlier start\na new start\n"

@@ -19,20 +19,14 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from localforge.errors import Unavailable
-from localforge.http.relay import finish, tag_result
+from localforge.http.relay import answered, services
 from localforge.http.schemas import LlamaServerError, Open, errors
-from localforge.serving.context import Services
 from localforge.serving.requests import CodeRequest
 
 router = APIRouter(tags=["llama-server"])
 ERRORS = errors(LlamaServerError)
 EXTRA_CHARS = 8000  # other files' text put before the prefix, at most
 DEFAULT_N_PREDICT = 128
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 class Health(BaseModel):
@@ -102,8 +96,7 @@ async def infill(request: Request, body: InfillRequest) -> Response:
         temperature=0.2 if body.temperature is None else body.temperature,
         stop=list(body.stop),
     )
-    result = await finish(request, services(request).serving.complete_code(code))
-    tag_result(request, result)
+    result = await answered(request, services(request).serving.complete_code(code))
     answer = _answer(result)
     if body.response_fields:
         answer = _pick(answer, body.response_fields)

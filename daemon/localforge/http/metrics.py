@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from localforge.http.relay import services
 from localforge.http.schemas import LlamaServerError, errors
-from localforge.serving.context import Services
 from localforge.serving.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["Prometheus"])
@@ -25,5 +25,4 @@ router = APIRouter(tags=["Prometheus"])
 )
 async def metrics(request: Request) -> Response:
     """Requests, routing decisions, loads, queue depth, tokens/s, latencies, memory."""
-    services: Services = request.app.state.services
-    return Response(await services.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(await services(request).metrics.render(), media_type=CONTENT_TYPE)

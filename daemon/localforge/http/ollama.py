@@ -9,7 +9,6 @@ Ollama does.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -19,23 +18,18 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
-from localforge.errors import InvalidParams, LocalForgeError, NotFound
-from localforge.http.errors import stream_error
-from localforge.http.relay import EventStream, aclose, finish, first, tag, tag_result, tag_route
+from localforge.errors import InvalidParams, NotFound
+from localforge.http.relay import answered, finish, services, tag
 from localforge.http.schemas import OllamaError, Open, errors, streamed
+from localforge.http.streams import ndjson_line, route_first, stream_answer
 from localforge.serving.context import Services
-from localforge.serving.events import Done, Event, RouteDecided, Token
+from localforge.serving.events import Event
 from localforge.serving.requests import ChatRequest, CodeRequest
 
 router = APIRouter(prefix="/api", tags=["Ollama"])
 ERRORS = errors(OllamaError)
 API_VERSION = "0.6.3"  # the Ollama API these endpoints follow
 NS = 1_000_000  # nanoseconds per millisecond
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 def _now() -> str:
@@ -250,17 +244,7 @@ async def chat(request: Request, body: ChatBody) -> Response:
             "done": False,
         }
 
-    if not body.stream:
-        result = await finish(request, events)
-        tag_result(request, result)
-        return JSONResponse({**part(result["model"], result["text"]), **_final(result)})
-    route = await _route_first(request, events)
-    return _ndjson(
-        request,
-        events,
-        piece=lambda text: part(route.model, text),
-        closing=lambda result: {**part(route.model, ""), **_final(result)},
-    )
+    return await _reply(request, events, body.stream, part)
 
 
 class GenerateBody(Open):
@@ -313,17 +297,7 @@ async def generate(request: Request, body: GenerateBody) -> Response:
     def part(name: str, text: str) -> dict[str, Any]:
         return {"model": name, "created_at": _now(), "response": text, "done": False}
 
-    if not body.stream:
-        result = await finish(request, events)
-        tag_result(request, result)
-        return JSONResponse({**part(result["model"], result["text"]), **_final(result)})
-    route = await _route_first(request, events)
-    return _ndjson(
-        request,
-        events,
-        piece=lambda text: part(route.model, text),
-        closing=lambda result: {**part(route.model, ""), **_final(result), "context": []},
-    )
+    return await _reply(request, events, body.stream, part, {"context": []})
 
 
 async def _load_or_unload(
@@ -340,38 +314,30 @@ async def _load_or_unload(
     return {**answer, "done_reason": "load"}
 
 
-async def _route_first(request: Request, events: AsyncIterator[Event]) -> RouteDecided:
-    route = await first(request, events)
-    assert isinstance(route, RouteDecided), "a streamed answer begins with its route"
-    tag_route(request, route)
-    return route
-
-
-def _ndjson(
+async def _reply(
     request: Request,
     events: AsyncIterator[Event],
-    *,
-    piece: Callable[[str], dict[str, Any]],
-    closing: Callable[[dict[str, Any]], dict[str, Any]],
-) -> EventStream:
-    path = request.url.path
+    stream: bool,
+    part: Callable[[str, str], dict[str, Any]],
+    last: dict[str, Any] | None = None,
+) -> Response:
+    """The answer whole, or Ollama's stream: one JSON object a line, the last ``done: true``.
 
-    def line(data: dict[str, Any]) -> bytes:
-        return json.dumps(data, separators=(",", ":")).encode() + b"\n"
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for event in events:
-                if isinstance(event, Token):
-                    yield line(piece(event.text))
-                elif isinstance(event, Done):
-                    yield line(closing(event.result))
-        except LocalForgeError as exc:
-            yield line(stream_error(exc, path))
-        finally:
-            await aclose(events)
-
-    return EventStream(body(), media_type="application/x-ndjson")
+    ``part(model, text)`` is one object with ``done: false``; the last one adds the
+    durations (``_final``) and the fields of ``last`` (a streamed answer's only).
+    """
+    if not stream:
+        result = await answered(request, events)
+        return JSONResponse({**part(result["model"], result["text"]), **_final(result)})
+    route = await route_first(request, events)
+    return stream_answer(
+        request,
+        events,
+        encode=ndjson_line,
+        media_type="application/x-ndjson",
+        piece=lambda text: part(route.model, text),
+        closing=lambda result: [{**part(route.model, ""), **_final(result), **(last or {})}],
+    )
 
 
 class EmbedBody(Open):

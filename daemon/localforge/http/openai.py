@@ -11,7 +11,6 @@ model load progress travels as SSE comments, which clients skip. LocalForge adds
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -22,12 +21,12 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from localforge import __version__
-from localforge.errors import InvalidParams, LocalForgeError, NotFound
-from localforge.http.errors import stream_error
-from localforge.http.relay import EventStream, aclose, finish, first, tag, tag_result, tag_route
+from localforge.errors import InvalidParams, NotFound
+from localforge.http.relay import answered, services, tag
 from localforge.http.schemas import Body, Open, OpenAIError, errors, streamed
+from localforge.http.streams import SSE_HEADERS, route_first, sse_line, stream_answer
 from localforge.serving.context import Services
-from localforge.serving.events import Done, Event, LoadProgress, RouteDecided, Token
+from localforge.serving.events import Event
 from localforge.serving.requests import ChatRequest, CodeRequest
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
@@ -35,11 +34,6 @@ ERRORS = errors(OpenAIError)
 FINGERPRINT = f"localforge-{__version__}"
 MAX_TOKENS = 32768
 FEEDBACK_KINDS = Literal["thumbs_up", "thumbs_down", "accepted", "rejected", "partial"]
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 # --- models -----------------------------------------------------------------------
@@ -217,97 +211,81 @@ async def chat_completions(request: Request, body: ChatCompletionRequest) -> Res
         temperature=0.7 if body.temperature is None else body.temperature,
         stop=_stops(body.stop),
     )
-    events = services(request).serving.chat(chat)
-    created = int(time.time())
-    if not body.stream:
-        result = await finish(request, events)
-        tag_result(request, result)
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{result['request_id']}",
-                "object": "chat.completion",
-                "created": created,
-                "model": result["model"],
-                "system_fingerprint": FINGERPRINT,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": result["text"]},
-                        "finish_reason": _finish(result),
-                    }
-                ],
-                "usage": _usage(result),
-            }
-        )
-    route = await _route_first(request, events)
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-
-    def chunk(delta: dict[str, Any], reason: str | None) -> dict[str, Any]:
-        return {
-            "id": f"chatcmpl-{route.request_id}",
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": route.model,
-            "system_fingerprint": FINGERPRINT,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
-        }
-
-    return _sse(
+    return await _answer(
         request,
-        events,
-        opening=chunk({"role": "assistant", "content": ""}, None),
-        piece=lambda text: chunk({"content": text}, None),
-        closing=lambda result: chunk({}, _finish(result)),
-        usage_chunk=(lambda result: {**chunk({}, None), "choices": [], "usage": _usage(result)})
-        if include_usage
-        else None,
+        services(request).serving.chat(chat),
+        body,
+        prefix="chatcmpl",
+        kinds=("chat.completion", "chat.completion.chunk"),
+        whole=lambda text: {"message": {"role": "assistant", "content": text}},
+        piece=lambda text: {"delta": {"content": text}},
+        end={"delta": {}},
+        opening={"delta": {"role": "assistant", "content": ""}},
     )
 
 
-async def _route_first(request: Request, events: AsyncIterator[Event]) -> RouteDecided:
-    route = await first(request, events)
-    assert isinstance(route, RouteDecided), "a streamed answer begins with its route"
-    tag_route(request, route)
-    return route
-
-
-def _sse(
+async def _answer(
     request: Request,
     events: AsyncIterator[Event],
+    body: ChatCompletionRequest | CompletionRequest,
     *,
-    opening: dict[str, Any] | None,
+    prefix: str,
+    kinds: tuple[str, str],
+    whole: Callable[[str], dict[str, Any]],
     piece: Callable[[str], dict[str, Any]],
-    closing: Callable[[dict[str, Any]], dict[str, Any]],
-    usage_chunk: Callable[[dict[str, Any]], dict[str, Any]] | None,
-) -> EventStream:
-    path = request.url.path
+    end: dict[str, Any],
+    opening: dict[str, Any] | None = None,
+) -> Response:
+    """One answer in OpenAI's envelope, whole or as SSE chunks (``kinds``: their objects).
 
-    def line(data: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    ``whole``, ``piece``, ``end`` and ``opening`` give the fields of the one choice
+    for the whole text, a generated piece, the last chunk and the first chunk.
+    Load progress travels as SSE comments; a usage chunk closes the stream when
+    ``stream_options.include_usage``; ``[DONE]`` ends it.
+    """
+    created = int(time.time())
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
-    async def body() -> AsyncIterator[bytes]:
-        if opening is not None:
-            yield line(opening)
-        try:
-            async for event in events:
-                if isinstance(event, Token):
-                    yield line(piece(event.text))
-                elif isinstance(event, LoadProgress):
-                    yield f": loading {event.model} {event.progress:.0%}\n\n".encode()
-                elif isinstance(event, Done):
-                    yield line(closing(event.result))
-                    if usage_chunk is not None:
-                        yield line(usage_chunk(event.result))
-        except LocalForgeError as exc:
-            yield line(stream_error(exc, path))
-        finally:
-            await aclose(events)
-        yield b"data: [DONE]\n\n"
+    def envelope(
+        obj: str, model: str, request_id: str, choice: dict[str, Any] | None, reason: str | None
+    ) -> dict[str, Any]:
+        return {
+            "id": f"{prefix}-{request_id}",
+            "object": obj,
+            "created": created,
+            "model": model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": [] if choice is None else [{"index": 0, **choice, "finish_reason": reason}],
+        }
 
-    return EventStream(
-        body(),
+    if not body.stream:
+        result = await answered(request, events)
+        answer = envelope(
+            kinds[0], result["model"], result["request_id"], whole(result["text"]), _finish(result)
+        )
+        return JSONResponse({**answer, "usage": _usage(result)})
+    route = await route_first(request, events)
+
+    def chunk(choice: dict[str, Any] | None, reason: str | None = None) -> dict[str, Any]:
+        return envelope(kinds[1], route.model, route.request_id, choice, reason)
+
+    def closing(result: dict[str, Any]) -> list[dict[str, Any]]:
+        last = [chunk(end, _finish(result))]
+        if include_usage:
+            last.append({**chunk(None), "usage": _usage(result)})
+        return last
+
+    return stream_answer(
+        request,
+        events,
+        encode=sse_line,
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=SSE_HEADERS,
+        opening=[] if opening is None else [chunk(opening)],
+        piece=lambda text: chunk(piece(text)),
+        closing=closing,
+        progress=lambda event: f": loading {event.model} {event.progress:.0%}\n\n".encode(),
+        trailer=b"data: [DONE]\n\n",
     )
 
 
@@ -377,52 +355,20 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
         temperature=0.2 if body.temperature is None else body.temperature,
         stop=_stops(body.stop),
     )
-    events = services(request).serving.complete_code(code)
-    created = int(time.time())
-    if not body.stream:
-        result = await finish(request, events)
-        tag_result(request, result)
-        return JSONResponse(
-            {
-                "id": f"cmpl-{result['request_id']}",
-                "object": "text_completion",
-                "created": created,
-                "model": result["model"],
-                "system_fingerprint": FINGERPRINT,
-                "choices": [
-                    {
-                        "index": 0,
-                        "text": result["text"],
-                        "logprobs": None,
-                        "finish_reason": _finish(result),
-                    }
-                ],
-                "usage": _usage(result),
-            }
-        )
-    route = await _route_first(request, events)
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-
-    def chunk(text: str, reason: str | None) -> dict[str, Any]:
-        return {
-            "id": f"cmpl-{route.request_id}",
-            "object": "text_completion",
-            "created": created,
-            "model": route.model,
-            "system_fingerprint": FINGERPRINT,
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": reason}],
-        }
-
-    return _sse(
+    return await _answer(
         request,
-        events,
-        opening=None,
-        piece=lambda text: chunk(text, None),
-        closing=lambda result: chunk("", _finish(result)),
-        usage_chunk=(lambda result: {**chunk("", None), "choices": [], "usage": _usage(result)})
-        if include_usage
-        else None,
+        services(request).serving.complete_code(code),
+        body,
+        prefix="cmpl",
+        kinds=("text_completion", "text_completion"),
+        whole=_text_choice,
+        piece=_text_choice,
+        end=_text_choice(""),
     )
+
+
+def _text_choice(text: str) -> dict[str, Any]:
+    return {"text": text, "logprobs": None}
 
 
 # --- embeddings ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from localforge.errors import RequestCancelled
 from localforge.http.security import ASGIApp, Message, Receive, Scope, Send
+from localforge.serving.context import Services
 from localforge.serving.events import Done, Event, RouteDecided
 
 T = TypeVar("T")
@@ -32,6 +33,12 @@ MODEL = "x-localforge-model"
 TASK = "x-localforge-task"
 EXPOSED = [REQUEST_ID, MODEL, TASK]
 STATE_KEY = "localforge_tags"
+
+
+def services(request: Request) -> Services:
+    """The typed service context the app was built with (``app.state.services``)."""
+    found: Services = request.app.state.services
+    return found
 
 
 def tag(request: Request, request_id: str, model: str, task: str) -> None:
@@ -141,3 +148,10 @@ async def finish(request: Request, events: AsyncIterator[Event]) -> dict[str, An
         raise RuntimeError("a serving call ended without its result")
 
     return await watch(request, last())
+
+
+async def answered(request: Request, events: AsyncIterator[Event]) -> dict[str, Any]:
+    """Drain a serving call to its result, and name its route in the response headers."""
+    result = await finish(request, events)
+    tag_result(request, result)
+    return result

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import itertools
 import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localforge.errors import REQUEST_CANCELLED
 from localforge.paths import Paths
 from localforge.rpc.framing import FrameDecoder, encode
-from localforge.rpc.messages import decode_body, notification, request
+from localforge.rpc.messages import ErrorAnswer, decode_body, notification, request
+from localforge.runtime import lock_is_held, spawn_daemon
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +29,8 @@ MAX_FRAME = 256 * 1024 * 1024
 OnStream = Callable[[Any], None]
 
 
-class DaemonError(Exception):
+class DaemonError(ErrorAnswer):
     """An error answer from the daemon (``message`` is meant for a person)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    @property
-    def cancelled(self) -> bool:
-        return self.code == REQUEST_CANCELLED
 
 
 class DaemonUnavailable(Exception):
@@ -169,9 +155,7 @@ class DaemonClient:
             return
         if "error" in message:
             error = message["error"] or {}
-            future.set_exception(
-                DaemonError(error.get("code", 0), error.get("message", ""), error.get("data"))
-            )
+            future.set_exception(DaemonError.from_rpc(error))
         else:
             future.set_result(message.get("result"))
 
@@ -180,14 +164,7 @@ class DaemonClient:
         self.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         out_path = self.paths.state_dir / "lfd.out"
         log.info("no daemon on %s: starting lfd serve", self.socket_path)
-        with out_path.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "localforge", "serve"],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
+        process = spawn_daemon(out_path)
         self.started_daemon = True
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -195,7 +172,7 @@ class DaemonClient:
                 return await asyncio.open_unix_connection(str(self.socket_path))
             except (FileNotFoundError, ConnectionRefusedError):
                 pass
-            if process.poll() is not None and not _lock_held(self.paths.lock):
+            if process.poll() is not None and not lock_is_held(self.paths.lock):
                 try:  # another editor's daemon may have won the race and be up now
                     return await asyncio.open_unix_connection(str(self.socket_path))
                 except (FileNotFoundError, ConnectionRefusedError):
@@ -207,18 +184,3 @@ class DaemonClient:
         raise DaemonUnavailable(
             f"lfd did not open {self.socket_path} within {START_TIMEOUT_S:g}s; see {out_path}"
         )
-
-
-def _lock_held(lock: Path) -> bool:
-    """True while some lfd holds the instance lock (it may still be starting)."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

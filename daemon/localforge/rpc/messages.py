@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-from localforge.errors import InvalidParams, InvalidRequest, LocalForgeError, ParseError
+from localforge.errors import (
+    REQUEST_CANCELLED,
+    InvalidParams,
+    InvalidRequest,
+    LocalForgeError,
+    ParseError,
+)
 
 RequestId = int | str | None
 CANCEL_METHOD = "$/cancelRequest"
@@ -133,3 +139,22 @@ def error_response(rid: RequestId, error: LocalForgeError) -> dict[str, Any]:
 
 def notification(method: str, params: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": method, "params": params}
+
+
+class ErrorAnswer(Exception):
+    """An error response, as a client of the daemon raises it; ``message`` is for a person."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    @classmethod
+    def from_rpc(cls, error: dict[str, Any]) -> Self:
+        """The error object of a JSON-RPC response."""
+        return cls(error.get("code", 0), error.get("message", ""), error.get("data"))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.code == REQUEST_CANCELLED

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from localforge.memory.embedder import Embedded
 from localforge.models.catalogue.registry import BrokenModel
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.catalogue.store import MeasuredScore
-from localforge.models.runtime.fim import ContextChunk
-from localforge.models.runtime.manager import Completion
+from localforge.models.runtime.calls import ChatOptions, CodeContext, CodeOptions, Completion
 from localforge.routing.router import Decision
 
 OnToken = Callable[[str], None]
@@ -47,44 +46,15 @@ class Runner(Protocol):
     """Runs requests on models: loads them, generates, and defers bookkeeping."""
 
     async def chat(
-        self,
-        spec: ModelSpec,
-        messages: Sequence[dict[str, str]],
-        *,
-        on_token: OnToken | None = None,
-        on_progress: OnProgress | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] = (),
+        self, spec: ModelSpec, messages: Sequence[dict[str, str]], **options: Unpack[ChatOptions]
     ) -> Completion: ...
 
     async def complete_code(
-        self,
-        spec: ModelSpec,
-        prefix: str,
-        suffix: str = "",
-        *,
-        on_token: OnToken | None = None,
-        on_progress: OnProgress | None = None,
-        max_tokens: int = 128,
-        temperature: float = 0.2,
-        stop: Sequence[str] = (),
-        extra: Sequence[ContextChunk] = (),
-        language: str | None = None,
-        path: str | None = None,
-        stop_pattern: str | None = None,
+        self, spec: ModelSpec, prefix: str, suffix: str = "", **options: Unpack[CodeOptions]
     ) -> Completion: ...
 
     async def prefill_code(
-        self,
-        spec: ModelSpec,
-        prefix: str,
-        suffix: str = "",
-        *,
-        extra: Sequence[ContextChunk] = (),
-        language: str | None = None,
-        path: str | None = None,
-        max_tokens: int = 128,
+        self, spec: ModelSpec, prefix: str, suffix: str = "", **options: Unpack[CodeContext]
     ) -> dict[str, Any]: ...
 
     async def load(self, name: str, on_progress: OnProgress | None = None) -> dict[str, Any]: ...

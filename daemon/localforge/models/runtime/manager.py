@@ -12,32 +12,30 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from localforge.errors import (
-    BudgetExceeded,
-    LocalForgeError,
-    ModelError,
-    Timeout,
-    Unavailable,
-    WorkerCrashed,
-)
+from localforge.errors import LocalForgeError, Unavailable
 from localforge.models.catalogue.spec import ModelSpec
-from localforge.models.runtime.fim import ContextChunk, code_prompt_for
-from localforge.models.runtime.gpu import CPU, Budgets, probe_budgets
-from localforge.models.runtime.health import HealthBook
-from localforge.models.runtime.pool import (
-    ModelPool,
-    broken_in_safe_mode,
-    estimate_memory,
-    native_fault,
+from localforge.models.runtime.calls import (
+    CODE_MAX_TOKENS,
+    CODE_TEMPERATURE,
+    ChatOptions,
+    CodeContext,
+    CodeOptions,
+    Completion,
+    Streaming,
 )
+from localforge.models.runtime.fim import CodePrompt, code_prompt_for
+from localforge.models.runtime.gpu import CPU, Budgets, probe_budgets
+from localforge.models.runtime.healing import generate_healing, health_event
+from localforge.models.runtime.health import HealthBook
+from localforge.models.runtime.pool import ModelPool
 from localforge.models.runtime.prompts import GGUF_TEMPLATE, SERVER_TEMPLATE, build_chat_prompt
 from localforge.models.runtime.remote import RemoteBackend
 from localforge.models.runtime.residency import Planner
 from localforge.models.runtime.safe_mode import SafeModeBook, SafeModeRules
+from localforge.models.runtime.slots import estimate_memory
 from localforge.models.runtime.stats import StatsStore
 from localforge.models.runtime.status import describe
 from localforge.models.runtime.worker import GenerateRequest, Generation, OnProgress, OnToken
@@ -50,21 +48,6 @@ log = logging.getLogger(__name__)
 SPAWN_MS = 600.0  # a fresh worker: interpreter start and llama.cpp import
 LOAD_BYTES_PER_S = 1.5e9  # first guess until a load is measured
 TTL_TICK_S = 1.0
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    model: str
-    prompt_format: str
-    finish_reason: str
-    usage: dict[str, int]
-    timings: dict[str, float]
-    loaded: bool  # this request paid for loading the model
-    note: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class ModelManager:
@@ -295,19 +278,11 @@ class ModelManager:
         return {"name": name, "pinned": on, "resident": slot.state in ("idle", "busy")}
 
     async def chat(
-        self,
-        spec: ModelSpec,
-        messages: Sequence[dict[str, str]],
-        *,
-        on_token: OnToken | None = None,
-        on_progress: OnProgress | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] = (),
+        self, spec: ModelSpec, messages: Sequence[dict[str, str]], **options: Unpack[ChatOptions]
     ) -> Completion:
         """Answer ``messages``; what the request leaves unset comes from ``spec.generation``."""
         defaults = spec.generation
-        stop = (*stop, *defaults.stop)
+        stop = (*options.get("stop", ()), *defaults.stop)
         if spec.is_remote and spec.prompt_format in (SERVER_TEMPLATE, GGUF_TEMPLATE):
             # The server applies the model's own template to the messages.
             prompt = build_chat_prompt(GGUF_TEMPLATE, SERVER_TEMPLATE, messages, stop)
@@ -315,6 +290,8 @@ class ModelManager:
         else:
             prompt = build_chat_prompt(spec.prompt_format, spec.chat_template, messages, stop)
             fmt, note = prompt.format, prompt.note
+        max_tokens = options.get("max_tokens")
+        temperature = options.get("temperature")
         request = GenerateRequest(
             kind=prompt.kind,
             prompt=prompt.prompt,
@@ -327,48 +304,25 @@ class ModelManager:
             fresh=not self.settings.residency.reuse_prompt_prefix,
         )
         strip = prompt.kind == "completion"
-        return await self._run(spec, request, fmt, note, on_token, on_progress, strip_leading=strip)
+        return await self._run(spec, request, fmt, note, options, strip_leading=strip)
 
     async def complete_code(
-        self,
-        spec: ModelSpec,
-        prefix: str,
-        suffix: str = "",
-        *,
-        on_token: OnToken | None = None,
-        on_progress: OnProgress | None = None,
-        max_tokens: int = 128,
-        temperature: float = 0.2,
-        stop: Sequence[str] = (),
-        extra: Sequence[ContextChunk] = (),
-        language: str | None = None,
-        path: str | None = None,
-        stop_pattern: str | None = None,
+        self, spec: ModelSpec, prefix: str, suffix: str = "", **options: Unpack[CodeOptions]
     ) -> Completion:
-        code = code_prompt_for(spec, prefix, suffix, extra, language, path, max_tokens, stop)
+        code = _code_prompt(spec, prefix, suffix, options, options.get("stop", ()))
         request = GenerateRequest(
             kind="completion",
             prompt=code.prompt,
-            max_tokens=max_tokens,
-            temperature=temperature,
+            max_tokens=options.get("max_tokens", CODE_MAX_TOKENS),
+            temperature=options.get("temperature", CODE_TEMPERATURE),
             stop=code.stop,
             fresh=not self.settings.residency.reuse_prompt_prefix,
-            stop_pattern=stop_pattern,
+            stop_pattern=options.get("stop_pattern"),
         )
-        return await self._run(
-            spec, request, code.format, None, on_token, on_progress, strip_leading=False
-        )
+        return await self._run(spec, request, code.format, None, options, strip_leading=False)
 
     async def prefill_code(
-        self,
-        spec: ModelSpec,
-        prefix: str,
-        suffix: str = "",
-        *,
-        extra: Sequence[ContextChunk] = (),
-        language: str | None = None,
-        path: str | None = None,
-        max_tokens: int = 128,
+        self, spec: ModelSpec, prefix: str, suffix: str = "", **options: Unpack[CodeContext]
     ) -> dict[str, Any]:
         """Evaluate a completion prompt into the model's KV cache, generating nothing.
 
@@ -380,7 +334,7 @@ class ModelManager:
             return {**facts, "reason": "a remote model keeps its own cache"}
         if not self.settings.residency.reuse_prompt_prefix:
             return {**facts, "reason": "residency.reuse_prompt_prefix is off"}
-        code = code_prompt_for(spec, prefix, suffix, extra, language, path, max_tokens, ())
+        code = _code_prompt(spec, prefix, suffix, options, ())
         async with self._pool().idle_worker(spec.name) as worker:
             if worker is None:
                 return {**facts, "reason": "the model is not resident or not idle"}
@@ -404,11 +358,11 @@ class ModelManager:
         request: GenerateRequest,
         prompt_format: str,
         note: str | None,
-        on_token: OnToken | None,
-        on_progress: OnProgress | None,
+        streaming: Streaming,
         *,
         strip_leading: bool,
     ) -> Completion:
+        on_token = streaming.get("on_token")
         emit = _leading_stripper(on_token) if strip_leading and on_token else on_token
         started = time.perf_counter()
         wall_start = time.time()
@@ -422,11 +376,19 @@ class ModelManager:
                     request, on_token=emit, timeout=timeout
                 )
             else:
-                generation, waited, loaded = await self._generate_local(
-                    spec, request, emit, on_progress, timeout, started, wall_start
+                generation, waited, loaded = await generate_healing(
+                    self._pool(),
+                    spec,
+                    request,
+                    emit,
+                    streaming.get("on_progress"),
+                    timeout=timeout,
+                    started=started,
+                    wall_start=wall_start,
+                    policy=self.safe_policy,
                 )
         except LocalForgeError as exc:
-            self._health_event(spec.name, exc)
+            health_event(self.health, spec.name, exc)
             self.defer(self.stats.record_request(spec.name, ok=False))
             raise
         self.health.success(spec.name)
@@ -461,65 +423,6 @@ class ModelManager:
             note=note,
         )
 
-    async def _generate_local(
-        self,
-        spec: ModelSpec,
-        request: GenerateRequest,
-        emit: OnToken | None,
-        on_progress: OnProgress | None,
-        timeout: float,
-        started: float,
-        wall_start: float,
-    ) -> tuple[Generation, float, bool]:
-        """Generate on the model's worker; heal a native crash at its first decode once.
-
-        A worker that dies of SIGSEGV/SIGILL/SIGBUS/SIGABRT on its first generation, before
-        any token, is what a broken CPU kernel looks like: the model is restarted in safe
-        mode and the request answered. A crash in safe mode too marks the model broken.
-        """
-        pool = self._pool()
-        for attempt in (1, 2):
-            emitted = 0
-
-            def counted(piece: str) -> None:
-                nonlocal emitted
-                emitted += 1
-                if emit is not None:
-                    emit(piece)
-
-            async with pool.serving(spec, on_progress) as worker:
-                waited = (time.perf_counter() - started) * 1000
-                slot = pool.slots[spec.name]
-                loaded = slot.loaded_at is not None and slot.loaded_at >= wall_start
-                first = worker.generations == 0
-                try:
-                    generation = await worker.generate(request, on_token=counted, timeout=timeout)
-                    return generation, waited, loaded
-                except WorkerCrashed as exc:
-                    fault = native_fault(exc)
-                    if not first or emitted or fault is None:
-                        raise
-                    if slot.safe_reason is not None:
-                        raise broken_in_safe_mode(spec.name, "at its first decode", exc) from exc
-                    if attempt == 2 or not self.safe_policy.can_heal():
-                        raise
-                    log.warning(
-                        "model '%s' crashed at its first decode (%s); retrying in safe mode",
-                        spec.name,
-                        fault,
-                    )
-                    await pool.enter_safe_mode(
-                        spec, f"its worker was killed by {fault} at the first decode in normal mode"
-                    )
-        raise AssertionError("unreachable: the second attempt returns or raises")
-
-    def _health_event(self, name: str, exc: LocalForgeError) -> None:
-        """Crashes, failed loads, timeouts and refusals feed the breaker; nothing else does."""
-        if isinstance(exc, ModelError) and (exc.data or {}).get("cause") == "broken":
-            self.health.broken(name, exc.message)
-        elif isinstance(exc, WorkerCrashed | ModelError | Timeout | BudgetExceeded):
-            self.health.failure(name, exc.message)
-
     def _remote(self, spec: ModelSpec) -> RemoteBackend:
         assert spec.url is not None
         backend = self.remotes.get(spec.name)
@@ -537,6 +440,21 @@ class ModelManager:
         if self.pool is None or self.budgets is None:
             return {"state": self._state, "detail": "not started"}
         return describe(self._state, self.pool, self.budgets, self.health, self._preload_errors)
+
+
+def _code_prompt(
+    spec: ModelSpec, prefix: str, suffix: str, context: CodeContext, stop: Sequence[str]
+) -> CodePrompt:
+    return code_prompt_for(
+        spec,
+        prefix,
+        suffix,
+        context.get("extra", ()),
+        context.get("language"),
+        context.get("path"),
+        context.get("max_tokens", CODE_MAX_TOKENS),
+        stop,
+    )
 
 
 def _leading_stripper(on_token: OnToken) -> OnToken:

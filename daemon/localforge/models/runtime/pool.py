@@ -13,12 +13,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from localforge.errors import (
     BudgetExceeded,
@@ -30,98 +28,19 @@ from localforge.errors import (
 from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.gguf.info import read_gguf_info
 from localforge.models.runtime.gpu import CPU, gpu_index
-from localforge.models.runtime.residency import ModelView, Planner, Waiting
+from localforge.models.runtime.healing import (
+    NeverSafe,
+    SafeModePolicy,
+    load_crash_error,
+    native_fault,
+)
+from localforge.models.runtime.residency import Planner, Waiting
+from localforge.models.runtime.slots import Slot, Ticket, estimate_memory, load_key
 from localforge.models.runtime.worker import LoadInfo, OnProgress, WorkerProcess
 
 log = logging.getLogger(__name__)
 
-OVERHEAD_BYTES = 64 * 1024 * 1024
 LoadObserver = Callable[[str, float], Any]
-# Deaths that look like a native fault in llama.cpp, which safe mode may avoid.
-NATIVE_FAULTS = (signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGABRT)
-
-
-def native_fault(exc: WorkerCrashed) -> str | None:
-    """The signal's name when the worker died of a native fault, else None."""
-    code = (exc.data or {}).get("exit_code")
-    if isinstance(code, int) and code < 0 and -code in NATIVE_FAULTS:
-        return signal.Signals(-code).name
-    return None
-
-
-class SafeModePolicy(Protocol):
-    def initial(self, spec: ModelSpec) -> str | None:
-        """Why this model starts in safe mode, or None for normal mode."""
-        ...
-
-    def can_heal(self) -> bool:
-        """Whether a crash in normal mode may switch a model to safe mode."""
-        ...
-
-    def remember(self, spec: ModelSpec, reason: str) -> Awaitable[None]: ...
-
-
-class NeverSafe:
-    def initial(self, spec: ModelSpec) -> str | None:
-        return None
-
-    def can_heal(self) -> bool:
-        return False
-
-    async def remember(self, spec: ModelSpec, reason: str) -> None:
-        return None
-
-
-def estimate_memory(spec: ModelSpec) -> int:
-    """The spec's own figure, else the file size plus a fixed overhead."""
-    if spec.memory_bytes:
-        return int(spec.memory_bytes)
-    try:
-        size = spec.path.stat().st_size if spec.path else 0
-    except OSError:
-        size = 0
-    return int(size * 1.1) + OVERHEAD_BYTES
-
-
-@dataclass
-class Slot:
-    spec: ModelSpec
-    device: str
-    memory_bytes: int
-    state: str = "absent"  # absent | loading | idle | busy | unloading
-    worker: WorkerProcess | None = None
-    last_used: float = 0.0
-    loaded_at: float | None = None
-    load_info: LoadInfo | None = None
-    pinned: bool = False
-    safe_reason: str | None = None  # why it loads in safe mode; None: normal mode
-    retire: bool = False  # unload as soon as idle (file removed or changed)
-    since: float = 0.0  # monotonic time it became resident
-    load_s: float = 0.0  # expected load time, for the planner's turn length
-    listeners: list[OnProgress] = field(default_factory=list)
-    progress: float = 0.0  # of the load under way (0.0 … 1.0), for the dashboard
-
-    def view(self, default_ttl_s: float | None = None) -> ModelView:
-        ttl = self.spec.ttl_s if self.spec.ttl_s is not None else default_ttl_s
-        return ModelView(
-            self.spec.name,
-            self.device,
-            self.memory_bytes,
-            self.state,
-            self.pinned,
-            self.last_used,
-            ttl,
-            self.since,
-            self.load_s,
-        )
-
-
-@dataclass
-class Ticket:
-    seq: int
-    model: str
-    arrived: float
-    future: asyncio.Future[WorkerProcess]
 
 
 class ModelPool:
@@ -164,7 +83,7 @@ class ModelPool:
         if slot is None:
             slot = Slot(spec, CPU, estimate_memory(spec), pinned=spec.pinned)
             self.slots[spec.name] = slot
-        elif _load_key(slot.spec) == _load_key(spec):
+        elif load_key(slot.spec) == load_key(spec):
             slot.spec = spec  # scores or display facts changed: the loaded model stays
             slot.pinned = slot.pinned or spec.pinned
         elif slot.spec != spec:
@@ -323,15 +242,10 @@ class ModelPool:
         started = time.perf_counter()
         worker: WorkerProcess | None = None
 
-        def progress(value: float) -> None:
-            slot.progress = value
-            for listener in list(slot.listeners):
-                listener(value)
-
         try:
             if spec.path is None:
                 raise ModelError(f"model '{name}' has no local file; it cannot run in a worker")
-            progress(0.0)
+            slot.progress(0.0)
             # Header checks (cached per size and mtime) name the cause of a bad file.
             await asyncio.to_thread(read_gguf_info, spec.path)
             worker = await self._take_worker(name)
@@ -353,14 +267,8 @@ class ModelPool:
                 await worker.kill()
             slot.state = "absent"
             error = exc
-            if isinstance(exc, WorkerCrashed) and slot.safe_reason and native_fault(exc):
-                error = broken_in_safe_mode(name, "while loading", exc)
-            elif isinstance(exc, WorkerCrashed):
-                error = ModelError(
-                    f"model '{name}' crashed its worker while loading ({exc.message}); "
-                    "the file is probably corrupt or unsupported by this llama.cpp: re-download it",
-                    data={"model": name, "cause": "crash"},
-                )
+            if isinstance(exc, WorkerCrashed):
+                error = load_crash_error(name, exc, safe=bool(slot.safe_reason))
             elif not isinstance(exc, LocalForgeError):
                 if isinstance(exc, asyncio.CancelledError):
                     raise
@@ -374,7 +282,7 @@ class ModelPool:
         slot.loaded_at = time.time()
         slot.last_used = slot.since = time.monotonic()
         self.loads += 1
-        progress(1.0)
+        slot.progress(1.0)
         log.info("loaded '%s' in %.0f ms (pid %s)", name, load_ms, worker.pid)
         if self.on_loaded is not None:
             result = self.on_loaded(name, load_ms)
@@ -385,18 +293,13 @@ class ModelPool:
     async def _load_in(self, worker: WorkerProcess, slot: Slot) -> LoadInfo:
         assert slot.spec.path is not None
 
-        def progress(value: float) -> None:
-            slot.progress = value
-            for listener in list(slot.listeners):
-                listener(value)
-
         return await worker.load(
             slot.spec.path,
             n_ctx=slot.spec.n_ctx,
             n_gpu_layers=slot.spec.n_gpu_layers,
             main_gpu=gpu_index(slot.device),
             timeout=self.load_timeout_s(),
-            on_progress=progress,
+            on_progress=slot.progress,
             checked=True,
             safe=slot.safe_reason is not None,
         )
@@ -506,19 +409,3 @@ class ModelPool:
         )
         for slot in self.slots.values():
             slot.state, slot.worker = "absent", None
-
-
-def broken_in_safe_mode(name: str, when: str, exc: WorkerCrashed) -> ModelError:
-    """The error for a model that crashes llama.cpp even without its extra buffer types."""
-    fault = native_fault(exc) or "a crash"
-    return ModelError(
-        f"model '{name}' crashes llama.cpp on this machine in safe mode too ({fault} {when}): "
-        "its file may be corrupt or its architecture unsupported by this llama-cpp-python; "
-        "re-download it, try another quantisation, or upgrade llama-cpp-python",
-        data={"model": name, "cause": "broken", "signal": fault},
-    )
-
-
-def _load_key(spec: ModelSpec) -> tuple[object, ...]:
-    """What a worker was loaded with; a spec that differs here needs a reload."""
-    return (spec.path, spec.url, spec.n_ctx, spec.n_gpu_layers, spec.memory_bytes)

@@ -42,7 +42,7 @@ def describe(
                 "unload_in_s": None
                 if idle_s is None or view.ttl_s is None or slot.pinned
                 else round(max(view.ttl_s - idle_s, 0.0), 1),
-                "progress": round(slot.progress, 3) if slot.state == "loading" else None,
+                "progress": round(slot.load_progress, 3) if slot.state == "loading" else None,
             }
         )
     used = pool.used_bytes()

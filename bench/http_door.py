@@ -15,7 +15,7 @@ request so that drift hits both alike; p50, p99 and requests/s.
    prompt (a counter keeps each one new), the same token budget, the two servers
    alternating request by request.
 
-    .venv/bin/python bench/http.py [--requests 200] [--ttft 20]
+    .venv/bin/python bench/http_door.py [--requests 200] [--ttft 20]
 
 Goals: HTTP adds <= 2 ms p50 over the socket; LocalForge's TTFT is within 10% or 20 ms
 of llama_cpp.server's.
