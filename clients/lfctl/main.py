@@ -10,13 +10,23 @@ from typing import Any
 
 from lfctl.autostart import DaemonUnavailable
 from lfctl.client import ConnectionClosed, RpcError
-from lfctl.commands import chat, classify, daemon, doctor, feedback, memory, models, route
+from lfctl.commands import (
+    chat,
+    classify,
+    daemon,
+    doctor,
+    feedback,
+    memory,
+    models,
+    route,
+    top,
+)
 from lfctl.context import Context
 from localforge import __version__
 from localforge.errors import UNAVAILABLE, LocalForgeError
 from localforge.runtime import keep_third_parties_private
 
-GROUPS = (daemon, chat, models, classify, route, feedback, memory, doctor)
+GROUPS = (daemon, chat, models, classify, route, feedback, memory, doctor, top)
 
 
 def build_parser() -> argparse.ArgumentParser:

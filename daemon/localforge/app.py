@@ -35,6 +35,9 @@ from localforge.rpc.server import RpcServer
 from localforge.runtime import InstanceLock, ensure_private_dir
 from localforge.service import Service
 from localforge.serving.context import Services
+from localforge.serving.dashboard import Dashboard
+from localforge.serving.decisions import DecisionFeed
+from localforge.serving.insights import Insights
 from localforge.serving.metrics import Metrics, Sources
 from localforge.serving.service import Serving
 from localforge.settings import HTTP_RESTART_KEYS, LoadedSettings, Settings, load_settings
@@ -98,7 +101,8 @@ class App:
             self.memory, self.manager, lambda: self.settings, self._task_classifier
         )
         self.services.append(self.router)
-        # The one request path every door calls.
+        # The one request path every door calls; it publishes each decision to the live feed.
+        self.decisions = DecisionFeed()
         self.serving = Serving(
             self.registry,
             self.manager,
@@ -108,7 +112,10 @@ class App:
             store_report=self._store_report,
             embedder=self.memory,
             observer=self.metrics,
+            decisions=self.decisions,
         )
+        insights = Insights(self.storage, self.memory.stats)
+        self.dashboard = Dashboard(self.serving, self.decisions, insights, self.manager.status)
         self.doors = Services(
             daemon=self,
             serving=self.serving,
@@ -116,6 +123,7 @@ class App:
             memory=self.memory,
             metrics=self.metrics,
             log_file=paths.log_file,
+            dashboard=self.dashboard,
         )
         self.rpc = RpcServer(
             self.doors,
@@ -168,6 +176,7 @@ class App:
             log.info("lfd %s ready (pid %d)", __version__, os.getpid())
             await self._stop.wait()
             log.info("shutting down")
+            self.decisions.close()  # live feeds end, so they do not wait out the grace period
             self.config_watch.stop()
             if self.http is not None:
                 await self.http.close(self.settings.daemon.shutdown_grace_s)

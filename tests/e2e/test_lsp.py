@@ -135,6 +135,8 @@ async def test_inline_completion_comes_from_the_bundled_model_through_the_daemon
         row = interaction(daemon.home, request_id)
         assert row["kind"] == "code" and row["model"] == "gemma"
         assert row["query_text"].startswith("[python]")
+        # The live decisions label it as the editors' (lfd lsp says daemon.hello).
+        assert daemon.call("route.decision", {"request_id": request_id})["summary"]["door"] == "lsp"
         await wait_for(lambda: client.statuses, "a localforge/status notification")
         status = client.statuses[-1]
         assert status["state"] == "ready" and status["mode"] == "cpu"

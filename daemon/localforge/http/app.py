@@ -23,14 +23,16 @@ from starlette.responses import Response
 
 from localforge import __version__
 from localforge.errors import InternalError, InvalidParams, LocalForgeError, MethodNotFound
-from localforge.http import llama_server, metrics, ollama, openai
+from localforge.http import dashboard, llama_server, metrics, ollama, openai
 from localforge.http.errors import Refused, response
 from localforge.http.relay import EXPOSED, Tagging
 from localforge.http.security import ASGIApp, Guard, Message, Receive, Scope, Send
 from localforge.serving.context import MetricsView, Services
+from localforge.serving.decisions import ORIGIN, Origin
 from localforge.settings import HttpSettings
 
 log = logging.getLogger(__name__)
+HTTP_ORIGIN = Origin("http")
 
 
 def build_app(
@@ -44,7 +46,7 @@ def build_app(
         redoc_url=None,
     )
     api.state.services = services
-    for module in (openai, ollama, llama_server, metrics):
+    for module in (openai, ollama, llama_server, metrics, dashboard):
         api.include_router(module.router)
     api.add_exception_handler(LocalForgeError, _typed)
     api.add_exception_handler(RequestValidationError, _invalid)
@@ -76,6 +78,7 @@ class Counting:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        ORIGIN.set(HTTP_ORIGIN)  # the live decisions label what this request routes "http"
         started = time.perf_counter()
         status = 500
 

@@ -9,6 +9,8 @@ outermost ASGI middleware; for every request it checks, in order:
 2. an ``Origin`` header (sent by browsers) is an allowed CORS origin or this door
    itself (403 otherwise), so a web page cannot drive the models;
 3. the bearer token, when one is set (401, compared in constant time);
+   (except for the dashboard's static page and assets, ``PUBLIC_PAGES``: they hold no
+   data, and the page sends the token with each of its data requests);
 4. the body fits ``http.max_body_bytes`` (413 before reading it when
    ``Content-Length`` says so; a chunked body is read first, up to the cap).
 """
@@ -31,6 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+PUBLIC_PAGES = frozenset({"/", "/dashboard/app.js", "/dashboard/app.css"})
 
 
 def is_loopback(host: str) -> bool:
@@ -139,7 +142,8 @@ class Guard:
         if _is_preflight(scope):
             return  # the CORS middleware answers it; browsers send no credentials here
         token = settings.token.get_secret_value() if settings.token is not None else ""
-        if token:
+        public = scope.get("method") in ("GET", "HEAD") and scope.get("path") in PUBLIC_PAGES
+        if token and not public:
             sent = _header(scope, b"authorization") or ""
             scheme, _, value = sent.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(

@@ -74,6 +74,8 @@ class DaemonClient:
                 reader, writer = await self._start_daemon()
             self._reader, self._writer = reader, writer
             self._read_task = asyncio.get_running_loop().create_task(self._read_loop(reader))
+            # The dashboard labels this connection's requests as the editors' (door "lsp").
+            self._send(notification("daemon.hello", {"client": "lfd lsp", "door": "lsp"}))
 
     async def call(self, method: str, params: Any = None, on_stream: OnStream | None = None) -> Any:
         await self.connect()

@@ -15,6 +15,7 @@ been reached yet (a batch is parsed one element at a time, as slots free).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import os
@@ -44,6 +45,7 @@ from localforge.rpc.framing import (
 )
 from localforge.rpc.messages import CANCEL_METHOD, STREAM_METHOD
 from localforge.serving.context import Services
+from localforge.serving.decisions import ORIGIN, Origin
 
 
 class Host(Protocol):
@@ -83,6 +85,9 @@ class Connection(asyncio.Protocol):
         self._broken = False  # a framing error was answered: nothing more is read
         self._stall: asyncio.TimerHandle | None = None
         self._drain_soon: asyncio.Handle | None = None
+        self.origin = Origin("socket")  # a language server names itself with daemon.hello
+        self._context = contextvars.copy_context()  # what this connection's calls run in
+        self._context.run(ORIGIN.set, self.origin)
 
     # --- asyncio.Protocol -------------------------------------------------
 
@@ -213,9 +218,11 @@ class Connection(asyncio.Protocol):
         if self.server.closing:  # a call that waited for a slot until shutdown: not started
             self._answer(call, messages.error_response(request.id, self._cancelled(call)))
             return
-        ctx = CallContext(self.server.services, request.id, self._streamer(request))
+        ctx = CallContext(
+            self.server.services, request.id, self._streamer(request), origin=self.origin
+        )
         coro = self.server.methods.call(ctx, request.method, request.params)
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro, context=self._context.copy())
         call.task = task
         self.tasks.add(task)
         task.add_done_callback(functools.partial(self._finished, call))

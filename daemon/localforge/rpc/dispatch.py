@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from localforge.errors import InvalidParams, MethodNotFound
 from localforge.serving.context import Services
+from localforge.serving.decisions import Origin
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class CallContext:
     request_id: int | str | None
     stream: Notify
     methods: MethodTable | None = None  # the table this call came through (daemon.methods)
+    origin: Origin | None = None  # the connection's door and client name (daemon.hello)
 
 
 Handler = Callable[[CallContext, P], Awaitable[Any]]

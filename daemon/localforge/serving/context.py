@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from localforge.memory.sync import Progress
 from localforge.routing.router import Decision
+from localforge.serving.dashboard import Dashboard
 from localforge.serving.service import Serving
 
 
@@ -71,3 +72,4 @@ class Services:
     memory: MemoryView
     metrics: MetricsView
     log_file: Path  # named in internal errors, whose details only the log has
+    dashboard: Dashboard | None = None  # the live view: decisions, models, learning

@@ -27,6 +27,7 @@ from localforge.models.catalogue.spec import ModelSpec
 from localforge.models.evaluation.runner import evaluate
 from localforge.models.evaluation.tasks import CATEGORIES, EvalTask, select_tasks
 from localforge.models.runtime.manager import Completion
+from localforge.serving.decisions import DecisionFeed
 from localforge.serving.events import Done, EvalProgress, Event, LoadProgress, RouteDecided, Token
 from localforge.serving.model_views import spec_details, spec_summary
 from localforge.serving.ports import (
@@ -77,6 +78,7 @@ class Serving:
         store_report: StoreReport | None = None,
         embedder: Embeds | None = None,
         observer: Observer | None = None,
+        decisions: DecisionFeed | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.runner = runner
@@ -84,6 +86,7 @@ class Serving:
         self.outcomes = outcomes
         self.embedder = embedder
         self.observer: Observer = observer or NoObserver()
+        self.decisions = decisions if decisions is not None else DecisionFeed()  # the live feed
         self._settings = settings
         self._store_report = store_report
         self.in_flight = 0  # answers routing, waiting for a model or generating
@@ -194,6 +197,7 @@ class Serving:
             raise Unavailable("this daemon has no memory, so it cannot record feedback")
         result = await self.outcomes.record_outcome(request_id, kind, value)
         self.observer.feedback(kind)
+        self.decisions.outcome(result)
         return result
 
     async def embed(self, texts: list[str]) -> Embedded:
@@ -359,6 +363,7 @@ class Serving:
             log.warning("routing a request forced to '%s' failed: %s", forced, exc.message)
             return Routed(uuid.uuid4().hex, forced, "unknown", 0.0, {"error": exc.message})
         self.observer.routed(kind, decision.model, decision.trace)
+        self.decisions.decided(kind, decision)
         return Routed(
             decision.request_id,
             decision.model,
@@ -381,6 +386,7 @@ class Serving:
             routed = await routing
         except (LocalForgeError, asyncio.CancelledError):
             return  # never routed: nothing was recorded that a result could complete
+        self.decisions.finished(routed.request_id, latency_ms, error)
         if self.router is None:
             return
         try:

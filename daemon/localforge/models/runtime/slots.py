@@ -39,9 +39,11 @@ class Slot:
     since: float = 0.0  # monotonic time it became resident
     load_s: float = 0.0  # expected load time, for the planner's turn length
     listeners: list[OnProgress] = field(default_factory=list)
+    load_progress: float = 0.0  # of the load under way, for the dashboard
 
     def progress(self, value: float) -> None:
         """Tell everyone waiting for this model how far its load is (0..1)."""
+        self.load_progress = value
         for listener in list(self.listeners):
             listener(value)
 

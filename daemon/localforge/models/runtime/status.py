@@ -26,6 +26,8 @@ def describe(
         pid = slot.worker.pid if slot.worker else None
         if pid:
             pids.append(pid)
+        view = slot.view(pool.default_ttl_s() or None)
+        idle_s = round(time.monotonic() - slot.last_used, 1) if slot.state == "idle" else None
         slots.append(
             {
                 "name": name,
@@ -35,9 +37,12 @@ def describe(
                 "pinned": slot.pinned,
                 "pid": pid,
                 "load_ms": round(slot.load_info.load_ms, 1) if slot.load_info else None,
-                "idle_s": round(time.monotonic() - slot.last_used, 1)
-                if slot.state == "idle"
-                else None,
+                "idle_s": idle_s,
+                "ttl_s": view.ttl_s,
+                "unload_in_s": None
+                if idle_s is None or view.ttl_s is None or slot.pinned
+                else round(max(view.ttl_s - idle_s, 0.0), 1),
+                "progress": round(slot.load_progress, 3) if slot.state == "loading" else None,
             }
         )
     used = pool.used_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from localforge.rpc.dispatch import Method
-from localforge.rpc.methods import daemon, feedback, inference, memory, models, route
+from localforge.rpc.methods import daemon, dashboard, feedback, inference, memory, models, route
 
 
 def all_methods() -> list[Method[Any]]:
@@ -16,4 +16,5 @@ def all_methods() -> list[Method[Any]]:
         *route.methods(),
         *feedback.methods(),
         *memory.methods(),
+        *dashboard.methods(),
     ]

@@ -1,9 +1,9 @@
-"""daemon.*: status, methods, reload, shutdown, and a streaming probe."""
+"""daemon.*: status, methods, reload, shutdown, hello, and a streaming probe."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -34,6 +34,24 @@ async def metrics(ctx: CallContext, _: NoParams) -> dict[str, Any]:
 async def shutdown(ctx: CallContext, _: NoParams) -> dict[str, Any]:
     ctx.services.daemon.request_shutdown()
     return {"stopping": True}
+
+
+class HelloParams(Params):
+    client: str = Field(
+        min_length=1, max_length=64, description="the client's name, as the daemon logs it"
+    )
+    door: Literal["socket", "lsp"] = Field(
+        "socket",
+        description="how the live decisions label this connection's requests: lsp for a "
+        "language server relaying an editor, socket otherwise",
+    )
+
+
+async def hello(ctx: CallContext, params: HelloParams) -> dict[str, Any]:
+    if ctx.origin is not None:
+        ctx.origin.client = params.client
+        ctx.origin.door = params.door
+    return {"client": params.client, "door": params.door}
 
 
 class TicksParams(Params):
@@ -71,6 +89,12 @@ def methods() -> list[Method[Any]]:
             "every metric in the Prometheus text format, as GET /metrics serves it",
         ),
         Method("daemon.shutdown", NoParams, shutdown, "finish in-flight requests, then exit 0"),
+        Method(
+            "daemon.hello",
+            HelloParams,
+            hello,
+            "name this connection's client and door (the dashboard labels requests by door)",
+        ),
         Method(
             "daemon.ticks",
             TicksParams,
