@@ -153,6 +153,12 @@ class RoutingSettings(Section):
         description="thompson: spread of a draw around the posterior mean (1: plain Thompson "
         "sampling, 0: always the best mean)",
     )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        description="thompson: seed of the posterior draws, for repeatable decisions "
+        "(unset: fresh at each start; read at start)",
+    )
     propensity_draws: int = Field(
         64, ge=1, le=4096, description="seeded posterior draws that estimate a choice's propensity"
     )

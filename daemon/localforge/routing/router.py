@@ -112,7 +112,7 @@ def _unclassified(reason: str) -> dict[str, Any]:
 
 class Router:
     name = "router"
-    restart_keys: tuple[str, ...] = ()  # everything is read per decision
+    restart_keys: tuple[str, ...] = ("routing.seed",)  # the rest is read per decision
 
     def __init__(
         self,
@@ -126,7 +126,7 @@ class Router:
     ) -> None:
         self.memory = memory
         self.clock = clock
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = rng if rng is not None else np.random.default_rng(settings().routing.seed)
         self.candidates = candidates
         self._settings = settings
         self._classifier = classifier
