@@ -113,6 +113,7 @@ class MemoryService:
 
     async def start(self) -> None:
         settings = self.settings
+        await self._reload_task_evidence()  # counts need no embedding: they serve even degraded
         self.state, self.detail = "starting", "loading the embedding model"
         cache = self.data_dir / CACHE_DIR
         try:
@@ -131,7 +132,6 @@ class MemoryService:
         # v5 cleared outcomes that only recorded failures: the index must hear of it.
         clean = clean and 5 not in self.db.migrated
         self.feedback = await self.db.run(repo.feedback_stats)
-        await self._reload_task_evidence()
         self.latency = await self.db.run(repo.latency_stats)
         self.state, self.detail = "syncing", "checking the index against SQLite"
         self._tasks.append(asyncio.create_task(self._startup_sync(rebuild_reason, clean)))

@@ -316,20 +316,6 @@ class Scorer:
         )
         return arm, notes, memory
 
-    def evidence_share(self, memory: MemoryEvidence) -> float:
-        """How much of the benchmark's weight the memory takes: n / (n + k).
-
-        ``n`` is the evidence weight Σ(λ^days·sim) of the model's similar past
-        queries and ``k`` is ``routing.benchmark_prior_weight``, the evidence
-        the published number is worth. With no evidence the weights are the
-        configured ones; as evidence piles up this user's outcomes outweigh
-        the benchmark. ``k = 0`` turns the hand-over off.
-        """
-        if not memory.has_evidence:
-            return 0.0
-        arm = Arm(memory.model, 0.0, memory.score, memory.weight, 0.0, 0.0, False)
-        return evidence_share(arm, self.routing.benchmark_prior_weight)
-
     def _select(
         self,
         scored: list[Scored],
