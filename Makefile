@@ -80,7 +80,7 @@ vscode-unit:
 bench: setup
 	$(PY) bench/rpc.py
 	$(PY) bench/route.py
-	$(PY) bench/routing_sim.py
+	$(PY) -P bench/routing_sim.py
 	$(PY) bench/lsp.py
 
 clean:

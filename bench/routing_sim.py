@@ -1,12 +1,16 @@
 """Does routing learn what a user likes? Simulated users against the real router.
 
-Three users with hidden success probabilities per (query cluster, model):
+Five users with hidden success probabilities per (query cluster, model):
 
 - agrees:       success follows the published benchmarks;
 - contradicts:  in three clusters the benchmark leader disappoints, another model shines;
-- drifts:       agrees for 500 queries, then coding and math tastes change.
+- drifts:       agrees for 500 queries, then coding and math tastes change;
+- topics:       agrees on one topic of each of coding, math and general, and prefers another
+                model on the other topic of the same task type (no task label can tell them apart);
+- rare:         the contradicting taste, but only one outcome in ten is reported.
 
-1,000 queries are drawn from the labelled corpus in data/ (the cluster is the query's label).
+1,000 queries are drawn from the labelled corpus in data/ (the cluster is the query's label; the
+two topics of a label are a seeded 2-means split of its embeddings).
 LocalForge routes each one through the real pipeline in-process — task classifier, fastembed
 vectors (computed once per distinct text), Qdrant Edge search, scorer, SQLite — and the sampled
 outcome goes back through the real feedback path (MemoryService.record_outcome). Residency is
@@ -14,17 +18,19 @@ simulated with one slot: the chosen model becomes the loaded one. Simulated time
 per query, so memory decay acts as it would over six weeks (the summary prints the age of the
 evidence behind the decisions and its decay weight).
 
-The learning settings (routing.benchmark_prior_weight, routing.exploration,
-routing.same_task_memory) are on at their defaults; ``--set`` changes any setting, e.g.
-``--set routing.exploration=0 --set routing.benchmark_prior_weight=0
---set routing.same_task_memory=false`` for the plain four-signal score.
+Each policy in ``--policies`` routes the same stream: ``thompson`` (the defaults) and ``score``
+(the deterministic score with its exploration bonus and ``benchmark_prior_weight = 1``, as before
+the posterior policy). ``--set`` changes any setting for every policy, e.g.
+``--set routing.posterior_scale=1``.
 
 Baselines on the same query stream: oracle (best model per cluster, hindsight), benchmark-only
 (classifier + published numbers), best single model (hindsight), the model already loaded, random.
+The closing table gives each user's last 200 queries as a share of the oracle.
 Success is the expected success probability of the chosen model (less noisy than sampled outcomes;
 sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
 
-Usage: .venv/bin/python bench/routing_sim.py [--queries 1000] [--seed 7]
+Usage: .venv/bin/python -P bench/routing_sim.py [--queries 1000] [--seed 7] [--users agrees,rare]
+(``-P``: bench/http.py would otherwise shadow the standard library's ``http``.)
 """
 
 from __future__ import annotations
@@ -139,6 +145,15 @@ def contradicting_taste() -> dict[str, dict[str, float]]:
     return table
 
 
+def topic_taste() -> dict[str, dict[str, float]]:
+    """Benchmark taste on topic 0; on topic 1 of three task types another model is best."""
+    table = benchmark_taste()
+    table["coding/1"] = {**table["coding"], "coder-7b": 0.30, "general-8b": 0.88}
+    table["math/1"] = {**table["math"], "math-7b": 0.35, "reasoner-14b": 0.90}
+    table["general/1"] = {**table["general"], "reasoner-14b": 0.30, "math-7b": 0.85}
+    return table
+
+
 def drifted_taste() -> dict[str, dict[str, float]]:
     table = benchmark_taste()
     table["coding"].update({"coder-7b": 0.20, "general-8b": 0.85})
@@ -152,21 +167,53 @@ class User:
         name: str,
         before: dict[str, dict[str, float]],
         after: dict[str, dict[str, float]] | None = None,
+        *,
+        reports: float = 1.0,
     ) -> None:
         self.name = name
         self.before = before
         self.after = after or before
+        self.reports = reports  # share of outcomes the user reports
 
     def p(self, cluster: str, model: str, step: int) -> float:
+        """``cluster`` is ``label/topic``; a table without the topic's row uses the label's."""
         table = self.before if step < DRIFT_AT else self.after
-        return table[cluster][model]
+        row = table.get(cluster) or table[cluster.partition("/")[0]]
+        return row[model]
 
 
 USERS = [
     User("agrees", benchmark_taste()),
     User("contradicts", contradicting_taste()),
     User("drifts", benchmark_taste(), drifted_taste()),
+    User("topics", topic_taste()),
+    User("rare", contradicting_taste(), reports=0.1),
 ]
+POLICIES = {
+    "thompson": [],
+    "score": ["routing.policy=score", "routing.benchmark_prior_weight=1"],
+}
+
+
+def topics(texts: list[str], labels: list[str], vectors: np.ndarray, seed: int) -> list[int]:
+    """Split each label's queries in two by a seeded 2-means over their embeddings."""
+    rng = np.random.default_rng(seed)
+    topic = [0] * len(texts)
+    for label in sorted(set(labels)):
+        rows = [i for i, lab in enumerate(labels) if lab == label]
+        points = vectors[rows]
+        centres = points[rng.choice(len(rows), 2, replace=False)] if len(rows) > 1 else points
+        for _ in range(20):
+            assign = np.argmax(points @ centres.T, axis=1)
+            centres = np.stack(
+                [
+                    points[assign == j].mean(axis=0) if (assign == j).any() else centres[j]
+                    for j in range(len(centres))
+                ]
+            )
+        for i, j in zip(rows, assign, strict=True):
+            topic[i] = int(j)
+    return topic
 
 
 def load_corpus() -> list[tuple[str, str]]:
@@ -182,8 +229,8 @@ def load_corpus() -> list[tuple[str, str]]:
 OVERRIDES: list[str] = []
 
 
-def overrides(base: dict[str, Any]) -> dict[str, Any]:
-    for item in OVERRIDES:
+def overrides(base: dict[str, Any], extra: Sequence[str] = ()) -> dict[str, Any]:
+    for item in [*extra, *OVERRIDES]:
         key, _, value = item.partition("=")
         section, name = key.split(".")
         base.setdefault(section, {})[name] = value  # validated (and parsed) by the settings
@@ -235,8 +282,9 @@ async def run_localforge(
     classifier: Any,
     rng: np.random.Generator,
     work: Path,
+    policy: Sequence[str] = (),
 ) -> dict[str, Any]:
-    settings = Settings.model_validate(overrides({"storage": {"synchronous": "normal"}}))
+    settings = Settings.model_validate(overrides({"storage": {"synchronous": "normal"}}, policy))
     db = Database(work / "sim.db", settings.storage)
     db.open()
     memory = MemoryService(db, work, lambda: settings, embedder=lambda s, c: embedder)
@@ -246,7 +294,14 @@ async def run_localforge(
     slot = OneSlot()
     clock = {"now": T0}
     provider = (lambda: classifier) if classifier is not None else None
-    router = Router(memory, slot, lambda: settings, provider, clock=lambda: clock["now"])
+    router = Router(
+        memory,
+        slot,
+        lambda: settings,
+        provider,
+        clock=lambda: clock["now"],
+        rng=np.random.default_rng(int(rng.integers(2**31))),
+    )
     chosen: list[str] = []
     expected: list[float] = []
     sampled: list[float] = []
@@ -261,13 +316,16 @@ async def run_localforge(
             timings.append((time.perf_counter() - started) * 1000)
             p = user.p(cluster, decision.model, step)
             success = bool(rng.random() < p)
-            await memory.record_outcome(
-                decision.request_id, "thumbs_up" if success else "thumbs_down", None
-            )
+            if rng.random() < user.reports:
+                await memory.record_outcome(
+                    decision.request_id, "thumbs_up" if success else "thumbs_down", None
+                )
             if decision.model != slot.resident:
                 swaps += 1
                 slot.resident = decision.model
             fallbacks += int(decision.trace["fallback"])
+            if "--trace" in sys.argv and step in (900, 901, 902, 903):
+                print(cluster, json.dumps(decision.trace["candidates"])[:3000])
             won = next(c for c in decision.trace["candidates"] if c["model"] == decision.model)
             ages.extend(n["age_days"] for n in won["memory"]["nearest"])
             chosen.append(decision.model)
@@ -338,40 +396,63 @@ def served_latency(chosen: list[str]) -> float:
     return total / len(chosen)
 
 
+LAST = 200  # the closing table's window: the last queries of the stream
+
+
 def summarise(
-    name: str, curves: dict[str, np.ndarray], extra: dict[str, Any], latency: dict[str, float]
+    name: str,
+    curves: dict[str, np.ndarray],
+    extras: dict[str, dict[str, Any]],
+    latency: dict[str, float],
 ) -> list[str]:
     oracle = curves["oracle"]
     bench = curves["benchmark-only"]
     lines = [f"user '{name}'"]
     header = (
-        f"  {'strategy':<28}{'all 1000':>10}{'after 200':>11}{'vs oracle':>11}{'vs bench':>10}"
-        f"{'served ms':>11}"
+        f"  {'strategy':<28}{'all':>7}{'after 200':>11}{'last 200':>10}{'vs oracle':>11}"
+        f"{'vs bench':>10}{'served ms':>11}"
     )
     if name == "drifts":
         header += f"{'501-700':>9}{'701-1000':>10}"
     lines.append(header)
     for label, values in curves.items():
-        after = float(values[200:].mean())
+        last = float(values[-LAST:].mean())
         row = (
-            f"  {label:<28}{values.mean():>10.3f}{after:>11.3f}"
-            f"{after / oracle[200:].mean():>10.1%}{after / bench[200:].mean() - 1:>+10.1%}"
+            f"  {label:<28}{values.mean():>7.3f}{values[200:].mean():>11.3f}{last:>10.3f}"
+            f"{last / oracle[-LAST:].mean():>10.1%}{last / bench[-LAST:].mean() - 1:>+10.1%}"
             f"{latency[label]:>11.0f}"
         )
         if name == "drifts":
             row += f"{values[DRIFT_AT:700].mean():>9.3f}{values[700:].mean():>10.3f}"
         lines.append(row)
-    lines.append(
-        f"  LocalForge sampled success {extra['sampled'].mean():.3f}; swaps {extra['swaps']}; "
-        f"fallback decisions {extra['fallbacks']}; "
-        f"decision p50 {np.percentile(extra['decision_ms'], 50):.1f} ms "
-        f"p99 {np.percentile(extra['decision_ms'], 99):.1f} ms"
-    )
-    p50, p90 = np.percentile(extra["ages"], [50, 90])
-    lines.append(
-        f"  winner's nearest evidence is {p50:.1f} days old (p50), {p90:.1f} (p90): "
-        f"weighted {0.95**p50:.2f} and {0.95**p90:.2f} by the default decay"
-    )
+    for label, extra in extras.items():
+        p50, p90 = np.percentile(extra["ages"], [50, 90])
+        lines.append(
+            f"  {label}: sampled success {extra['sampled'].mean():.3f}; swaps {extra['swaps']}; "
+            f"fallbacks {extra['fallbacks']}; decision p50 "
+            f"{np.percentile(extra['decision_ms'], 50):.1f} ms p99 "
+            f"{np.percentile(extra['decision_ms'], 99):.1f} ms; evidence age p50 {p50:.1f} d, "
+            f"p90 {p90:.1f} d"
+        )
+    return lines
+
+
+def closing_table(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """Each user's last 200 queries as a share of the oracle, per policy and baseline."""
+    first = next(iter(results.values()))
+    columns = [label for label in first if label != "oracle" and "already" not in label]
+    short = [label.split(" (")[0] for label in columns]
+    lines = [
+        f"last {LAST} queries, share of the oracle",
+        f"  {'user':<13}" + "".join(f"{c:>20}" for c in short),
+    ]
+    for user, curves in results.items():
+        oracle = curves["oracle"][-LAST:].mean()
+        cells = []
+        for label in columns:
+            label_for_user = next(k for k in curves if k.split(" (")[0] == label.split(" (")[0])
+            cells.append(f"{curves[label_for_user][-LAST:].mean() / oracle:>20.3f}")
+        lines.append(f"  {user:<13}" + "".join(cells))
     return lines
 
 
@@ -385,7 +466,7 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     for ax, (user, curves) in zip(np.atleast_1d(axes), results.items(), strict=True):
         for label, values in curves.items():
             cumulative = np.cumsum(values) / np.arange(1, len(values) + 1)
-            style = {"linewidth": 2.5} if label == "LocalForge" else {"linewidth": 1.2}
+            style = {"linewidth": 2.5} if label.startswith("LocalForge") else {"linewidth": 1.2}
             ax.plot(cumulative, label=label, **style)
         if user == "drifts":
             ax.axvline(DRIFT_AT, color="grey", linestyle=":", linewidth=1)
@@ -414,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--users", default=",".join(u.name for u in USERS))
+    parser.add_argument("--policies", default=",".join(POLICIES), help="thompson,score")
     parser.add_argument(
         "--set",
         action="append",
@@ -426,14 +508,18 @@ def main(argv: list[str] | None = None) -> int:
 
     corpus = load_corpus()
     rng = np.random.default_rng(args.seed)
-    stream = [corpus[i] for i in rng.integers(0, len(corpus), args.queries)]
+    drawn = [corpus[i] for i in rng.integers(0, len(corpus), args.queries)]
     started = time.perf_counter()
     work_root = Path(tempfile.mkdtemp(prefix="lf-sim-"))
     try:
         real = Embedder(DEFAULT_MODEL, work_root / "embeddings")
-        texts = sorted({t for t, _ in stream})
+        label_of = dict(drawn)
+        texts = sorted(label_of)
         vectors = real.embed(texts)
         embedder = CachedEmbedder(real, dict(zip(texts, vectors, strict=True)))
+        split = topics(texts, [label_of[t] for t in texts], vectors, args.seed)
+        topic_of = dict(zip(texts, split, strict=True))
+        stream = [(t, f"{label}/{topic_of[t]}") for t, label in drawn]
         print(
             f"corpus {len(corpus)} queries, {len(texts)} distinct in the stream; embedded in "
             f"{time.perf_counter() - started:.1f}s"
@@ -446,21 +532,35 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, np.ndarray]] = {}
         lines: list[str] = []
         OVERRIDES.extend(args.set)
+        unknown = set(args.users.split(",")) - {u.name for u in USERS}
+        unknown |= set(args.policies.split(",")) - set(POLICIES)
+        if unknown:
+            parser.error(f"unknown user or policy: {', '.join(sorted(unknown))}")
         for user in [u for u in USERS if u.name in args.users.split(",")]:
-            work = work_root / user.name
-            work.mkdir()
-            (work / "embeddings").symlink_to(work_root / "embeddings")
-            lf = asyncio.run(
-                run_localforge(
-                    user, stream, embedder, classifier, np.random.default_rng(args.seed + 1), work
+            extras: dict[str, dict[str, Any]] = {}
+            for policy in args.policies.split(","):
+                work = work_root / f"{user.name}-{policy}"
+                work.mkdir()
+                (work / "embeddings").symlink_to(work_root / "embeddings")
+                extras[f"LocalForge {policy}"] = asyncio.run(
+                    run_localforge(
+                        user,
+                        stream,
+                        embedder,
+                        classifier,
+                        np.random.default_rng(args.seed + 1),
+                        work,
+                        POLICIES[policy],
+                    )
                 )
-            )
             brng = np.random.default_rng(args.seed + 2)
-            choices = {"LocalForge": lf["chosen"], **baselines(user, stream, routed, brng)}
+            choices = {label: extra["chosen"] for label, extra in extras.items()}
+            choices.update(baselines(user, stream, routed, brng))
             curves = {label: successes(user, stream, c) for label, c in choices.items()}
             latency = {label: served_latency(c) for label, c in choices.items()}
             results[user.name] = curves
-            lines.extend(summarise(user.name, curves, lf, latency))
+            lines.extend(summarise(user.name, curves, extras, latency))
+        lines.extend(closing_table(results))
         print("\n".join(lines))
         png = OUT / "routing_sim.png"
         plot(results, png)

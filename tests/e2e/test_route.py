@@ -21,7 +21,7 @@ def test_explain_shows_signals_winner_and_timings(home: Home) -> None:
             home, "route", "--explain", "write a python function that reverses a linked list"
         )
         assert trace["task_type"] == "coding" and trace["confidence"] > 0.6
-        assert trace["winner"] == "coder" and trace["reason"].startswith("highest score")
+        assert trace["winner"] == "coder" and trace["reason"].startswith("highest draw")
         assert [c["model"] for c in trace["candidates"]] == ["coder", "talker"]
         coder = trace["candidates"][0]
         assert coder["signals"]["benchmark"] == pytest.approx(0.88)

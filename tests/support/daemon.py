@@ -34,6 +34,7 @@ class Home:
             XDG_DATA_HOME=str(self.root / "data"),
             XDG_STATE_HOME=str(self.root / "state"),
             PYTHONUNBUFFERED="1",
+            LOCALFORGE_ROUTING_SEED="0",  # posterior draws repeat, so decisions do
         )
         env.update(self.extra_env)
         return env

@@ -400,3 +400,30 @@ def test_background_optimisation_keeps_serving_and_agrees(edge_env: Env) -> None
     assert not skipped and done and found == 2
     assert stats["index"]["points"] == 13 and stats["index"]["in_sync"]
     assert not (edge_env.root / "memory" / "edge.optimizing").exists()
+
+
+def test_task_counts_follow_outcomes_and_survive_a_restart(edge_env: Env) -> None:
+    async def rate(memory: MemoryService) -> list[str]:
+        ids = [await remember(memory, f"sort list {i} in python", "coder") for i in range(3)]
+        await memory.record_outcome(ids[0], "thumbs_up", None)
+        await memory.record_outcome(ids[1], "thumbs_down", None)
+        await memory.record_outcome(ids[1], "thumbs_up", None)  # replaces the earlier rating
+        successes, failures = memory.task_evidence.get("coding", "coder", time.time())
+        assert successes == pytest.approx(2.0, abs=1e-3) and failures == pytest.approx(
+            0.0, abs=1e-3
+        )
+        return ids
+
+    ids = edge_env.run(rate)
+
+    async def after_restart(memory: MemoryService) -> None:
+        now = time.time()
+        assert memory.task_evidence.get("coding", "coder", now) == pytest.approx(
+            (2.0, 0.0), abs=1e-3
+        )
+        await memory.record_outcome(ids[2], "rejected", None)
+        assert memory.task_evidence.get("coding", "coder", now)[1] == pytest.approx(1.0, abs=1e-3)
+        await memory.forget(everything=True)
+        assert memory.task_evidence.get("coding", "coder", now) == (0.0, 0.0)
+
+    edge_env.run(after_restart)

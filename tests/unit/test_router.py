@@ -58,6 +58,17 @@ class FakeMemory:
     ) -> Interaction:
         raise AssertionError("the router records results only when asked to")
 
+    async def logged_decisions(
+        self, last: int
+    ) -> tuple[list[tuple[dict[str, Any], str, float, float, float]], int]:
+        """Every remembered decision, rated a success."""
+        rows = [
+            (r.scores, r.model, r.propensity, 1.0, r.confidence)
+            for r in self.remembered
+            if r.propensity is not None
+        ]
+        return rows[:last], 0
+
 
 @dataclass(frozen=True)
 class FakeClassification:
@@ -99,7 +110,7 @@ CANDIDATES = [
 def make_router(
     memory: FakeMemory, classifier: Any = None, settings: Settings | None = None
 ) -> Router:
-    current = settings or Settings()
+    current = settings or Settings.model_validate({"routing": {"policy": "score"}})
     provider = (lambda: classifier) if classifier is not None else None
     return Router(memory, StaticCandidates(CANDIDATES), lambda: current, provider)
 
@@ -143,7 +154,7 @@ def test_only_neighbours_of_the_routed_task_type_are_evidence() -> None:
     assert decision.model == "coder" and not talker["memory"]["evidence"]
     assert decision.trace["memory"] == "ok; 5 neighbours of other task types are not evidence"
     assert {"exploration", "weights"} <= set(talker)
-    mixed = Settings.model_validate({"routing": {"same_task_memory": False}})
+    mixed = Settings.model_validate({"routing": {"same_task_memory": False, "policy": "score"}})
     router = make_router(FakeMemory(neighbours=neighbours), FakeClassifier("coding", 0.95), mixed)
     trace = asyncio.run(router.route("q")).trace
     assert trace["memory"] == "ok"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,11 @@ def neighbour(
     return Neighbour(pid, sim, model, "coding", outcome, NOW - days * DAY, None)
 
 
-def scorer(**routing: float) -> Scorer:
-    return Scorer(Weights(), RoutingSettings(**routing))  # type: ignore[arg-type]
+def scorer(**routing: Any) -> Scorer:
+    """The deterministic ``score`` policy unless ``policy`` says otherwise."""
+    routing.setdefault("policy", "score")
+    routing.setdefault("benchmark_prior_weight", 1.0)
+    return Scorer(Weights(), RoutingSettings(**routing))
 
 
 def score(
@@ -308,8 +312,8 @@ def test_learning_settings_come_from_environment_names() -> None:
     assert routing.exploration == 0.25 and routing.benchmark_prior_weight == 3.0
     assert routing.same_task_memory is False
     defaults = RoutingSettings()
-    assert (defaults.exploration, defaults.benchmark_prior_weight) == (0.1, 1.0)
-    assert defaults.same_task_memory is True
+    assert (defaults.exploration, defaults.benchmark_prior_weight) == (0.1, 2.0)
+    assert defaults.same_task_memory is True and defaults.policy == "thompson"
 
 
 def test_explain_shows_exploration_and_the_evidence_weights() -> None:

@@ -1,4 +1,7 @@
-"""lfctl route "query" [--explain]: which model would answer, and why."""
+"""lfctl route "query" [--explain]: which model would answer, and why.
+
+``lfctl route replay --set KEY=VALUE …``: how other settings would have done on your history.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ SIGNALS = ("benchmark", "memory", "latency", "feedback")
 
 
 def route(ctx: Context) -> int:
+    if ctx.args.text == ["replay"]:
+        return replay(ctx)
     text = " ".join(ctx.args.text) if ctx.args.text else sys.stdin.read()
     params: dict[str, Any] = {"text": text, "kind": ctx.args.kind, "record": ctx.args.record}
     if ctx.args.model:
@@ -29,6 +34,39 @@ def route(ctx: Context) -> int:
         return 0
     print(render_explain(trace))
     return 0
+
+
+def replay(ctx: Context) -> int:
+    report = ctx.call(
+        "route.replay", {"set": ctx.args.set, "last": ctx.args.last, "seed": ctx.args.seed}
+    )
+    if ctx.json:
+        ctx.emit_json(report)
+        return 0
+    print(render_replay(report))
+    return 0
+
+
+def _interval(estimate: dict[str, Any]) -> str:
+    return f"{estimate['value']:.3f}  [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+
+
+def render_replay(report: dict[str, Any]) -> str:
+    shown = " ".join(report["set"]) or "(the current settings)"
+    lines = [
+        f"replay    {shown}",
+        f"decisions {report['decisions']} rated decisions used, {report['skipped']} without a "
+        f"propensity left out; the new settings could pick the logged model in "
+        f"{report['matched']}",
+        f"logged    {_interval(report['logged'])}  mean outcome of what was served",
+        f"IPS       {_interval(report['ips'])}  (95% bootstrap interval)",
+        f"SNIPS     {_interval(report['snips'])}  self-normalised",
+    ]
+    if report.get("max_weight") is not None:
+        lines.append(f"weights   largest importance weight {report['max_weight']:.2f}")
+    if report.get("warning"):
+        lines.append(f"note      {report['warning']}")
+    return "\n".join(lines)
 
 
 def render_explain(trace: dict[str, Any]) -> str:
@@ -61,6 +99,16 @@ def render_explain(trace: dict[str, Any]) -> str:
     ]
     if moved:
         lines.append(f"evidence  benchmark/memory weights after evidence: {', '.join(moved)}")
+    posteriors = [
+        f"{c['model']} mean {c['posterior']['mean']:.3f} drew {c['posterior']['draw']:.3f} "
+        f"p {c.get('probability', 0.0):.2f}"
+        for c in trace["candidates"]
+        if c.get("posterior")
+    ]
+    if posteriors:
+        lines.append(f"posterior {'; '.join(posteriors)}")
+    if trace.get("propensity") is not None:
+        lines.append(f"policy    {trace.get('policy')}: propensity {trace['propensity']:.3f}")
     lines.append(f"winner    {trace['winner']}: {trace['reason']}")
     lines.append(f"memory    {trace['neighbours']} neighbours used ({trace['memory']})")
     timings = "  ".join(f"{k} {v:.2f}" for k, v in trace["timings_ms"].items())
@@ -71,7 +119,11 @@ def render_explain(trace: dict[str, Any]) -> str:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("route", help="which model would answer a query, and why")
+    p = sub.add_parser(
+        "route",
+        help="which model would answer a query, and why; 'route replay --set K=V': how other "
+        "settings would have done on your rated history",
+    )
     p.add_argument("text", nargs="*", help="the query (read from stdin when omitted)")
     p.add_argument("--explain", action="store_true", help="show every model's signals and timings")
     p.add_argument("--json", action="store_true", help="print the full decision trace as JSON")
@@ -80,4 +132,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--record", action="store_true", help="record the decision so 'lfctl feedback' can rate it"
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with 'route replay': a setting to evaluate, e.g. weights.memory=0.5 (repeatable)",
+    )
+    p.add_argument(
+        "--last", type=int, default=1000, help="with 'route replay': newest rated decisions used"
+    )
+    p.add_argument("--seed", type=int, default=0, help="with 'route replay': seed of the estimate")
     p.set_defaults(func=route)

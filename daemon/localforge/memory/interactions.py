@@ -34,7 +34,8 @@ AMBIGUOUS_SHOWN = 5  # ids listed when a prefix matches several
 
 COLUMNS = (
     "request_id, created_at, kind, query_text, query_hash, task_type, confidence, model, forced, "
-    "scores, embedding, embedding_model, latency_ms, ok, error, outcome, outcome_kind, outcome_at"
+    "scores, embedding, embedding_model, latency_ms, ok, error, outcome, outcome_kind, outcome_at, "
+    "propensity"
 )
 
 
@@ -58,6 +59,7 @@ class Interaction:
     outcome: float | None = None
     outcome_kind: str | None = None
     outcome_at: float | None = None
+    propensity: float | None = None  # the probability the policy gave ``model``; None if forced
 
     def point(self) -> MemoryPoint | None:
         if self.embedding is None:
@@ -101,6 +103,7 @@ class Interaction:
                 outcome=_opt_float(data.get("outcome")),
                 outcome_kind=data.get("outcome_kind"),
                 outcome_at=_opt_float(data.get("outcome_at")),
+                propensity=_opt_float(data.get("propensity")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParams(f"not an interaction record: {exc}") from exc
@@ -131,7 +134,7 @@ def insert(conn: sqlite3.Connection, rows: Sequence[Interaction], *, replace: bo
     with transaction(conn):
         before = conn.total_changes
         conn.executemany(
-            f"{verb} INTO interactions ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            f"{verb} INTO interactions ({COLUMNS}) VALUES ({', '.join('?' * 19)})",
             [_params(row) for row in rows],
         )
         inserted = conn.total_changes - before
@@ -364,6 +367,25 @@ def page(
     return [_row(r) for r in rows]
 
 
+def logged_decisions(
+    conn: sqlite3.Connection, last: int
+) -> tuple[list[tuple[dict[str, Any], str, float, float, float]], int]:
+    """The newest ``last`` rated, unforced decisions with a propensity, as
+    ``(scores, model, propensity, outcome, confidence)``; and how many rated ones lack one."""
+    rows = conn.execute(
+        "SELECT scores, model, propensity, outcome, confidence FROM interactions "
+        "WHERE outcome IS NOT NULL AND propensity IS NOT NULL AND forced = 0 "
+        "ORDER BY created_at DESC LIMIT ?",
+        (last,),
+    ).fetchall()
+    missing = conn.execute(
+        "SELECT COUNT(*) FROM interactions WHERE outcome IS NOT NULL "
+        "AND (propensity IS NULL OR forced = 1)"
+    ).fetchone()[0]
+    decided = [(json.loads(r[0]), str(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in rows]
+    return decided, int(missing)
+
+
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     groups = conn.execute(
         "SELECT model, kind, task_type, COUNT(*), COUNT(outcome), AVG(outcome), "
@@ -436,6 +458,7 @@ def _params(row: Interaction) -> tuple[Any, ...]:
         row.outcome,
         row.outcome_kind,
         row.outcome_at,
+        row.propensity,
     )
 
 
@@ -459,6 +482,7 @@ def _row(r: Sequence[Any]) -> Interaction:
         outcome=r[15],
         outcome_kind=r[16],
         outcome_at=r[17],
+        propensity=r[18],
     )
 
 

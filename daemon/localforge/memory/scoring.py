@@ -7,7 +7,11 @@ outcome::
     memory = Σ(outcome · λ^days · sim) / Σ(λ^days · sim)
 
 A model without evidence gets the neutral 0.5 and says so. With ``task_type``
-set, neighbours recorded under another task type are not evidence.
+set, neighbours recorded under another task type are not evidence. With
+``saturate`` set, a neighbour at or above that similarity counts in full and one
+below it in proportion (``min(sim / saturate, 1)`` in place of ``sim``): the
+posterior policy counts outcomes, and sentence embeddings of related queries sit
+far below 1.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def memory_evidence(
     min_similarity: float,
     task_type: str | None = None,
     shown: int = 3,
+    saturate: float | None = None,
 ) -> dict[str, MemoryEvidence]:
     if task_type is not None:
         neighbours = [n for n in neighbours if n.task_type == task_type]
@@ -77,7 +82,10 @@ def memory_evidence(
         numerator = denominator = 0.0
         for item in items:
             days = max(now - item.timestamp, 0.0) / DAY_S
-            weight = (decay**days) * max(item.similarity, 0.0)
+            closeness = max(item.similarity, 0.0)
+            if saturate is not None and saturate > 0:
+                closeness = min(closeness / saturate, 1.0)
+            weight = (decay**days) * closeness
             numerator += item.outcome * weight
             denominator += weight
         similar = [item for item in items if item.similarity >= min_similarity]

@@ -31,6 +31,7 @@ from localforge.memory.interactions import Interaction
 from localforge.memory.qdrant_store import QdrantClientStore
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
 from localforge.memory.sync import IndexSync, Progress
+from localforge.memory.task_evidence import TaskEvidence, outcome_rows
 from localforge.settings import MemorySettings, Settings
 from localforge.storage.database import Database, transaction
 
@@ -86,6 +87,7 @@ class MemoryService:
         self.state = "stopped"
         self.detail = "not started"
         self.feedback: dict[str, tuple[float, int]] = {}
+        self.task_evidence = TaskEvidence(settings().memory.decay)
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_retention = 0.0
@@ -111,6 +113,7 @@ class MemoryService:
 
     async def start(self) -> None:
         settings = self.settings
+        await self._reload_task_evidence()  # counts need no embedding: they serve even degraded
         self.state, self.detail = "starting", "loading the embedding model"
         cache = self.data_dir / CACHE_DIR
         try:
@@ -296,6 +299,7 @@ class MemoryService:
             self._in_store_background(
                 "outcome update", lambda: store.set_outcome(request_id, score)
             )
+        self.task_evidence.add(row.task_type, row.model, score, row.created_at, previous)
         positive, total = self.feedback.get(row.model, (0.0, 0))
         return {
             "request_id": request_id,
@@ -305,6 +309,16 @@ class MemoryService:
             "replaced": previous,
             "model_feedback": {"positive": positive, "total": total},
         }
+
+    async def logged_decisions(
+        self, last: int
+    ) -> tuple[list[tuple[dict[str, Any], str, float, float, float]], int]:
+        """Rated decisions with their propensity, newest first (see ``routing.replay``)."""
+        return await self.db.run(lambda conn: repo.logged_decisions(conn, last))
+
+    async def _reload_task_evidence(self) -> None:
+        self.task_evidence = TaskEvidence(self.settings.memory.decay)
+        self.task_evidence.load(await self.db.run(outcome_rows))
 
     def _reindex(self, row: Interaction) -> None:
         point = row.point()
@@ -378,6 +392,7 @@ class MemoryService:
         elif ids:
             await self.in_store(lambda: store.delete(ids))
         self.feedback = await self.db.run(repo.feedback_stats)
+        await self._reload_task_evidence()
         return ids
 
     async def apply_retention(self) -> int:
@@ -436,6 +451,7 @@ class MemoryService:
         if batch:
             inserted += await self.db.run(lambda conn: repo.insert(conn, batch))
         self.feedback = await self.db.run(repo.feedback_stats)
+        await self._reload_task_evidence()
         assert self.sync is not None
         await self.sync.reconcile(check_outcomes=False)
         return {"read": read, "imported": inserted, "skipped_existing": read - inserted}

@@ -8,6 +8,7 @@ remaining signals, and the trace says which were missing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -30,6 +31,7 @@ from localforge.memory.interactions import Interaction, hash_text
 from localforge.memory.scoring import memory_evidence
 from localforge.memory.store import Neighbour
 from localforge.routing.candidates import Candidate, CandidateSource
+from localforge.routing.replay import parse_overrides, replay_rows
 from localforge.routing.scorer import Scorer, Weights
 from localforge.routing.trace import build_trace, compact_scores
 from localforge.settings import Settings
@@ -79,6 +81,10 @@ class RouterMemory(Protocol):
     async def record_result(
         self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None
     ) -> Interaction: ...
+
+    async def logged_decisions(
+        self, last: int
+    ) -> tuple[list[tuple[dict[str, Any], str, float, float, float]], int]: ...
 
 
 @dataclass
@@ -140,7 +146,7 @@ def _unclassified(reason: str) -> dict[str, Any]:
 
 class Router:
     name = "router"
-    restart_keys: tuple[str, ...] = ()  # everything is read per decision
+    restart_keys: tuple[str, ...] = ("routing.seed",)  # the rest is read per decision
 
     def __init__(
         self,
@@ -150,9 +156,11 @@ class Router:
         classifier: Callable[[], Classifies] | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        rng: np.random.Generator | None = None,
     ) -> None:
         self.memory = memory
         self.clock = clock
+        self.rng = rng if rng is not None else np.random.default_rng(settings().routing.seed)
         self.candidates = candidates
         self._settings = settings
         self._classifier = classifier
@@ -244,26 +252,38 @@ class Router:
         task_type = classification["routed_task_type"]
         confidence = float(classification["confidence"])
         same_task = settings.routing.same_task_memory
+        # thompson: a model's evidence is all of its outcomes among the query's neighbourhood
+        # (top_k × models nearest), so a posterior sharpens where a model is used often
+        thompson = settings.routing.policy == "thompson"
+        per_model = settings.memory.top_k * (len(names) if thompson else 1)
         evidence = memory_evidence(
             neighbours,
             names,
-            top_k=settings.memory.top_k,
+            top_k=per_model,
             decay=settings.memory.decay,
             now=now,
             min_similarity=settings.routing.fallback_min_similarity,
             task_type=task_type if same_task else None,
+            saturate=settings.routing.fallback_min_similarity if thompson else None,
         )
         other = sum(n.task_type != task_type for n in neighbours) if same_task else 0
         if other and memory_note is None:
             memory_note = f"ok; {other} neighbours of other task types are not evidence"
         weights = self.weights(settings)
-        selection = Scorer(weights, settings.routing).score(
+        counts = getattr(self.memory, "task_evidence", None)  # absent in a bare memory
+        task_counts = (
+            {name: counts.get(task_type, name, now) for name in names}
+            if thompson and counts is not None
+            else None
+        )
+        selection = Scorer(weights, settings.routing, self.rng).score(
             candidates,
             task_type=task_type,
             confidence=confidence,
             evidence=evidence,
             feedback=self.memory.feedback,
             measured_latency=self.memory.latency,
+            task_counts=task_counts,
         )
         winner, reason = selection.winner, selection.reason
         if model is not None:
@@ -289,6 +309,7 @@ class Router:
                     model=winner,
                     forced=model is not None,
                     scores=compact_scores(selection),
+                    propensity=None if model is not None else selection.propensity,
                     embedding=vector,
                     embedding_model=self.memory.embedder.model_name if vector is not None else None,
                 )
@@ -430,6 +451,15 @@ class Router:
             return vector, result, timings
 
         return await self.memory.in_embed(work)
+
+    # --- offline replay -----------------------------------------------------
+
+    async def replay(self, overrides: list[str], *, last: int, seed: int = 0) -> dict[str, Any]:
+        """How ``overrides`` would have done on the newest ``last`` rated decisions."""
+        settings = parse_overrides(overrides, self._settings())
+        rows, missing = await self.memory.logged_decisions(last)
+        report = await asyncio.to_thread(replay_rows, rows, settings, missing=missing, seed=seed)
+        return {"set": list(overrides), **report}
 
     # --- outcomes ---------------------------------------------------------
 

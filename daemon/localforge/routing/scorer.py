@@ -15,6 +15,11 @@ gets ``exploration / sqrt(1 + n)`` on top, so one that the benchmarks
 undersell is still tried; the bonus is deterministic and fades as evidence
 arrives (and returns as old evidence decays). Both show in the trace.
 
+With ``routing.policy = "thompson"`` (the default) benchmark and memory are one
+Beta posterior of the model's success instead, and the score uses a draw from
+it (``routing.policy`` explains; the trace shows each posterior's mean, the draw
+and the probability the policy gave each model).
+
 Below ``fallback_confidence`` a model that handled enough similar queries well
 wins on that evidence. A resident model within ``hysteresis`` of a cold winner
 is kept, since the gain does not pay for the swap.
@@ -28,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from localforge.benchmarks import (
     NEUTRAL_PRIOR,
     benchmark_for,
@@ -35,6 +42,18 @@ from localforge.benchmarks import (
 )
 from localforge.memory.scoring import NEUTRAL, MemoryEvidence
 from localforge.routing.candidates import Candidate
+from localforge.routing.policy import (
+    Arm,
+    Mix,
+    deterministic_finals,
+    evidence_share,
+    exploration_bonus,
+    fallback_pick,
+    pick,
+    posterior,
+    sample,
+    thompson_finals,
+)
 from localforge.settings import RoutingSettings, WeightSettings
 
 log = logging.getLogger(__name__)
@@ -73,6 +92,9 @@ class Weights:
         moved = self.benchmark * share
         return Weights(self.benchmark - moved, self.memory + moved, self.latency, self.feedback)
 
+    def mix(self) -> Mix:
+        return Mix(self.benchmark, self.memory, self.latency, self.feedback)
+
     def as_dict(self) -> dict[str, float]:
         return {name: round(getattr(self, name), 4) for name in SIGNALS}
 
@@ -88,19 +110,26 @@ class Scored:
     weights: Weights  # the configured ones, after the evidence hand-over
     exploration: float = 0.0
     rank: int = 0
+    arm: Arm | None = None
+    probability: float = 0.0  # how often the policy picks this model here
+    posterior: dict[str, float] | None = None  # thompson: alpha, beta, mean, draw
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "model": self.name,
             "rank": self.rank,
             "final": round(self.final, 4),
             "signals": {k: round(v, 4) for k, v in self.signals.items()},
             "weights": self.weights.as_dict(),
             "exploration": round(self.exploration, 4),
+            "probability": round(self.probability, 4),
             "notes": self.notes,
             "resident": self.resident,
             "memory": self.memory.describe(),
         }
+        if self.posterior is not None:
+            described["posterior"] = {k: round(v, 4) for k, v in self.posterior.items()}
+        return described
 
 
 @dataclass(frozen=True)
@@ -109,12 +138,17 @@ class Selection:
     reason: str
     fallback: bool
     ranked: list[Scored] = field(default_factory=list)
+    policy: str = "score"
+    propensity: float = 1.0  # the probability the policy gave the winner
 
 
 class Scorer:
-    def __init__(self, weights: Weights, routing: RoutingSettings) -> None:
+    def __init__(
+        self, weights: Weights, routing: RoutingSettings, rng: np.random.Generator | None = None
+    ) -> None:
         self.weights = weights
         self.routing = routing
+        self.rng = rng if rng is not None else np.random.default_rng()
 
     def score(
         self,
@@ -125,24 +159,119 @@ class Scorer:
         evidence: Mapping[str, MemoryEvidence],
         feedback: Mapping[str, tuple[float, int]],
         measured_latency: Mapping[str, float],
+        task_counts: Mapping[str, tuple[float, float]] | None = None,
     ) -> Selection:
+        """Score and select; ``task_counts`` are each model's decayed (successes, failures)."""
         if not candidates:
             raise ValueError("no candidates to score")
+        ordered = sorted(candidates, key=lambda c: c.name)
+        built = [self._signals(c, task_type, evidence, feedback, measured_latency) for c in ordered]
+        if task_counts:
+            built = [
+                (replace(arm, task_successes=s, task_failures=f), notes, memory)
+                for (arm, notes, memory), (s, f) in (
+                    (b, task_counts.get(b[0].name, (0.0, 0.0))) for b in built
+                )
+            ]
+        arms = [arm for arm, _, _ in built]
+        finals, probabilities, posteriors = self._finals(arms)
         scored = [
-            self._score_one(c, task_type, evidence, feedback, measured_latency) for c in candidates
+            self._scored(
+                arm,
+                notes,
+                memory,
+                float(finals[i]),
+                float(probabilities[i]),
+                None if posteriors is None else posteriors[i],
+            )
+            for i, (arm, notes, memory) in enumerate(built)
         ]
-        scored.sort(key=lambda s: (-s.final, s.name))
-        ranked = [replace(s, rank=i) for i, s in enumerate(scored, 1)]
-        return self._select(ranked, confidence)
+        return self._select(scored, arms, finals, probabilities, confidence)
 
-    def _score_one(
+    def _finals(
+        self, arms: list[Arm]
+    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]] | None]:
+        """Each arm's final score and the probability the policy picks it (before fallback)."""
+        mix = self.weights.mix()
+        resident = np.asarray([a.resident for a in arms], dtype=bool)
+        if self.routing.policy == "score":
+            finals = deterministic_finals(arms, mix, self.routing)
+            probabilities = np.zeros(len(arms))
+            probabilities[pick(finals, resident, self.routing.hysteresis)[0]] = 1.0
+            return finals, probabilities, None
+        draws = sample(arms, self.routing, self.rng, self.routing.propensity_draws)
+        every = thompson_finals(arms, mix, self.routing, draws)
+        picks = pick(every, resident, self.routing.hysteresis)
+        probabilities = np.bincount(picks, minlength=len(arms)) / len(picks)
+        posteriors = []
+        for i, arm in enumerate(arms):
+            alpha, beta = posterior(arm, self.routing)
+            posteriors.append(
+                {"alpha": alpha, "beta": beta, "mean": alpha / (alpha + beta), "draw": draws[0, i]}
+            )
+        return every[0], probabilities, posteriors
+
+    def _scored(
+        self,
+        arm: Arm,
+        notes: dict[str, str],
+        memory: MemoryEvidence,
+        final: float,
+        probability: float,
+        post: dict[str, float] | None,
+    ) -> Scored:
+        signals = {
+            "benchmark": arm.benchmark,
+            "memory": arm.memory,
+            "latency": arm.latency,
+            "feedback": arm.feedback,
+        }
+        if post is None:
+            share = evidence_share(arm, self.routing.benchmark_prior_weight)
+            if share:
+                notes["memory"] += f", worth {share:.0%} of the benchmark's weight"
+            bonus = exploration_bonus(arm, self.routing)
+            notes["exploration"] = (
+                f"+{bonus:.3f} for evidence weight {arm.evidence:.2f}" if bonus else "off"
+            )
+            return Scored(
+                arm.name,
+                signals,
+                notes,
+                final,
+                arm.resident,
+                memory,
+                self.weights.with_evidence(share),
+                bonus,
+                arm=arm,
+                probability=probability,
+            )
+        notes["posterior"] = (
+            f"success ~ Beta({post['alpha']:.2f}, {post['beta']:.2f}): mean {post['mean']:.3f}, "
+            f"drew {post['draw']:.3f}; picked in {probability:.0%} of draws"
+        )
+        notes["exploration"] = "by posterior draws"
+        return Scored(
+            arm.name,
+            signals,
+            notes,
+            final,
+            arm.resident,
+            memory,
+            self.weights,
+            arm=arm,
+            probability=probability,
+            posterior=post,
+        )
+
+    def _signals(
         self,
         candidate: Candidate,
         task_type: str,
         evidence: Mapping[str, MemoryEvidence],
         feedback: Mapping[str, tuple[float, int]],
         measured_latency: Mapping[str, float],
-    ) -> Scored:
+    ) -> tuple[Arm, dict[str, str], MemoryEvidence]:
         notes: dict[str, str] = {}
         key = benchmark_for(task_type)
         raw = candidate.benchmarks.get(key)
@@ -158,13 +287,6 @@ class Scorer:
             notes["memory"] = f"{memory.neighbours} similar past queries"
         else:
             notes["memory"] = "no evidence: neutral"
-        share = self.evidence_share(memory)
-        if share:
-            notes["memory"] += f", worth {share:.0%} of the benchmark's weight"
-        exploration = self.routing.exploration / math.sqrt(1.0 + memory.weight)
-        notes["exploration"] = (
-            f"+{exploration:.3f} for evidence weight {memory.weight:.2f}" if exploration else "off"
-        )
 
         avg = candidate.avg_latency_ms
         source = "reported"
@@ -181,83 +303,68 @@ class Scorer:
         positive, total = feedback.get(candidate.name, (0.0, 0))
         rate = (positive + NEUTRAL * FEEDBACK_PRIOR) / (total + FEEDBACK_PRIOR)
         notes["feedback"] = f"{positive:g}/{total} positive" if total else "no feedback: neutral"
-
-        signals = {
-            "benchmark": benchmark,
-            "memory": memory.score,
-            "latency": latency,
-            "feedback": rate,
-        }
-        w = self.weights.with_evidence(share)
-        final = (
-            w.benchmark * benchmark
-            + w.memory * memory.score
-            + w.latency * latency
-            + w.feedback * rate
-            + exploration
+        arm = Arm(
+            candidate.name,
+            benchmark,
+            memory.score,
+            memory.weight if memory.has_evidence else 0.0,
+            latency,
+            rate,
+            candidate.resident,
+            memory.similar,
+            memory.similar_success,
         )
-        return Scored(
-            candidate.name, signals, notes, final, candidate.resident, memory, w, exploration
-        )
+        return arm, notes, memory
 
-    def evidence_share(self, memory: MemoryEvidence) -> float:
-        """How much of the benchmark's weight the memory takes: n / (n + k).
-
-        ``n`` is the evidence weight Σ(λ^days·sim) of the model's similar past
-        queries and ``k`` is ``routing.benchmark_prior_weight``, the evidence
-        the published number is worth. With no evidence the weights are the
-        configured ones; as evidence piles up this user's outcomes outweigh
-        the benchmark. ``k = 0`` turns the hand-over off.
-        """
-        k = self.routing.benchmark_prior_weight
-        if k <= 0 or not memory.has_evidence or memory.weight <= 0:
-            return 0.0
-        return memory.weight / (memory.weight + k)
-
-    def _select(self, ranked: list[Scored], confidence: float) -> Selection:
+    def _select(
+        self,
+        scored: list[Scored],
+        arms: list[Arm],
+        finals: np.ndarray,
+        probabilities: np.ndarray,
+        confidence: float,
+    ) -> Selection:
+        order = sorted(range(len(scored)), key=lambda i: (-scored[i].final, scored[i].name))
+        ranked = [replace(scored[i], rank=r) for r, i in enumerate(order, 1)]
+        policy = self.routing.policy
         best = ranked[0]
         runner = ranked[1] if len(ranked) > 1 else None
+        low = ""
         if confidence < self.routing.fallback_confidence:
-            chosen = self._fallback(ranked)
-            if chosen is not None:
+            index = fallback_pick(arms, self.routing)
+            if index is not None:
+                chosen = scored[index]
                 reason = (
                     f"fallback evidence: confidence {confidence:.2f} < "
                     f"{self.routing.fallback_confidence:.2f}; {chosen.name} handled "
                     f"{chosen.memory.similar} similar queries with "
                     f"{(chosen.memory.similar_success or 0.0):.0%} success"
                 )
-                return Selection(chosen.name, reason, True, ranked)
+                ranked = [replace(s, probability=float(s.name == chosen.name)) for s in ranked]
+                return Selection(chosen.name, reason, True, ranked, policy, 1.0)
             low = (
                 f"; confidence {confidence:.2f} < {self.routing.fallback_confidence:.2f} "
                 "but no model "
                 f"has {self.routing.fallback_min_queries}+ similar queries with "
                 f">{self.routing.fallback_min_success:.0%} success"
             )
+        resident = np.asarray([a.resident for a in arms], dtype=bool)
+        chosen = scored[int(pick(finals, resident, self.routing.hysteresis)[0])]
+        propensity = float(probabilities[scored.index(chosen)])
+        what = "draw" if policy == "thompson" else "score"
+        odds = f"; picked in {propensity:.0%} of draws" if policy == "thompson" else ""
+        if chosen.name != best.name:
+            reason = (
+                f"kept resident {chosen.name}: {best.name} scores only "
+                f"{best.final - chosen.final:+.3f} more, below the {self.routing.hysteresis:.2f} "
+                "swap threshold" + odds + low
+            )
+        elif runner is None:
+            reason = "only candidate" + low
         else:
-            low = ""
-        if not best.resident:
-            warm = [s for s in ranked if s.resident]
-            if warm and best.final - warm[0].final < self.routing.hysteresis:
-                keep = warm[0]
-                reason = (
-                    f"kept resident {keep.name}: {best.name} scores only "
-                    f"{best.final - keep.final:+.3f} more, below the {self.routing.hysteresis:.2f} "
-                    "swap threshold" + low
-                )
-                return Selection(keep.name, reason, False, ranked)
-        if runner is None:
-            reason = "only candidate"
-        else:
-            reason = f"highest score {best.final:.3f} (next: {runner.name} {runner.final:.3f})"
-        return Selection(best.name, reason + low, False, ranked)
-
-    def _fallback(self, ranked: list[Scored]) -> Scored | None:
-        eligible = [
-            s
-            for s in ranked
-            if s.memory.similar >= self.routing.fallback_min_queries
-            and (s.memory.similar_success or 0.0) > self.routing.fallback_min_success
-        ]
-        if not eligible:
-            return None
-        return max(eligible, key=lambda s: (s.memory.similar_success or 0.0, s.final))
+            reason = (
+                f"highest {what} {best.final:.3f} (next: {runner.name} {runner.final:.3f})"
+                + odds
+                + low
+            )
+        return Selection(chosen.name, reason, False, ranked, policy, propensity)

@@ -35,6 +35,8 @@ def build_trace(
         "winner": winner,
         "reason": reason,
         "fallback": selection.fallback and not forced,
+        "policy": selection.policy,
+        "propensity": None if forced else round(selection.propensity, 4),
         "forced": forced,
         "neighbours": neighbours,
         "memory": memory_note or "ok",
@@ -45,8 +47,16 @@ def build_trace(
 
 
 def compact_scores(selection: Selection) -> dict[str, Any]:
-    """What SQLite keeps of a decision: every candidate's final score and signals."""
-    return {
-        s.name: {"final": round(s.final, 4), **{k: round(v, 4) for k, v in s.signals.items()}}
-        for s in selection.ranked
-    }
+    """What SQLite keeps of a decision: every candidate's final score, signals and evidence.
+
+    With the evidence behind the memory signal and the residency, the offline
+    replay can ask how another setting would have chosen (``routing.replay``).
+    """
+    kept: dict[str, Any] = {}
+    for s in selection.ranked:
+        row: dict[str, Any] = {"final": round(s.final, 4)}
+        row.update(s.arm.to_log() if s.arm is not None else {})
+        row.update({k: round(v, 4) for k, v in s.signals.items()})
+        row["probability"] = round(s.probability, 4)
+        kept[s.name] = row
+    return kept

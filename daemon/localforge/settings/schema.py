@@ -109,7 +109,7 @@ class RoutingSettings(Section):
         0.5, ge=-1, le=1, description="cosine similarity a past query needs to count as similar"
     )
     benchmark_prior_weight: float = Field(
-        1.0,
+        2.0,
         ge=0,
         description="evidence weight worth the benchmark: memory takes n/(n+this) of the "
         "benchmark's weight (0: off)",
@@ -122,6 +122,33 @@ class RoutingSettings(Section):
     )
     same_task_memory: bool = Field(
         True, description="only past queries of the same task type count as memory evidence"
+    )
+    policy: Literal["thompson", "score"] = Field(
+        "thompson",
+        description="thompson: draw each model's success from a Beta posterior (benchmark as "
+        "prior, similar past outcomes as evidence); score: deterministic score + exploration",
+    )
+    task_evidence: float = Field(
+        20.0,
+        ge=0,
+        description="thompson: most outcomes a model's decayed counts on the task type are worth "
+        "in its posterior (0: only similar queries count)",
+    )
+    posterior_scale: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="thompson: spread of a draw around the posterior mean (1: plain Thompson "
+        "sampling, 0: always the best mean)",
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        description="thompson: seed of the posterior draws, for repeatable decisions "
+        "(unset: fresh at each start; read at start)",
+    )
+    propensity_draws: int = Field(
+        64, ge=1, le=4096, description="seeded posterior draws that estimate a choice's propensity"
     )
 
 

@@ -138,6 +138,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             FROM interactions WHERE outcome IS NOT NULL GROUP BY model;
         """,
     ),
+    Migration(
+        6,
+        "each decision's propensity: the probability the routing policy gave the chosen model",
+        """
+        ALTER TABLE interactions ADD COLUMN propensity REAL;  -- NULL: forced, or logged before
+        """,
+    ),
 )
 
 

@@ -36,6 +36,19 @@ async def explain(ctx: CallContext, params: ExplainParams) -> dict[str, Any]:
     )
 
 
+class ReplayParams(Params):
+    set: list[str] = Field(
+        default_factory=list,
+        description="settings to evaluate, e.g. ['weights.memory=0.5', 'routing.exploration=0']",
+    )
+    last: int = Field(1000, ge=1, le=100_000, description="newest rated decisions to use")
+    seed: int = Field(0, description="seed of the posterior draws and the bootstrap")
+
+
+async def replay(ctx: CallContext, params: ReplayParams) -> dict[str, Any]:
+    return await ctx.services.routing.replay(params.set, last=params.last, seed=params.seed)
+
+
 def methods() -> list[Method[Any]]:
     return [
         Method(
@@ -51,5 +64,13 @@ def methods() -> list[Method[Any]]:
             classify,
             "task type, calibrated confidence and probabilities of a query (below "
             "classifier.min_confidence it is routed as general)",
+        ),
+        Method(
+            "route.replay",
+            ReplayParams,
+            replay,
+            "estimate from this user's rated decisions how other routing settings would have "
+            "done (IPS and self-normalised IPS with bootstrap 95% intervals), next to the "
+            "logged policy's own value",
         ),
     ]

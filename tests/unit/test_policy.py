@@ -1,0 +1,116 @@
+"""The routing policy: Beta posteriors, Thompson draws, hysteresis and propensities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localforge.memory.task_evidence import DAY_S, TaskEvidence
+from localforge.routing.candidates import Candidate
+from localforge.routing.policy import Arm, Mix, choice_probabilities, pick, posterior
+from localforge.routing.scorer import Scorer, Weights
+from localforge.settings import RoutingSettings
+
+MIX = Mix(0.4, 0.3, 0.15, 0.15)
+
+
+def arm(name: str, benchmark: float, **kw: object) -> Arm:
+    fields: dict[str, object] = {"memory": 0.5, "evidence": 0.0, "latency": 0.5, "feedback": 0.5}
+    fields.update(kw)
+    return Arm(name, benchmark, resident=bool(fields.pop("resident", False)), **fields)  # type: ignore[arg-type]
+
+
+def test_without_evidence_the_posterior_mean_is_the_benchmark() -> None:
+    alpha, beta = posterior(arm("m", 0.8), RoutingSettings(benchmark_prior_weight=2.0))
+    assert (alpha, beta) == pytest.approx((1.6, 0.4))
+
+
+def test_similar_outcomes_and_capped_task_counts_are_evidence() -> None:
+    routing = RoutingSettings(benchmark_prior_weight=2.0, task_evidence=10.0)
+    local = posterior(arm("m", 0.8, memory=0.25, evidence=4.0), routing)
+    assert local == pytest.approx((1.6 + 1.0, 0.4 + 3.0))
+    counted = posterior(arm("m", 0.8, task_successes=10.0, task_failures=30.0), routing)
+    assert counted == pytest.approx((1.6 + 2.5, 0.4 + 7.5))  # 40 outcomes worth at most 10
+
+
+def test_hysteresis_keeps_a_resident_model_unless_the_gain_pays() -> None:
+    finals = np.array([[0.70, 0.68], [0.80, 0.68]])
+    resident = np.array([False, True])
+    assert list(pick(finals, resident, 0.05)) == [1, 0]
+    assert list(pick(finals, np.array([False, False]), 0.05)) == [0, 0]
+
+
+def test_probabilities_sum_to_one_and_follow_the_posteriors() -> None:
+    routing = RoutingSettings(posterior_scale=1.0, benchmark_prior_weight=2.0, hysteresis=0.0)
+    arms = [arm("good", 0.9), arm("bad", 0.2)]
+    probs = choice_probabilities(arms, MIX, routing, 0.9, rng=np.random.default_rng(0), draws=2000)
+    assert probs.sum() == pytest.approx(1.0) and 0.6 < probs[0] < 1.0 and probs[1] > 0.0
+    sharp = RoutingSettings(posterior_scale=0.0, benchmark_prior_weight=2.0, hysteresis=0.0)
+    greedy = choice_probabilities(arms, MIX, sharp, 0.9, rng=np.random.default_rng(0), draws=50)
+    assert list(greedy) == [1.0, 0.0]
+
+
+def test_low_confidence_fallback_is_certain() -> None:
+    routing = RoutingSettings()
+    arms = [arm("a", 0.9), arm("b", 0.2, similar=3, similar_success=1.0)]
+    probs = choice_probabilities(arms, MIX, routing, 0.1, rng=np.random.default_rng(0), draws=64)
+    assert list(probs) == [0.0, 1.0]
+
+
+def scorer(seed: int, **routing: object) -> Scorer:
+    return Scorer(Weights(), RoutingSettings(**routing), np.random.default_rng(seed))  # type: ignore[arg-type]
+
+
+CANDIDATES = [
+    Candidate("coder", {"humaneval": 88}, avg_latency_ms=1000.0),
+    Candidate("talker", {"humaneval": 60}, avg_latency_ms=1000.0),
+]
+
+
+def decide(s: Scorer, task_counts: dict[str, tuple[float, float]] | None = None):  # type: ignore[no-untyped-def]
+    return s.score(
+        CANDIDATES,
+        task_type="coding",
+        confidence=0.9,
+        evidence={},
+        feedback={},
+        measured_latency={},
+        task_counts=task_counts,
+    )
+
+
+def test_thompson_selection_reports_its_propensity_and_posteriors() -> None:
+    selection = decide(scorer(1, posterior_scale=1.0, propensity_draws=200))
+    assert selection.policy == "thompson"
+    winner = next(s for s in selection.ranked if s.name == selection.winner)
+    assert selection.propensity == winner.probability >= 1 / 200
+    assert sum(s.probability for s in selection.ranked) == pytest.approx(1.0)
+    described = winner.describe()
+    assert set(described["posterior"]) == {"alpha", "beta", "mean", "draw"}
+    assert "picked in" in winner.notes["posterior"] and "of draws" in selection.reason
+
+
+def test_seeded_decisions_repeat() -> None:
+    first = [decide(scorer(7, posterior_scale=1.0)).winner for _ in range(1)]
+    again = [decide(scorer(7, posterior_scale=1.0)).winner for _ in range(1)]
+    assert first == again
+
+
+def test_task_counts_overturn_a_misleading_benchmark() -> None:
+    counts = {"coder": (2.0, 18.0), "talker": (17.0, 3.0)}
+    wins = [decide(scorer(seed), task_counts=counts).winner for seed in range(40)]
+    assert wins.count("talker") >= 36
+    assert [decide(scorer(seed)).winner for seed in range(40)].count("coder") >= 30
+
+
+def test_task_counts_decay_and_a_replaced_outcome_is_taken_back() -> None:
+    counts = TaskEvidence(decay=0.5)
+    counts.add("coding", "m", 1.0, at=0.0)
+    counts.add("coding", "m", 0.0, at=DAY_S)
+    assert counts.get("coding", "m", now=DAY_S) == pytest.approx((0.5, 1.0))
+    counts.add("coding", "m", 1.0, at=DAY_S, previous=0.0)  # the later rating changed its mind
+    assert counts.get("coding", "m", now=2 * DAY_S) == pytest.approx((0.75, 0.0))
+    assert counts.get("math", "m", now=0.0) == (0.0, 0.0)
+    counts.load([("math", "m", 1.0, 0.0)])
+    assert counts.get("coding", "m", now=0.0) == (0.0, 0.0)
+    assert counts.get("math", "m", now=0.0) == (1.0, 0.0)
