@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lsprotocol import types
@@ -20,6 +21,16 @@ from pytest_lsp import ClientServerConfig
 
 from tests.support.daemon import DaemonProcess, lfctl, run_daemon, temp_home
 from tests.support.lsp import completion_params, open_document, plain, wait_idle
+
+
+def insert_text(client: Any, uri: str, text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(version=2, uri=uri),
+            [types.TextDocumentContentChangeWholeDocument(text)],
+        )
+    )
+
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +88,12 @@ async def test_most_completions_move_to_the_model_whose_suggestions_the_user_kee
         server_env=daemon.home.env,
     )
     client = await config.start()
-    settings = {"lsp.max_tokens": 6, "lsp.min_shown_ms": 0, "lsp.prefill_idle_ms": 0}
+    settings = {
+        "lsp.max_tokens": 6,
+        "lsp.min_shown_ms": 0,
+        "lsp.prefill_idle_ms": 0,
+        "lsp.persistence_check_s": 1.0,  # every accept is checked for being kept
+    }
     await client.initialize_session(
         types.InitializeParams(
             capabilities=types.ClientCapabilities(),
@@ -104,9 +120,12 @@ async def test_most_completions_move_to_the_model_whose_suggestions_the_user_kee
             await client.workspace_execute_command_async(
                 types.ExecuteCommandParams(command="localforge.accept", arguments=[request_id])
             )
+            # The editor inserts what was accepted: the persistence check finds it kept.
+            insert_text(client, uri, text + str(result.items[0].insert_text))
         else:
             client.protocol.notify("localforge/didReject", {"requestId": request_id})
         await asyncio.sleep(0.2)  # the outcome reaches the memory before the next keystroke
+    await asyncio.sleep(2.0)  # the last accepts pass their persistence check too
     await client.shutdown_session()
     await client.stop()
 
