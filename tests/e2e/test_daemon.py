@@ -66,7 +66,11 @@ def test_status_json(layered: DaemonProcess) -> None:
     assert info["config"] == {
         "file": str(paths.config_file),
         "file_found": True,
-        "env": ["LOCALFORGE_MEMORY_COLLECTION", "LOCALFORGE_RESIDENCY_SPARE_WORKER"],
+        "env": [  # the seed comes from the test support, so decisions repeat
+            "LOCALFORGE_MEMORY_COLLECTION",
+            "LOCALFORGE_ROUTING_SEED",
+            "LOCALFORGE_RESIDENCY_SPARE_WORKER",
+        ],
         "flags": ["daemon.log_level", "routing.hysteresis"],
         "error": None,
         "restart_needed": [],
