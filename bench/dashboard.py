@@ -35,14 +35,13 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
 
 import httpx
 
-from bench.rpc import cpu_seconds, drive, frame_for
+from bench.rpc import drive, frame_for, run_clients
 from tests.support import gguf_files
 from tests.support.http import http_daemon
 
@@ -116,37 +115,6 @@ class Page(threading.Thread):
                 self.stop.wait(1.0)
 
 
-def run_clients(
-    sock: Path, frame: str, clients: int, seconds: float, warmup: float, pid: int
-) -> dict[str, float]:
-    cpu_before = cpu_seconds(pid)
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(HERE),
-            "--as-client",
-            str(sock),
-            frame,
-            str(clients),
-            str(seconds),
-            str(warmup),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    cpu = cpu_seconds(pid) - cpu_before
-    data = json.loads(out.stdout)
-    latencies = sorted(data["latencies"])
-    n = len(latencies)
-    return {
-        "n": n,
-        "rps": n / data["elapsed"],
-        "p50_ms": latencies[n // 2] * 1000,
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000,
-        "cpu_us": cpu / (n + data["warmup_n"]) * 1e6,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -193,7 +161,9 @@ def main() -> None:
                             if not page.connected.wait(10):
                                 raise SystemExit("the dashboard's event stream did not connect")
                         try:
-                            r = run_clients(sock, frame, clients, args.seconds, args.warmup, pid)
+                            r = run_clients(
+                                sock, clients, args.seconds, args.warmup, pid, frame, HERE
+                            )
                         finally:
                             if page is not None:
                                 page.stop.set()

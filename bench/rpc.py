@@ -208,13 +208,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_clients(
-    path: Path, clients: int, seconds: float, warmup: float, server_pid: int, frame: str = "status"
+    path: Path,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    server_pid: int,
+    frame: str = "status",
+    script: Path = HERE,
 ) -> dict[str, float]:
+    """Drive the server from a separate process (``script --as-client``) and time it."""
     cpu_before = cpu_seconds(server_pid)
     out = subprocess.run(
         [
             sys.executable,
-            str(HERE),
+            str(script),
             "--as-client",
             str(path),
             frame,
