@@ -24,11 +24,10 @@ from localforge.errors import Busy, InvalidParams, LocalForgeError, NotFound, Un
 from localforge.memory.embedder import Embedded
 from localforge.models.catalogue.registry import BrokenModel
 from localforge.models.catalogue.spec import ModelSpec
-from localforge.models.evaluation.runner import evaluate
-from localforge.models.evaluation.tasks import CATEGORIES, EvalTask, select_tasks
 from localforge.models.runtime.manager import Completion
 from localforge.serving.decisions import DecisionFeed
-from localforge.serving.events import Done, EvalProgress, Event, LoadProgress, RouteDecided, Token
+from localforge.serving.evaluating import evaluation_events
+from localforge.serving.events import Event, LoadProgress, RouteDecided, Token
 from localforge.serving.model_views import spec_details, spec_summary
 from localforge.serving.ports import (
     Catalogue,
@@ -43,6 +42,7 @@ from localforge.serving.ports import (
     StoreReport,
 )
 from localforge.serving.requests import ChatRequest, CodeRequest, EvalRequest
+from localforge.serving.streams import Emit, progress_to, run_events
 from localforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 MAX_EMBED_INPUTS = 2048  # texts in one embeddings request, as OpenAI allows
 ANSWER_EWMA = 0.2  # weight of the newest answer in the typical answer time (retry hints)
 
-Emit = Callable[[Event], None]
 Call = Callable[[ModelSpec, OnToken | None, OnProgress | None], Awaitable[Completion]]
 
 
@@ -106,7 +105,7 @@ class Serving:
                 stop=request.stop,
             )
 
-        return _events(
+        return run_events(
             lambda emit: self._answer(
                 emit, request.route_text, request.model, "chat", request.stream, call, request.trace
             )
@@ -135,7 +134,7 @@ class Serving:
                 emit, request.route_text, model, "code", request.stream, call, request.trace, among
             )
 
-        return _events(work)
+        return run_events(work)
 
     async def explain_route(
         self, text: str, *, kind: str = "chat", model: str | None = None, record: bool = False
@@ -464,9 +463,9 @@ class Serving:
 
     def load(self, name: str) -> AsyncIterator[Event]:
         async def work(emit: Emit) -> dict[str, Any]:
-            return await self.runner.load(name, _progress_to(emit, name))
+            return await self.runner.load(name, progress_to(emit, name))
 
-        return _events(work)
+        return run_events(work)
 
     async def unload(self, name: str) -> dict[str, Any]:
         unloaded = await self.runner.unload(name)
@@ -476,78 +475,15 @@ class Serving:
         async def work(emit: Emit) -> dict[str, Any]:
             result = self.runner.pin(name, on)
             if on and not result["resident"]:
-                await self.runner.load(name, _progress_to(emit, name))
+                await self.runner.load(name, progress_to(emit, name))
                 result["resident"] = True
             return result
 
-        return _events(work)
+        return run_events(work)
 
     def evaluate(self, request: EvalRequest) -> AsyncIterator[Event]:
         """Run the built-in mini-evaluation on a model and store its measured scores."""
-        spec = self.catalogue.get(request.name)
-        unknown = [c for c in request.categories or () if c not in CATEGORIES]
-        if unknown:
-            raise InvalidParams(
-                f"unknown eval categories {', '.join(unknown)}; use {', '.join(CATEGORIES)}"
-            )
-        tasks = select_tasks(request.categories, request.limit)
-
-        async def work(emit: Emit) -> dict[str, Any]:
-            on_load = _progress_to(emit, spec.name)
-
-            async def generate(task: EvalTask) -> str:
-                completion = await self.runner.chat(
-                    spec,
-                    [{"role": "user", "content": task.prompt}],
-                    on_progress=on_load,
-                    max_tokens=max(8, int(task.max_tokens * request.max_tokens_scale)),
-                    temperature=request.temperature,
-                )
-                return completion.text
-
-            def on_progress(event: dict[str, Any]) -> None:
-                emit(EvalProgress(spec.name, event))
-
-            report = await evaluate(spec.name, tasks, generate, on_progress=on_progress)
-            result = report.describe()
-            if self._store_report is not None:
-                result["run_id"] = await self._store_report(report)
-            updated = self.catalogue.get(spec.name)
-            result.update(
-                benchmarks=dict(updated.benchmarks),
-                benchmark_sources=dict(updated.benchmark_sources),
-            )
-            return result
-
-        return _events(work)
-
-
-def _progress_to(emit: Emit, model: str) -> OnProgress:
-    def on_progress(progress: float) -> None:
-        emit(LoadProgress(model, progress))
-
-    return on_progress
-
-
-async def _events(work: Callable[[Emit], Awaitable[dict[str, Any]]]) -> AsyncIterator[Event]:
-    """Run ``work`` as a task; yield what it emits as it emits it, then ``Done`` with its result.
-
-    Cancelling the iterating task cancels ``work`` and waits for it, so the model is
-    told to stop and its slot is free before the cancellation goes on. ``work`` is
-    cancelled once: a caller cancelled again while it waits (as anyio's cancel scopes
-    do) stops waiting, and ``work`` still finishes stopping the model on its own.
-    """
-    queue: asyncio.Queue[Event | None] = asyncio.Queue()
-    task = asyncio.ensure_future(work(queue.put_nowait))
-    task.add_done_callback(lambda _: queue.put_nowait(None))  # the end, after every event
-    try:
-        while (item := await queue.get()) is not None:
-            yield item
-        yield Done(task.result())
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})  # unlike gather, a cancelled wait leaves task alone
+        return evaluation_events(self.catalogue, self.runner, self._store_report, request)
 
 
 def _since(started: float) -> float:
