@@ -12,6 +12,7 @@ writes it missed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -318,3 +319,22 @@ def run_optimize_process(path: Path, timeout_s: float = 3600.0) -> None:
 def lower_priority() -> None:
     """Run in the child before exec: optimisation yields the CPU to serving."""
     os.nice(10)
+
+
+async def optimize_in_child(copy: Path) -> None:
+    """Run the optimiser on ``copy`` in a child process; cancelling kills the child."""
+    process = await asyncio.create_subprocess_exec(
+        *optimize_command(copy),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lower_priority,
+    )
+    try:
+        _, stderr = await process.communicate()
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        detail = stderr.decode(errors="replace").strip()[-500:]
+        raise RuntimeError(f"optimising {copy} failed (exit {process.returncode}): {detail}")

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +23,8 @@ import numpy as np
 
 from localforge.errors import InvalidParams, LocalForgeError, Unavailable
 from localforge.memory import interactions as repo
-from localforge.memory.edge_store import EdgeStore, lower_priority, optimize_command
+from localforge.memory import transfer
+from localforge.memory.edge_store import EdgeStore, optimize_in_child
 from localforge.memory.embedder import CACHE_DIR, Embedded, Embedder
 from localforge.memory.interactions import Interaction
 from localforge.memory.qdrant_store import QdrantClientStore
@@ -409,47 +408,10 @@ class MemoryService:
         return forgotten
 
     async def export(self, path: Path, *, vectors: bool = True) -> dict[str, Any]:
-        if not path.is_absolute():
-            raise InvalidParams(f"export path {path} must be absolute")
-        written = 0
-        cursor: tuple[float, str] = (-1.0, "")
-        with path.open("w", encoding="utf-8") as out:
-            while True:
-                batch = await self.db.run(partial(repo.page, after=cursor, limit=1000))
-                if not batch:
-                    break
-                for row in batch:
-                    data = row.to_json()
-                    if not vectors:
-                        data["embedding"] = None
-                        data["embedding_model"] = None
-                    out.write(json.dumps(data, ensure_ascii=False) + "\n")
-                written += len(batch)
-                cursor = (batch[-1].created_at, batch[-1].request_id)
-        return {"path": str(path), "exported": written}
+        return {"path": str(path), "exported": await transfer.export_jsonl(self.db, path, vectors)}
 
     async def import_(self, path: Path) -> dict[str, Any]:
-        if not path.is_file():
-            raise InvalidParams(f"import file {path} does not exist")
-        read = inserted = 0
-        batch: list[Interaction] = []
-        with path.open(encoding="utf-8") as source:
-            for number, line in enumerate(source, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = Interaction.from_json(json.loads(line))
-                except (json.JSONDecodeError, InvalidParams) as exc:
-                    raise InvalidParams(
-                        f"{path}:{number}: {exc}; nothing after this line was imported"
-                    ) from exc
-                batch.append(row)
-                read += 1
-                if len(batch) >= 1000:
-                    chunk, batch = batch, []
-                    inserted += await self.db.run(partial(repo.insert, rows=chunk))
-        if batch:
-            inserted += await self.db.run(lambda conn: repo.insert(conn, batch))
+        read, inserted = await transfer.import_jsonl(self.db, path)
         self.feedback = await self.db.run(repo.feedback_stats)
         await self._reload_task_evidence()
         assert self.sync is not None
@@ -488,7 +450,7 @@ class MemoryService:
             copy = await self.in_store(store.begin_offline_optimize)
             started = time.monotonic()
             try:
-                await _optimize_in_child(copy)
+                await optimize_in_child(copy)
             except BaseException:
                 await asyncio.shield(self.in_store(store.abort_offline_optimize))
                 raise
@@ -501,25 +463,6 @@ class MemoryService:
             return True
         finally:
             self._optimizing = False
-
-
-async def _optimize_in_child(copy: Path) -> None:
-    """Run the optimiser on ``copy`` in a child process; cancelling kills the child."""
-    process = await asyncio.create_subprocess_exec(
-        *optimize_command(copy),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=lower_priority,
-    )
-    try:
-        _, stderr = await process.communicate()
-    except BaseException:
-        process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        detail = stderr.decode(errors="replace").strip()[-500:]
-        raise RuntimeError(f"optimising {copy} failed (exit {process.returncode}): {detail}")
 
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:
