@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.daemon import DaemonProcess
 from tests.support.http import GEMMA_CONFIG, HttpDaemon, gemma_path, http_daemon
-from tests.support.vscode import CHROMIUM, SETUP, browser_env
+from tests.support.vscode import CHROMIUM, SETUP, headless_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -47,18 +47,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     reason = missing()
     if reason:
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            env=browser_env(tmp_path_factory.mktemp("chromium")),
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with headless_chromium(tmp_path_factory.mktemp("chromium")) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

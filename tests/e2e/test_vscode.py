@@ -26,13 +26,12 @@ import pytest
 
 from tests.support.daemon import DaemonProcess, Home, run_daemon, temp_home
 from tests.support.vscode import (
-    CHROMIUM,
     REPO,
     CodeServer,
     Workbench,
-    browser_env,
     clean_dir,
     code_server,
+    headless_chromium,
     lfd_command,
     missing_prerequisites,
     save_artifacts,
@@ -144,18 +143,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     reason = missing_prerequisites()
     if reason:
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            env=browser_env(tmp_path_factory.mktemp("chromium")),
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with headless_chromium(tmp_path_factory.mktemp("chromium")) as launched:
+        yield launched
 
 
 @contextlib.contextmanager

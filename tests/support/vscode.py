@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support.llama_server import free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import FrameLocator, Page
+    from playwright.sync_api import Browser, FrameLocator, Page
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "editors" / "vscode"
@@ -306,6 +306,21 @@ def browser_env(root: Path) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(root / "config"),
         "XDG_CACHE_HOME": str(root / "cache"),
     }
+
+
+@contextlib.contextmanager
+def headless_chromium(root: Path) -> Iterator[Browser]:
+    """Debian's Chromium, headless, with its profile under ``root``; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, env=browser_env(root)
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 def save_artifacts(directory: Path, server: CodeServer, extra: Mapping[str, str]) -> None:
