@@ -18,7 +18,7 @@ search has two baselines in the same run: called directly (no thread hop) and th
 memory service's store thread, as the decision calls it, but with no embedding before it.
 
 Usage: .venv/bin/python bench/route.py [--decisions 300] [--sizes 0,10000,100000] [--full]
-       [--quick] [--embedding MODEL] [--threads N] [--no-gc-freeze]
+       [--quick] [--embedding MODEL] [--threads N] [--compute auto|float] [--no-gc-freeze]
 """
 
 from __future__ import annotations
@@ -364,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--embedding", default=DEFAULT_MODEL, help="embedding.model to time")
     parser.add_argument("--threads", type=int, default=0, help="embedding.threads (0: per core)")
+    parser.add_argument(
+        "--compute", choices=("auto", "float"), default="auto", help="embedding.compute"
+    )
     parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false")
     parser.add_argument(
         "--spin-wait", action="store_true", help="let onnxruntime's threads spin between runs"
@@ -389,8 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     # table is distilled there once). No vector cache: every decision embeds its query.
     cache = Paths.from_env().data_dir / CACHE_DIR
     embedder = Embedder(
-        args.embedding, cache, threads=args.threads, cache_size=0, spin_wait=args.spin_wait
+        args.embedding,
+        cache,
+        threads=args.threads,
+        cache_size=0,
+        spin_wait=args.spin_wait,
+        compute=args.compute,
     )
+    print(f"embedding {args.embedding}, {embedder.graph} graph")
     # The memory's points are jittered copies of these (fewer cluster centres with --quick).
     base = embedder.embed(queries[: 800 if args.quick else len(queries)])
     results = [asyncio.run(measure(size, base, queries, args, embedder)) for size in sizes]

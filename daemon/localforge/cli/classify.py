@@ -52,12 +52,7 @@ def make_embedder(settings: Settings, paths: Paths) -> Embedder:
     """The configured sentence embedder, set up as the daemon sets up its own."""
     from localforge.memory.embedder import CACHE_DIR, Embedder
 
-    return Embedder(
-        settings.embedding.model,
-        paths.data_dir / CACHE_DIR,
-        max_chars=settings.embedding.max_chars,
-        threads=settings.embedding.threads,
-    )
+    return Embedder.from_settings(settings.embedding, paths.data_dir / CACHE_DIR)
 
 
 def make_embed(settings: Settings, paths: Paths) -> Callable[[Sequence[str]], np.ndarray]:

@@ -157,7 +157,7 @@ def embedding_check(settings: Settings, paths: Paths) -> Check:
             f"{', '.join(str(s) for s in sources)}",
         )
     try:
-        embedder = Embedder(name, cache, threads=settings.embedding.threads)
+        embedder = Embedder.from_settings(settings.embedding, cache)
         started = time.perf_counter()
         embedder.embed_one("is the embedding model working?")
         ms = (time.perf_counter() - started) * 1000
@@ -175,6 +175,12 @@ def embedding_check(settings: Settings, paths: Paths) -> Check:
         GROUP,
         "embedding",
         "ok",
-        f"{name} ({embedder.dim}-dim) in {model_dir}: {ms:.0f} ms for one query",
-        data={"path": str(model_dir), "dim": embedder.dim, "query_ms": round(ms, 1)},
+        f"{name} ({embedder.dim}-dim, {embedder.graph} graph) in {model_dir}: {ms:.0f} ms "
+        "for one query",
+        data={
+            "path": str(model_dir),
+            "dim": embedder.dim,
+            "graph": embedder.graph,
+            "query_ms": round(ms, 1),
+        },
     )

@@ -22,12 +22,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from localforge.errors import ConfigError, Unavailable
+from localforge.memory.int8_compute import int8_graph
 from localforge.memory.static_embedding import STATIC_MODEL, StaticTable
+
+if TYPE_CHECKING:
+    from localforge.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +149,10 @@ class Embedder:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         cache_size: int = CACHE_SIZE,
         spin_wait: bool = False,
+        compute: str = "auto",
     ) -> None:
         self.model_name = model_name
+        self.compute = compute  # "auto": the int8 graph where this CPU passed its probe
         self.cache_dir = cache_dir
         self.max_chars = max_chars
         self.max_tokens = max_tokens
@@ -166,6 +172,7 @@ class Embedder:
         self._whole_lock = threading.Lock()
         self._static: StaticTable | None = None
         self._model: Any = None
+        self.graph = "float"  # or "int8": the compute graph the default model runs on
         self._tokenizer: Any = None
         if model_name == STATIC_MODEL:
             # A table lookup per token: no window needed, every token of the text counts.
@@ -177,6 +184,17 @@ class Embedder:
             self._tokenizer = self._bound_tokenizer()
         self.dim = int(self._run(["dimension probe"]).shape[1])
 
+    @classmethod
+    def from_settings(cls, settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
+        """The embedder the ``[embedding]`` settings describe."""
+        return cls(
+            settings.model,
+            cache_dir,
+            settings.max_chars,
+            settings.threads,
+            compute=settings.compute,
+        )
+
     def _load(self) -> Any:
         try:
             from fastembed import TextEmbedding
@@ -187,13 +205,16 @@ class Embedder:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         if self.model_name == DEFAULT_MODEL:
             model_dir = assemble_default_model(self.cache_dir / DEFAULT_MODEL_DIR)
+            graph = int8_graph(model_dir, ONNX_SHA256) if self.compute == "auto" else None
+            self.graph = "int8" if graph is not None else "float"
             return self._configured(
                 TextEmbedding(
                     DEFAULT_MODEL,
                     cache_dir=str(self.cache_dir),
                     specific_model_path=str(model_dir),
                     threads=self.threads,
-                )
+                ),
+                graph,
             )
         try:
             return self._configured(
@@ -210,12 +231,13 @@ class Embedder:
                 f"(or its files in {self.cache_dir}); the default {DEFAULT_MODEL!r} works offline"
             ) from exc
 
-    def _configured(self, model: Any) -> Any:
-        """Reopen fastembed's ONNX session with the options fastembed does not expose."""
+    def _configured(self, model: Any, graph: Path | None = None) -> Any:
+        """Reopen fastembed's ONNX session on ``graph`` (else its own) with the options
+        fastembed does not expose."""
         inner: Any = getattr(model, "model", None)
         session = getattr(inner, "model", None)
-        path = getattr(session, "_model_path", None)
-        if self.spin_wait or session is None or not path:
+        path = graph or getattr(session, "_model_path", None)
+        if (self.spin_wait and graph is None) or session is None or not path:
             return model
         import onnxruntime as ort
 
@@ -223,10 +245,11 @@ class Embedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads:
             options.intra_op_num_threads = options.inter_op_num_threads = self.threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        if not self.spin_wait:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         inner.model = ort.InferenceSession(
-            path, sess_options=options, providers=session.get_providers()
+            str(path), sess_options=options, providers=session.get_providers()
         )
         return model
 
@@ -344,6 +367,8 @@ class Embedder:
                     max_tokens=0,
                     cache_size=0,
                     spin_wait=self.spin_wait,
+                    # an embeddings API's clients compare with MiniLM vectors made elsewhere
+                    compute="float",
                 )
             return self._whole
 

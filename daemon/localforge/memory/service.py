@@ -466,12 +466,7 @@ class MemoryService:
 
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:
-    return Embedder(
-        settings.embedding.model,
-        cache_dir,
-        settings.embedding.max_chars,
-        settings.embedding.threads,
-    )
+    return Embedder.from_settings(settings.embedding, cache_dir)
 
 
 def _read_and_clear_clean_flag(conn: Any) -> bool:

@@ -68,6 +68,11 @@ class EmbeddingSettings(Section):
     threads: int = Field(
         0, ge=0, le=256, description="ONNX threads per embedding; 0 = one per core"
     )
+    compute: Literal["auto", "float"] = Field(
+        "auto",
+        description="auto: the default model computes in int8 where this CPU passes a probe "
+        "(1.7x faster), else in float; float: always in float",
+    )
 
 
 class MemorySettings(Section):
