@@ -24,11 +24,14 @@ def neighbour(
     return Neighbour(pid, sim, model, "coding", outcome, NOW - days * DAY, None)
 
 
+WEIGHTS = Weights(0.4, 0.3, 0.15, 0.15)  # round numbers for the arithmetic below
+
+
 def scorer(**routing: Any) -> Scorer:
     """The deterministic ``score`` policy unless ``policy`` says otherwise."""
     routing.setdefault("policy", "score")
     routing.setdefault("benchmark_prior_weight", 1.0)
-    return Scorer(Weights(), RoutingSettings(**routing))
+    return Scorer(WEIGHTS, RoutingSettings(**routing))
 
 
 def score(
@@ -70,7 +73,7 @@ def test_weights_not_summing_to_one_are_normalised_with_a_warning(
         )
     assert weights == Weights(0.5, 0.25, 0.25, 0.0)
     assert "normalising" in caplog.text
-    assert Weights.from_settings(WeightSettings()) == Weights(0.4, 0.3, 0.15, 0.15)
+    assert Weights.from_settings(WeightSettings()) == Weights(0.45, 0.33, 0.05, 0.17) == Weights()
 
 
 def test_weights_come_from_environment_names() -> None:
@@ -239,9 +242,9 @@ def test_evidence_takes_its_share_of_the_benchmarks_weight() -> None:
         "feedback": 0.15,
     }
     # Without evidence, or with the hand-over off, the configured weights apply.
-    assert score(scorer(), cands).ranked[0].weights == Weights()
+    assert score(scorer(), cands).ranked[0].weights == WEIGHTS
     off = score(scorer(benchmark_prior_weight=0.0), cands, neighbours=items)
-    assert off.ranked[0].weights == Weights() and "worth" not in off.ranked[0].notes["memory"]
+    assert off.ranked[0].weights == WEIGHTS and "worth" not in off.ranked[0].notes["memory"]
 
 
 def test_strong_evidence_outweighs_the_benchmark() -> None:
@@ -312,7 +315,7 @@ def test_learning_settings_come_from_environment_names() -> None:
     assert routing.exploration == 0.25 and routing.benchmark_prior_weight == 3.0
     assert routing.same_task_memory is False
     defaults = RoutingSettings()
-    assert (defaults.exploration, defaults.benchmark_prior_weight) == (0.1, 2.0)
+    assert (defaults.exploration, defaults.benchmark_prior_weight) == (0.1, 1.0)
     assert defaults.same_task_memory is True and defaults.policy == "thompson"
 
 

@@ -66,10 +66,10 @@ SIGNALS = ("benchmark", "memory", "latency", "feedback")
 
 @dataclass(frozen=True)
 class Weights:
-    benchmark: float = 0.4
-    memory: float = 0.3
-    latency: float = 0.15
-    feedback: float = 0.15
+    benchmark: float = 0.45
+    memory: float = 0.33
+    latency: float = 0.05
+    feedback: float = 0.17
 
     @classmethod
     def from_settings(cls, settings: WeightSettings) -> Weights:

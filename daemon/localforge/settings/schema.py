@@ -93,10 +93,10 @@ class MemorySettings(Section):
 
 
 class WeightSettings(Section):
-    benchmark: float = Field(0.4, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_BENCHMARK"})
-    memory: float = Field(0.3, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_MEMORY"})
-    latency: float = Field(0.15, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_LATENCY"})
-    feedback: float = Field(0.15, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_FEEDBACK"})
+    benchmark: float = Field(0.45, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_BENCHMARK"})
+    memory: float = Field(0.33, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_MEMORY"})
+    latency: float = Field(0.05, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_LATENCY"})
+    feedback: float = Field(0.17, ge=0, json_schema_extra={"env": "LOCALFORGE_WEIGHT_FEEDBACK"})
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> WeightSettings:
@@ -109,12 +109,12 @@ class RoutingSettings(Section):
     fallback_confidence: float = Field(0.3, ge=0, le=1)
     fallback_min_queries: int = Field(2, ge=1)
     fallback_min_success: float = Field(0.6, ge=0, le=1)
-    hysteresis: float = Field(0.05, ge=0, le=1, description="score gain a model swap must beat")
+    hysteresis: float = Field(0.02, ge=0, le=1, description="score gain a model swap must beat")
     fallback_min_similarity: float = Field(
         0.5, ge=-1, le=1, description="cosine similarity a past query needs to count as similar"
     )
     benchmark_prior_weight: float = Field(
-        2.0,
+        1.0,
         ge=0,
         description="evidence weight worth the benchmark: memory takes n/(n+this) of the "
         "benchmark's weight (0: off)",
