@@ -129,7 +129,7 @@ def test_config_show_without_a_daemon(home: Home) -> None:
     rows = {row["key"]: (row["value"], row["source"]) for row in shown["settings"]}
     assert rows["memory.top_k"] == (3, "file")
     assert rows["weights.memory"] == (0.5, "env")
-    assert rows["weights.latency"] == (0.15, "default")
+    assert rows["weights.latency"] == (0.05, "default")
     assert not home.paths.socket.exists()  # showing config never starts the daemon
 
 
