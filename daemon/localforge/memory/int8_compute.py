@@ -115,7 +115,7 @@ def _read_verdict(path: Path) -> Verdict | None:
 
 
 def _write_verdict(path: Path, verdict: Verdict) -> None:
-    staging = path.with_name(f".{path.name}.tmp")
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two processes may probe
     staging.write_text(json.dumps(asdict(verdict)) + "\n")
     os.replace(staging, path)
 
