@@ -3,8 +3,9 @@
 The bundled MiniLM stores int8 weights but computes in float: onnxruntime turns the
 weights back into float matrices at load, so every matrix product runs in float32.
 Re-quantising those products for int8 arithmetic (dynamic activations, per-channel
-weights, constant weights only) embeds 1.7-1.8× faster on this project's machines
-(``bench/route.py``) with vectors within 0.98 cosine of the float ones.
+weights, constant weights only) embeds 1.4-1.7× faster at p50 on this project's machines
+(``bench/route.py --compute float`` against the default) with vectors within 0.98 cosine
+of the float ones.
 
 int8 kernels differ between CPUs (VNNI, AMX...), and a kernel that faults would take
 the daemon with it, so the graph is probed once in a child process: the child loads
@@ -160,8 +161,8 @@ def _quantise(source: Path, target: Path) -> None:
 
 def probe(float_graph: Path, int8_graph: Path, cpu: str, timeout_s: float) -> Verdict:
     """Run both graphs in a child process; only a clean exit with close vectors passes."""
-    command = [sys.executable, "-m", "localforge.memory.int8_compute", str(float_graph)]
-    command.append(str(int8_graph))
+    command = [sys.executable, "-m", "localforge.memory.int8_compute"]
+    command += [str(float_graph), str(int8_graph)]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout_s, check=False

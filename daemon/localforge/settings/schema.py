@@ -71,7 +71,7 @@ class EmbeddingSettings(Section):
     compute: Literal["auto", "float"] = Field(
         "auto",
         description="auto: the default model computes in int8 where this CPU passes a probe "
-        "(1.7x faster), else in float; float: always in float",
+        "(1.4-1.7x faster), else in float; float: always in float",
     )
 
 
