@@ -140,6 +140,26 @@ def test_remember_feedback_and_search(env: Env) -> None:
     env.run(body)
 
 
+def test_a_decision_sees_an_outcome_whose_index_write_is_still_queued(edge_env: Env) -> None:
+    async def body(memory: MemoryService) -> None:
+        rid = await remember(memory, "sort a list of numbers in python", "coder")
+        store = memory.store
+        assert store.concurrent_search  # the case where a decision searches off the store thread
+        real_set_outcome = store.set_outcome
+
+        def slow_set_outcome(request_id: str, score: float) -> None:
+            time.sleep(0.5)  # a busy machine: the write waits for a core
+            real_set_outcome(request_id, score)
+
+        store.set_outcome = slow_set_outcome  # type: ignore[method-assign]
+        await memory.record_outcome(rid, "thumbs_down", None)
+        query = await memory.embed("how to sort a python list")
+        found = await memory.in_embed(lambda: memory.search_blocking(query, 10, ["coder"]))
+        assert [(n.id, n.outcome) for n in found] == [(rid, 0.0)]
+
+    edge_env.run(body)
+
+
 def test_unknown_request_id_and_bad_feedback(env: Env) -> None:
     async def body(memory: MemoryService) -> None:
         with pytest.raises(NotFound, match="no routed request with id 'nope'"):

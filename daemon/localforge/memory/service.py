@@ -80,6 +80,7 @@ class MemoryService:
         self._settings = settings
         self._embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-store")
+        self._last_write: Future[None] | None = None  # the newest queued index write
         self._embedder: Embedder | None = None
         self._store: VectorStore | None = None
         self.sync: IndexSync | None = None
@@ -214,9 +215,12 @@ class MemoryService:
                 )
 
         try:
-            self._store_pool.submit(fn).add_done_callback(done)
+            future = self._store_pool.submit(fn)
         except RuntimeError:
             log.warning("vector index %s skipped during shutdown; reconciled at next start", what)
+            return
+        future.add_done_callback(done)
+        self._last_write = future
 
     # --- what routing uses ------------------------------------------------------
 
@@ -246,10 +250,12 @@ class MemoryService:
         On the calling thread where the store serves searches during writes (Qdrant Edge):
         the decision then crosses threads once, not twice; each crossing waits for a core,
         which on a busy machine costs milliseconds at p99 (bench/route.py). Other stores
-        search on the store thread, waited for.
+        search on the store thread, waited for, and so does any search while an index write
+        is still queued: an outcome recorded before this query is then part of its evidence.
         """
         store = self.store
-        if store.concurrent_search:
+        pending = self._last_write
+        if store.concurrent_search and (pending is None or pending.done()):
             return store.search(vector, limit, models)
         return self._store_pool.submit(store.search, vector, limit, models).result()
 
