@@ -10,7 +10,9 @@ Five users with hidden success probabilities per (query cluster, model):
 - rare:         the contradicting taste, but only one outcome in ten is reported.
 
 1,000 queries are drawn from the labelled corpus in data/ (the cluster is the query's label; the
-two topics of a label are a seeded 2-means split of its embeddings).
+two topics of a label are a seeded 2-means split of its embeddings); ``--stream heldout`` draws
+them from data/heldout/ instead, queries the classifier never trained on, so that its real
+mistakes are part of what routing has to learn around.
 LocalForge routes each one through the real pipeline in-process — task classifier, fastembed
 vectors (computed once per distinct text), Qdrant Edge search, scorer, SQLite — and the sampled
 outcome goes back through the real feedback path (MemoryService.record_outcome). Residency is
@@ -30,6 +32,7 @@ Success is the expected success probability of the chosen model (less noisy than
 sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
 
 Usage: .venv/bin/python -P bench/routing_sim.py [--queries 1000] [--seed 7] [--users agrees,rare]
+       [--stream heldout]
 (``-P``: bench/http.py would otherwise shadow the standard library's ``http``.)
 """
 
@@ -216,9 +219,9 @@ def topics(texts: list[str], labels: list[str], vectors: np.ndarray, seed: int) 
     return topic
 
 
-def load_corpus() -> list[tuple[str, str]]:
+def load_corpus(folder: Path) -> list[tuple[str, str]]:
     rows = []
-    for path in sorted((ROOT / "data").glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             if line.strip():
                 item = json.loads(line)
@@ -480,6 +483,20 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def choose_models(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    """Keep only ``names`` of the simulated models (the first one starts loaded)."""
+    global LOADED_AT_START
+    unknown = set(names) - set(MODELS)
+    if unknown or len(names) < 2:
+        parser.error(f"--models needs two or more of {', '.join(MODELS)}")
+    for name in list(MODELS):
+        if name not in names:
+            del MODELS[name]
+    NAMES[:] = names
+    if LOADED_AT_START not in names:
+        LOADED_AT_START = names[0]
+
+
 def load_classifier() -> Any:
     try:
         from localforge.routing.classifier import TaskClassifier
@@ -495,6 +512,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--users", default=",".join(u.name for u in USERS))
+    parser.add_argument(
+        "--models", default=",".join(MODELS), help="a subset of the simulated models, e.g. three"
+    )
+    parser.add_argument(
+        "--stream",
+        choices=["corpus", "heldout"],
+        default="corpus",
+        help="draw queries from data/ (the classifier trained on them) or data/heldout/ (unseen)",
+    )
     parser.add_argument("--policies", default=",".join(POLICIES), help="thompson,score")
     parser.add_argument(
         "--set",
@@ -505,8 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, _ = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    choose_models(parser, args.models.split(","))
 
-    corpus = load_corpus()
+    corpus = load_corpus(ROOT / "data" / ("heldout" if args.stream == "heldout" else ""))
     rng = np.random.default_rng(args.seed)
     drawn = [corpus[i] for i in rng.integers(0, len(corpus), args.queries)]
     started = time.perf_counter()

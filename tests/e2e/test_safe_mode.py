@@ -56,7 +56,10 @@ def test_a_crash_at_first_decode_is_answered_in_safe_mode_and_remembered(gemma: 
             answer = chat(daemon, "writer")
             assert answer["model"] == "writer" and answer["usage"]["completion_tokens"] > 0
             safe = show(daemon, "writer")["safe_mode"]
-            assert safe["on"] and "SIGSEGV at the first decode" in safe["reason"]
+            # Where normal mode really crashes on this CPU, the warm-up at the end of the load
+            # meets the crash first: the same healing, reached while loading.
+            assert safe["on"] and "SIGSEGV" in safe["reason"]
+            assert "at the first decode" in safe["reason"] or normal_mode_crashes_here(home)
             listed = {m["name"]: m for m in daemon.call("models.list")["models"]}
             assert listed["writer"]["safe_mode"]["on"]
             status = daemon.call("daemon.status")["services"]["models"]
@@ -74,6 +77,29 @@ def test_a_crash_at_first_decode_is_answered_in_safe_mode_and_remembered(gemma: 
             assert chat(daemon, "writer")["usage"]["completion_tokens"] > 0
         log = home.paths.log_file.read_text()
         assert log.count("retrying in safe mode") == 1, "the second daemon must not crash first"
+
+
+def normal_mode_crashes_here(home: Home) -> bool:
+    """Whether this CPU's llama.cpp kernels crashed the warm-up of a load in normal mode."""
+    return (
+        "crashed while loading (SIGSEGV); retrying in safe mode" in home.paths.log_file.read_text()
+    )
+
+
+def test_a_crash_while_warming_up_is_healed_at_load_and_the_load_counts_once(
+    gemma: Path,
+) -> None:
+    with temp_home({"LOCALFORGE_WORKER_FAULT": "warmup"}) as home:
+        home.write_config(two_models_config(gemma, ""))
+        with run_daemon(home) as daemon:
+            daemon.call("models.load", {"name": "writer"})
+            safe = show(daemon, "writer")["safe_mode"]
+            assert safe["on"] and "SIGSEGV while loading in normal mode" in safe["reason"]
+            answer = chat(daemon, "writer")
+            assert answer["usage"]["completion_tokens"] > 0 and answer["loaded"] is False
+            assert daemon.call("daemon.status")["services"]["models"]["loads"] == 1
+        log = home.paths.log_file.read_text()
+        assert log.count("crashed while loading (SIGSEGV); retrying in safe mode") == 1
 
 
 def test_a_model_that_crashes_in_both_modes_is_broken_and_others_still_answer(
@@ -108,7 +134,8 @@ def test_a_crash_mid_generation_fails_that_request_typed_and_the_next_is_served(
                 chat(daemon, "writer", max_tokens=32)
             assert failed.value.code == WORKER_CRASHED and "SIGSEGV" in failed.value.message
             assert chat(daemon, "writer", max_tokens=3)["model"] == "writer"
-            assert not show(daemon, "writer")["safe_mode"]["on"], "mid-generation is no CPU fault"
+            safe = show(daemon, "writer")["safe_mode"]["on"]
+            assert not safe or normal_mode_crashes_here(home), "mid-generation is no CPU fault"
             stats = daemon.call("memory.stats")
             assert stats.get("rated", 0) == 0, "a crash is health, never a rated outcome"
 

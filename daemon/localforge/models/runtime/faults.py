@@ -3,9 +3,10 @@
 A worker reads ``LOCALFORGE_WORKER_FAULT`` once at start; nothing else in the
 daemon reads it. Its value is one rule, ``WHERE[@MODE][=MODEL]``:
 
-- ``WHERE``: ``load`` (while loading), ``decode`` (at the first decode of the
-  worker's first generation, before any token) or ``token:N`` (at the N-th token
-  this worker generates, counted across its generations);
+- ``WHERE``: ``load`` (while loading), ``warmup`` (at the few-token evaluation that
+  ends every load, where a kernel that does not suit the CPU first runs), ``decode`` (at
+  the first decode of the worker's first generation, before any token) or ``token:N``
+  (at the N-th token this worker generates, counted across its generations);
 - ``MODE``: ``normal`` (the default: only when not in safe mode, like the AMX
   kernel crash), ``safe`` (only in safe mode) or ``any``;
 - ``MODEL``: only for the model registered under this name (default: every model).
@@ -27,7 +28,7 @@ MODES = ("normal", "safe", "any")
 
 @dataclass(frozen=True)
 class Fault:
-    where: str  # load | decode | token
+    where: str  # load | warmup | decode | token
     mode: str = "normal"
     model: str | None = None
     token: int = 0
@@ -40,9 +41,10 @@ class Fault:
         token = 0
         if where.startswith("token:"):
             where, token = "token", int(where.removeprefix("token:"))
-        if where not in ("load", "decode", "token") or mode not in MODES or token < 0:
+        if where not in ("load", "warmup", "decode", "token") or mode not in MODES or token < 0:
             raise ValueError(
-                f"{ENV}={text!r}: use load|decode|token:N, then @normal|@safe|@any, then =MODEL"
+                f"{ENV}={text!r}: use load|warmup|decode|token:N, then @normal|@safe|@any, "
+                "then =MODEL"
             )
         return cls(where, mode, model or None, token)
 

@@ -257,6 +257,9 @@ class ModelPool:
                     raise
                 await worker.kill()
                 worker = None
+                log.warning(
+                    "model '%s' crashed while loading (%s); retrying in safe mode", name, fault
+                )
                 await self.enter_safe_mode(
                     spec, f"its worker was killed by {fault} while loading in normal mode"
                 )

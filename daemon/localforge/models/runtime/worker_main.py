@@ -25,6 +25,11 @@ from localforge.models.runtime.repetition import RepetitionGuard
 
 log = logging.getLogger("localforge.worker")
 PREFILL_BATCH = 64  # tokens per decode while prefilling: a cancel waits at most one batch
+# Evaluated once at the end of every load: a batch of several tokens takes the matrix kernels a
+# prompt takes (a single token does not), so a kernel that faults on this CPU (llama.cpp's AMX
+# kernel on some AVX-512 machines) kills the worker while it loads, where the daemon retries
+# in safe mode, instead of at a user's first request.
+WARMUP_TEXT = b"The quick brown fox jumps over the lazy dog."
 
 
 class LoadFailure(Exception):
@@ -118,6 +123,7 @@ class Worker:
             else:
                 facts = check_gguf(path)
             self.llm = self._construct(message)
+            self._warm_up()
         except LoadFailure as exc:
             self.send({"op": "error", "kind": exc.kind, "message": exc.message})
             return
@@ -186,6 +192,15 @@ class Worker:
             return llama_cpp.Llama(**kwargs)
         finally:
             low.llama_model_default_params = original
+
+    def _warm_up(self) -> None:
+        """Evaluate a few tokens, then forget them: the KV cache starts empty."""
+        self._maybe_crash("warmup")
+        llm = self.llm
+        tokens = llm.tokenize(WARMUP_TEXT, add_bos=True)[: max(llm.n_ctx() - 1, 0)]
+        if len(tokens) > 1:
+            llm.eval(tokens)
+        llm.reset()
 
     def unload(self) -> None:
         if self.thread is not None:
