@@ -17,6 +17,7 @@ from lfctl.client import RpcError
 from localforge.errors import WORKER_CRASHED, ModelError, Timeout, WorkerCrashed
 from localforge.models.runtime.worker import GenerateRequest, WorkerProcess
 from tests.support import gguf_files
+from tests.support.cpu_kernels import normal_mode_crashes
 from tests.support.daemon import DaemonProcess, Home, run_daemon
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +38,10 @@ def run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def loaded(path: Path, log: Path, **kw: Any) -> WorkerProcess:
+    """A worker with ``path`` loaded, in safe mode where normal mode crashes on this CPU."""
     worker = WorkerProcess("gemma", log_path=log)
     await worker.start()
+    kw.setdefault("safe", normal_mode_crashes(path))
     await worker.load(path, n_ctx=512, n_gpu_layers=0, timeout=kw.pop("timeout", 120), **kw)
     return worker
 

@@ -1,4 +1,8 @@
-"""llama-cpp-python's own OpenAI-compatible server on loopback: a real remote backend."""
+"""llama-cpp-python's own OpenAI-compatible server on loopback: a real remote backend.
+
+Where normal mode crashes on this CPU it runs without llama.cpp's extra buffer types, as a
+user of such a machine would have to run it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.cpu_kernels import normal_mode_crashes
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -26,8 +32,9 @@ def llama_server(
 ) -> Iterator[str]:
     """Serve ``model`` on 127.0.0.1; yields the base URL once ``/v1/models`` answers."""
     port = free_port()
+    server = "tests.support.safe_llama_server" if normal_mode_crashes(model) else "llama_cpp.server"
     args = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", server,
         "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(n_ctx), "--n_gpu_layers", "0",
     ]  # fmt: skip
