@@ -119,6 +119,6 @@ def smoke_command(args: argparse.Namespace) -> int:
         f"(loaded in {good.load_ms / 1000:.1f} s): {good.text.strip()[:40]!r}"
     )
     if good.mode == "safe":
-        line += f"; normal mode {results[0].crashed}, so lfd will use safe mode"
+        line += f"; normal mode {results[0].crashed}: lfd retries such a crash in safe mode"
     print(line)
     return 0

@@ -80,7 +80,7 @@ class MemoryService:
         self._settings = settings
         self._embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-store")
-        self._last_write: Future[None] | None = None  # the newest queued index write
+        self._last_evidence_write: Future[None] | None = None  # newest queued outcome write
         self._embedder: Embedder | None = None
         self._store: VectorStore | None = None
         self.sync: IndexSync | None = None
@@ -204,8 +204,13 @@ class MemoryService:
     async def in_store(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._store_pool, fn)
 
-    def _in_store_background(self, what: str, fn: Callable[[], None]) -> None:
-        """Queue an index write behind earlier ones; failures are logged (SQLite already has it)."""
+    def _in_store_background(
+        self, what: str, fn: Callable[[], None], *, evidence: bool = False
+    ) -> None:
+        """Queue an index write behind earlier ones; failures are logged (SQLite already has it).
+
+        ``evidence``: the write can change an outcome, which a decision must then see.
+        """
 
         def done(future: Future[None]) -> None:
             exc = future.exception()
@@ -220,7 +225,8 @@ class MemoryService:
             log.warning("vector index %s skipped during shutdown; reconciled at next start", what)
             return
         future.add_done_callback(done)
-        self._last_write = future
+        if evidence:
+            self._last_evidence_write = future
 
     # --- what routing uses ------------------------------------------------------
 
@@ -250,11 +256,12 @@ class MemoryService:
         On the calling thread where the store serves searches during writes (Qdrant Edge):
         the decision then crosses threads once, not twice; each crossing waits for a core,
         which on a busy machine costs milliseconds at p99 (bench/route.py). Other stores
-        search on the store thread, waited for, and so does any search while an index write
-        is still queued: an outcome recorded before this query is then part of its evidence.
+        search on the store thread, waited for, and so does any search while an outcome's
+        index write is still queued: an outcome recorded before this query is then part of
+        its evidence. (A new point has no outcome yet, so it need not be waited for.)
         """
         store = self.store
-        pending = self._last_write
+        pending = self._last_evidence_write
         if store.concurrent_search and (pending is None or pending.done()):
             return store.search(vector, limit, models)
         return self._store_pool.submit(store.search, vector, limit, models).result()
@@ -265,7 +272,9 @@ class MemoryService:
         point = interaction.point()
         if point is not None and self._store is not None:
             store = self._store
-            self._in_store_background("upsert", lambda: store.upsert([point]))
+            self._in_store_background(
+                "upsert", lambda: store.upsert([point]), evidence=interaction.outcome is not None
+            )
 
     async def record_result(
         self, request_id: str, *, model: str, latency_ms: float, ok: bool, error: str | None
@@ -302,7 +311,7 @@ class MemoryService:
         store = self._store
         if store is not None and row.embedding is not None:
             self._in_store_background(
-                "outcome update", lambda: store.set_outcome(request_id, score)
+                "outcome update", lambda: store.set_outcome(request_id, score), evidence=True
             )
         self.task_evidence.add(row.task_type, row.model, score, row.created_at, previous)
         positive, total = self.feedback.get(row.model, (0.0, 0))
@@ -333,7 +342,7 @@ class MemoryService:
             and row.embedding_model == self.embedder.model_name
         ):
             store = self._store
-            self._in_store_background("update", lambda: store.upsert([point]))
+            self._in_store_background("update", lambda: store.upsert([point]), evidence=True)
 
     # --- managing memory ------------------------------------------------------
 
