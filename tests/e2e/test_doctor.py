@@ -121,3 +121,21 @@ def test_lfd_smoke_is_one_line(home: Home) -> None:
     done = lfd(home, "smoke")
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("bundled model FAILED: normal mode crashed (SIGSEGV")
+
+
+def test_lfd_smoke_hands_a_normal_mode_crash_to_the_daemon(home: Home) -> None:
+    home.extra_env["LOCALFORGE_WORKER_FAULT"] = "warmup"  # normal mode crashes, safe mode works
+    done = lfd(home, "smoke")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("so lfd will load it in safe mode")
+    assert len(done.stdout.splitlines()) == 1 and done.stderr == ""
+    with run_daemon(home) as daemon:
+        safe = daemon.call("models.show", {"name": "gemma3-270m"})["safe_mode"]
+        assert safe["on"] and safe["reason"].startswith("lfd smoke: normal mode SIGSEGV")
+        with daemon.client(timeout=180) as client:
+            answer = client.call(
+                "chat.complete",
+                {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3},
+            )
+        assert answer["usage"]["completion_tokens"] > 0
+    assert "retrying in safe mode" not in home.paths.log_file.read_text()  # no crash first

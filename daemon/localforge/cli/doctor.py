@@ -119,6 +119,22 @@ def smoke_command(args: argparse.Namespace) -> int:
         f"(loaded in {good.load_ms / 1000:.1f} s): {good.text.strip()[:40]!r}"
     )
     if good.mode == "safe":
-        line += f"; normal mode {results[0].crashed}: lfd retries such a crash in safe mode"
+        remember_safe_mode(paths, path, f"lfd smoke: normal mode {results[0].crashed}")
+        line += f"; normal mode {results[0].crashed}, so lfd will load it in safe mode"
     print(line)
     return 0
+
+
+def remember_safe_mode(paths: Paths, path: Path, reason: str) -> None:
+    """Write the verdict where the daemon reads it, so its first load does not crash first."""
+    from localforge.models.runtime.safe_mode import SafeModeBook
+    from localforge.settings import StorageSettings
+    from localforge.storage.database import Database
+
+    paths.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    database = Database(paths.database, StorageSettings())
+    database.open()
+    try:
+        asyncio.run(SafeModeBook(database).remember(path, reason))
+    finally:
+        database.close()
