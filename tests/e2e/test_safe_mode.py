@@ -25,6 +25,7 @@ from tests.support.daemon import (
 pytestmark = pytest.mark.e2e
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+LOAD_RETRY = "crashed while loading (SIGSEGV); retrying in safe mode"  # the daemon's log line
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +82,7 @@ def test_a_crash_at_first_decode_is_answered_in_safe_mode_and_remembered(gemma: 
 
 def normal_mode_crashes_here(home: Home) -> bool:
     """Whether this CPU's llama.cpp kernels crashed the warm-up of a load in normal mode."""
-    return (
-        "crashed while loading (SIGSEGV); retrying in safe mode" in home.paths.log_file.read_text()
-    )
+    return LOAD_RETRY in home.paths.log_file.read_text()
 
 
 def test_a_crash_while_warming_up_is_healed_at_load_and_the_load_counts_once(
@@ -99,7 +98,7 @@ def test_a_crash_while_warming_up_is_healed_at_load_and_the_load_counts_once(
             assert answer["usage"]["completion_tokens"] > 0 and answer["loaded"] is False
             assert daemon.call("daemon.status")["services"]["models"]["loads"] == 1
         log = home.paths.log_file.read_text()
-        assert log.count("crashed while loading (SIGSEGV); retrying in safe mode") == 1
+        assert log.count(LOAD_RETRY) == 1
 
 
 def test_a_model_that_crashes_in_both_modes_is_broken_and_others_still_answer(

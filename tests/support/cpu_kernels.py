@@ -15,8 +15,9 @@ from pathlib import Path
 PROBE = """
 import sys
 import llama_cpp
+from localforge.models.runtime.worker_main import WARMUP_TEXT
 llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_gpu_layers=0, verbose=False)
-llm.eval(llm.tokenize(b"The quick brown fox jumps over the lazy dog."))
+llm.eval(llm.tokenize(WARMUP_TEXT))  # the evaluation that ends a load in the daemon
 """
 
 

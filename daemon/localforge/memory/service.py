@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from localforge.errors import InvalidParams, LocalForgeError, Unavailable
+from localforge.memory import clean_close, transfer
 from localforge.memory import interactions as repo
-from localforge.memory import transfer
 from localforge.memory.edge_store import EdgeStore, optimize_in_child
 from localforge.memory.embedder import CACHE_DIR, Embedded, Embedder
 from localforge.memory.interactions import Interaction
@@ -32,12 +32,11 @@ from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
 from localforge.memory.sync import IndexSync, Progress
 from localforge.memory.task_evidence import TaskEvidence, outcome_rows
 from localforge.settings import MemorySettings, Settings
-from localforge.storage.database import Database, transaction
+from localforge.storage.database import Database
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CLEAN_KEY = "memory.clean_shutdown"
 LATENCY_EWMA = 0.2
 OPTIMIZE_MIN_UNINDEXED = 10_000
 
@@ -128,7 +127,7 @@ class MemoryService:
         self.sync = IndexSync(self, store, self._embedder.model_name)
         rebuild_reason = await self.in_store(self.sync.open_store)
         self._store = store
-        clean = await self.db.run(_read_and_clear_clean_flag)
+        clean = await self.db.run(clean_close.read_and_clear)
         # v5 cleared outcomes that only recorded failures: the index must hear of it.
         clean = clean and 5 not in self.db.migrated
         self.feedback = await self.db.run(repo.feedback_stats)
@@ -169,7 +168,7 @@ class MemoryService:
             store, self._store = self._store, None
             try:
                 await self.in_store(store.close)
-                await self.db.run(_set_clean_flag)
+                await self.db.run(clean_close.mark_clean)
             except Exception:
                 log.exception("error while closing the vector index")
         self._embed_pool.shutdown(wait=True)
@@ -482,22 +481,6 @@ class MemoryService:
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:
     return Embedder.from_settings(settings.embedding, cache_dir)
-
-
-def _read_and_clear_clean_flag(conn: Any) -> bool:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (CLEAN_KEY,)).fetchone()
-    with transaction(conn):
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, '0') "
-            "ON CONFLICT(key) DO UPDATE SET value = '0'",
-            (CLEAN_KEY,),
-        )
-    return row is None or row[0] == "1"
-
-
-def _set_clean_flag(conn: Any) -> None:
-    with transaction(conn):
-        conn.execute("UPDATE meta SET value = '1' WHERE key = ?", (CLEAN_KEY,))
 
 
 __all__ = ["IndexCorrupt", "MemoryService", "make_store"]
