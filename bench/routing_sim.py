@@ -56,6 +56,7 @@ from localforge.benchmarks import TASK_BENCHMARK, normalise_benchmark
 from localforge.memory.embedder import DEFAULT_MODEL, Embedder
 from localforge.memory.service import MemoryService
 from localforge.routing.candidates import Candidate
+from localforge.routing.replay import parse_overrides
 from localforge.routing.router import Router
 from localforge.settings import Settings
 from localforge.storage.database import Database
@@ -286,11 +287,20 @@ async def run_localforge(
     rng: np.random.Generator,
     work: Path,
     policy: Sequence[str] = (),
+    tune_every: int = 0,
 ) -> dict[str, Any]:
-    settings = Settings.model_validate(overrides({"storage": {"synchronous": "normal"}}, policy))
-    db = Database(work / "sim.db", settings.storage)
+    held = {
+        "settings": Settings.model_validate(
+            overrides({"storage": {"synchronous": "normal"}}, policy)
+        )
+    }
+
+    def settings() -> Settings:
+        return held["settings"]
+
+    db = Database(work / "sim.db", settings().storage)
     db.open()
-    memory = MemoryService(db, work, lambda: settings, embedder=lambda s, c: embedder)
+    memory = MemoryService(db, work, settings, embedder=lambda s, c: embedder)
     await memory.start()
     while memory.state != "ready":
         await asyncio.sleep(0.01)
@@ -300,7 +310,7 @@ async def run_localforge(
     router = Router(
         memory,
         slot,
-        lambda: settings,
+        settings,
         provider,
         clock=lambda: clock["now"],
         rng=np.random.default_rng(int(rng.integers(2**31))),
@@ -311,8 +321,14 @@ async def run_localforge(
     fallbacks = swaps = 0
     timings: list[float] = []
     ages: list[float] = []  # age in days of the evidence behind each winner
+    adopted: list[str] = []
     try:
         for step, (text, cluster) in enumerate(stream):
+            if tune_every and step and step % tune_every == 0:
+                report = await router.tune(last=step, seed=step)
+                if report["recommended"]:
+                    held["settings"] = parse_overrides(report["recommended"], settings())
+                    adopted.append(f"{step}: {' '.join(report['recommended'])}")
             clock["now"] = T0 + step * HOUR
             started = time.perf_counter()
             decision = await router.route(text)
@@ -355,6 +371,7 @@ async def run_localforge(
         "fallbacks": fallbacks,
         "decision_ms": np.array(timings),
         "ages": np.array(ages or [0.0]),
+        "adopted": adopted,
     }
 
 
@@ -529,6 +546,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="settings override, e.g. weights.latency=0 or routing.hysteresis=0",
     )
+    parser.add_argument(
+        "--tune-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every N queries, run route tune on the history so far and adopt what it recommends",
+    )
     args, _ = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
     choose_models(parser, args.models.split(","))
@@ -578,8 +602,12 @@ def main(argv: list[str] | None = None) -> int:
                         np.random.default_rng(args.seed + 1),
                         work,
                         POLICIES[policy],
+                        args.tune_every,
                     )
                 )
+                if args.tune_every:
+                    changes = extras[f"LocalForge {policy}"]["adopted"]
+                    print(f"  {user.name} {policy}: route tune adopted {changes or 'nothing'}")
             brng = np.random.default_rng(args.seed + 2)
             choices = {label: extra["chosen"] for label, extra in extras.items()}
             choices.update(baselines(user, stream, routed, brng))

@@ -6,7 +6,7 @@ import pytest
 
 from lfctl.client import RpcError
 from tests.e2e.routing_support import configure, lf_json, route, wait_memory_ready
-from tests.support.daemon import Home, lfctl, run_daemon
+from tests.support.daemon import DaemonProcess, Home, lfctl, run_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -18,6 +18,16 @@ QUERIES = (
 )
 
 
+def rate_decisions(daemon: DaemonProcess, n: int) -> None:
+    """``n`` routed decisions rated by a user who likes the coder on even turns, else the talker."""
+    for i in range(n):
+        trace = route(daemon, QUERIES[i % len(QUERIES)])
+        assert trace["policy"] == "thompson" and 0 < trace["propensity"] <= 1
+        liked = trace["winner"] == ("coder" if i % 2 == 0 else "talker")
+        kind = "thumbs_up" if liked else "thumbs_down"
+        daemon.call("feedback.record", {"request_id": trace["request_id"], "kind": kind})
+
+
 def test_replay_estimates_other_settings_from_rated_decisions(home: Home) -> None:
     configure(home)
     with run_daemon(home) as daemon:
@@ -25,12 +35,7 @@ def test_replay_estimates_other_settings_from_rated_decisions(home: Home) -> Non
         forced = route(daemon, QUERIES[0], model="talker")
         assert forced["propensity"] is None
         daemon.call("feedback.record", {"request_id": forced["request_id"], "kind": "thumbs_up"})
-        for i in range(24):
-            trace = route(daemon, QUERIES[i % len(QUERIES)])
-            assert trace["policy"] == "thompson" and 0 < trace["propensity"] <= 1
-            liked = trace["winner"] == ("coder" if i % 2 == 0 else "talker")
-            kind = "thumbs_up" if liked else "thumbs_down"
-            daemon.call("feedback.record", {"request_id": trace["request_id"], "kind": kind})
+        rate_decisions(daemon, 24)
 
         same = daemon.call("route.replay", {})
         assert same["decisions"] == 24 and same["skipped"] == 1 and same["set"] == []
@@ -61,3 +66,24 @@ def test_replay_estimates_other_settings_from_rated_decisions(home: Home) -> Non
         assert refused.value.code == -32602 and "cannot be replayed" in refused.value.message
         bad = lfctl(home, "--no-start", "route", "replay", "--set", "routing.hysteresis=9")
         assert bad.returncode != 0 and "invalid replay setting" in bad.stderr
+
+
+def test_tune_judges_one_setting_changes_and_keeps_the_settings_on_thin_evidence(
+    home: Home,
+) -> None:
+    configure(home)
+    with run_daemon(home) as daemon:
+        wait_memory_ready(daemon)
+        rate_decisions(daemon, 30)
+        report = lf_json(home, "route", "tune", "--last", "25")
+        assert report["decisions"] == 25 and report["policy"] == "thompson"
+        assert report["recommended"] is None and "too few" in report["reason"]
+        changes = [c["set"] for c in report["candidates"]]
+        assert ["routing.posterior_scale=1"] in changes and ["routing.task_evidence=0"] in changes
+        for candidate in report["candidates"]:
+            assert candidate["low"] <= candidate["gain"] <= candidate["high"] + 1e-9
+            assert 0 < candidate["effective_decisions"] <= 25.01
+        people = lfctl(home, "--no-start", "route", "tune")
+        assert people.returncode == 0, people.stderr
+        for needle in ("decisions 30 rated", "change", "95% for all", "keep      30 rated"):
+            assert needle in people.stdout, people.stdout

@@ -1,6 +1,7 @@
 """lfctl route "query" [--explain]: which model would answer, and why.
 
 ``lfctl route replay --set KEY=VALUE …``: how other settings would have done on your history.
+``lfctl route tune``: which one-setting change, if any, your history supports.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ SIGNALS = ("benchmark", "memory", "latency", "feedback")
 def route(ctx: Context) -> int:
     if ctx.args.text == ["replay"]:
         return replay(ctx)
+    if ctx.args.text == ["tune"]:
+        return tune(ctx)
     text = " ".join(ctx.args.text) if ctx.args.text else sys.stdin.read()
     params: dict[str, Any] = {"text": text, "kind": ctx.args.kind, "record": ctx.args.record}
     if ctx.args.model:
@@ -45,6 +48,67 @@ def replay(ctx: Context) -> int:
         return 0
     print(render_replay(report))
     return 0
+
+
+def tune(ctx: Context) -> int:
+    report = ctx.call("route.tune", {"last": ctx.args.last, "seed": ctx.args.seed})
+    if ctx.json:
+        ctx.emit_json(report)
+        return 0
+    print(render_tune(report))
+    return 0
+
+
+def render_tune(report: dict[str, Any]) -> str:
+    lines = [
+        f"decisions {report['decisions']} rated decisions used, {report['skipped']} without a "
+        f"propensity left out; policy {report['policy']}"
+    ]
+    if "current" in report:
+        lines.append(f"current   SNIPS {report['current']:.3f} with the settings in force")
+    rows = [
+        [
+            " ".join(c["set"]),
+            f"{c['snips']:.3f}",
+            f"{c['gain']:+.3f}",
+            f"[{c['low']:+.3f}, {c['high']:+.3f}]",
+            f"{c['effective_decisions']:.0f}",
+        ]
+        for c in report["candidates"]
+    ]
+    if rows:
+        lines.append(table(rows, ("change", "SNIPS", "gain", "interval", "effective")))
+        lines.append("          (the intervals hold at 95% for all changes together)")
+    recommended = report.get("recommended")
+    if recommended:
+        lines.append(f"adopt     {' '.join(recommended)}: {report['reason']}")
+        lines.append("          to adopt it, add to config.toml:")
+        lines.extend(f"            {line}" for line in toml_lines(recommended))
+    else:
+        lines.append(f"keep      {report['reason']}")
+    return "\n".join(lines)
+
+
+def toml_lines(items: list[str]) -> list[str]:
+    """``["routing.posterior_scale=1", …]`` as config.toml lines, one table per section."""
+    sections: dict[str, list[str]] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        shown = value if _is_number(value) else f'"{value}"'
+        sections.setdefault(section, []).append(f"{name} = {shown}")
+    lines: list[str] = []
+    for section, assignments in sections.items():
+        lines.extend([f"[{section}]", *assignments])
+    return lines
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _interval(estimate: dict[str, Any]) -> str:
@@ -122,7 +186,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "route",
         help="which model would answer a query, and why; 'route replay --set K=V': how other "
-        "settings would have done on your rated history",
+        "settings would have done on your rated history; 'route tune': the change it supports",
     )
     p.add_argument("text", nargs="*", help="the query (read from stdin when omitted)")
     p.add_argument("--explain", action="store_true", help="show every model's signals and timings")
@@ -140,7 +204,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with 'route replay': a setting to evaluate, e.g. weights.memory=0.5 (repeatable)",
     )
     p.add_argument(
-        "--last", type=int, default=1000, help="with 'route replay': newest rated decisions used"
+        "--last",
+        type=int,
+        default=1000,
+        help="with 'route replay' or 'route tune': newest rated decisions used",
     )
-    p.add_argument("--seed", type=int, default=0, help="with 'route replay': seed of the estimate")
+    p.add_argument(
+        "--seed", type=int, default=0, help="with 'route replay' or 'route tune': estimate's seed"
+    )
     p.set_defaults(func=route)

@@ -34,6 +34,7 @@ from localforge.routing.candidates import Candidate, CandidateSource
 from localforge.routing.replay import parse_overrides, replay_rows
 from localforge.routing.scorer import Scorer, Weights
 from localforge.routing.trace import build_trace, compact_scores
+from localforge.routing.tune import tune_rows
 from localforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -460,6 +461,13 @@ class Router:
         rows, missing = await self.memory.logged_decisions(last)
         report = await asyncio.to_thread(replay_rows, rows, settings, missing=missing, seed=seed)
         return {"set": list(overrides), **report}
+
+    async def tune(self, *, last: int, seed: int = 0) -> dict[str, Any]:
+        """Replay one-setting changes on the newest ``last`` rated decisions; the one to adopt."""
+        rows, missing = await self.memory.logged_decisions(last)
+        return await asyncio.to_thread(
+            tune_rows, rows, self._settings(), missing=missing, seed=seed
+        )
 
     # --- outcomes ---------------------------------------------------------
 

@@ -49,6 +49,15 @@ async def replay(ctx: CallContext, params: ReplayParams) -> dict[str, Any]:
     return await ctx.services.routing.replay(params.set, last=params.last, seed=params.seed)
 
 
+class TuneParams(Params):
+    last: int = Field(1000, ge=1, le=100_000, description="newest rated decisions to use")
+    seed: int = Field(0, description="seed of the posterior draws and the bootstrap")
+
+
+async def tune(ctx: CallContext, params: TuneParams) -> dict[str, Any]:
+    return await ctx.services.routing.tune(last=params.last, seed=params.seed)
+
+
 def methods() -> list[Method[Any]]:
     return [
         Method(
@@ -72,5 +81,13 @@ def methods() -> list[Method[Any]]:
             "estimate from this user's rated decisions how other routing settings would have "
             "done (IPS and self-normalised IPS with bootstrap 95% intervals), next to the "
             "logged policy's own value",
+        ),
+        Method(
+            "route.tune",
+            TuneParams,
+            tune,
+            "replay one-setting changes of the routing settings on this user's rated decisions "
+            "and name the one to adopt, if any beats the settings in force (paired bootstrap "
+            "95% interval of the gain above zero)",
         ),
     ]
