@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import hashlib
 import json
 import logging
 import shutil
@@ -326,6 +328,9 @@ async def run_localforge(
         for step, (text, cluster) in enumerate(stream):
             if tune_every and step and step % tune_every == 0:
                 report = await router.tune(last=step, seed=step)
+                if "--debug" in sys.argv:
+                    best = report["candidates"][:3]
+                    print(f"  {user.name} tune at {step}: {report['decisions']} rated, {best}")
                 if report["recommended"]:
                     held["settings"] = parse_overrides(report["recommended"], settings())
                     adopted.append(f"{step}: {' '.join(report['recommended'])}")
@@ -514,6 +519,38 @@ def choose_models(parser: argparse.ArgumentParser, names: list[str]) -> None:
         LOADED_AT_START = names[0]
 
 
+class Mislabelled:
+    """The real classifier, except that a seeded share of the distinct queries get a wrong
+    label, as public prompts in styles the classifier never saw do: the wrong label comes with
+    a confidence drawn from 0.4-0.95, so some of them fall back to general, as real errors do."""
+
+    def __init__(self, real: Any, share: float, seed: int) -> None:
+        self._real = real
+        self._share = share
+        self._seed = seed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def classify(self, text: str, embedding: np.ndarray | None = None) -> Any:
+        result = self._real.classify(text, embedding)
+        digest = hashlib.sha256(f"{self._seed}:{text}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        if rng.random() >= self._share:
+            return result
+        labels = [label for label in result.probabilities if label != result.task_type]
+        wrong = str(rng.choice(labels))
+        confidence = float(rng.uniform(0.4, 0.95))
+        routed = wrong if confidence >= self._real.min_confidence else "general"
+        return dataclasses.replace(
+            result,
+            task_type=wrong,
+            confidence=confidence,
+            routed_task_type=routed,
+            reason=f"mislabelled by the simulator: routed as {routed}",
+        )
+
+
 def load_classifier() -> Any:
     try:
         from localforge.routing.classifier import TaskClassifier
@@ -547,6 +584,14 @@ def main(argv: list[str] | None = None) -> int:
         help="settings override, e.g. weights.latency=0 or routing.hysteresis=0",
     )
     parser.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="give this share of the distinct queries a wrong task label (seeded), as an "
+        "unfamiliar phrasing style would",
+    )
+    parser.add_argument(
         "--tune-every",
         type=int,
         default=0,
@@ -576,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - started:.1f}s"
         )
         classifier = load_classifier()
+        if classifier is not None and args.label_noise > 0:
+            classifier = Mislabelled(classifier, args.label_noise, args.seed)
         routed = [
             classifier.classify(t).routed_task_type if classifier else "general" for t, _ in stream
         ]
