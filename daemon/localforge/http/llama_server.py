@@ -59,7 +59,9 @@ class InfillRequest(Open):
 
 
 class InfillAnswer(Open):
-    content: str
+    content: str = Field(
+        "", description="the completion; absent when response_fields leaves it out"
+    )
 
 
 def _prefix(body: InfillRequest) -> str:
