@@ -8,6 +8,7 @@ import pytest
 from localforge.errors import InvalidParams
 from localforge.routing.policy import Arm, choice_probabilities
 from localforge.routing.replay import (
+    RESAMPLE_CELLS,
     Logged,
     bootstrap,
     logged_value,
@@ -15,6 +16,7 @@ from localforge.routing.replay import (
     parse_overrides,
     replay,
     replay_rows,
+    resamples,
     target_probabilities,
 )
 from localforge.settings import Settings
@@ -150,3 +152,11 @@ def test_overrides_are_validated_with_a_named_cause() -> None:
         parse_overrides(["weights"], Settings())
     with pytest.raises(InvalidParams, match="invalid replay setting"):
         parse_overrides(["routing.exploration=7"], Settings())
+
+
+def test_bootstrap_memory_is_bounded_at_any_history_length() -> None:
+    blocks = list(resamples(50_000, 1000, seed=3))
+    assert sum(len(block) for block in blocks) == 1000
+    assert all(block.size <= RESAMPLE_CELLS and block.shape[1] == 50_000 for block in blocks)
+    small = np.concatenate(list(resamples(200, 1000, seed=3)))
+    assert small.shape == (1000, 200) and small.max() < 200

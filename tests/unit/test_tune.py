@@ -10,7 +10,7 @@ import pytest
 from lfctl.commands.route import toml_lines
 from localforge.routing.policy import Arm
 from localforge.routing.replay import Logged, parse_overrides
-from localforge.routing.tune import candidate_overrides, paired_gains, tune
+from localforge.routing.tune import candidate_overrides, paired_gains, tune, valid_candidates
 from localforge.settings import Settings
 from tests.unit.test_replay import LOGGING, NAMES, settings, synthetic_log, true_value
 
@@ -71,6 +71,17 @@ def test_tune_keeps_the_settings_when_nothing_is_better() -> None:
     report = tune(logs[:60], LOGGING, seed=4)
     assert report["recommended"] is None and "too few" in report["reason"]
     assert len(report["candidates"]) == len(candidate_overrides(LOGGING))
+
+
+def test_changes_outside_a_settings_range_are_left_out() -> None:
+    edge = Settings.model_validate(
+        {"routing": {"hysteresis": 0.8}, "weights": {"benchmark": 0, "memory": 0, "feedback": 0}}
+    )
+    tried = [items[0] for items, _ in valid_candidates(edge)]
+    assert "routing.hysteresis=0" in tried and "routing.hysteresis=1.6" not in tried
+    assert "weights.latency=0" not in tried  # every weight at 0 is no setting
+    logs, _ = synthetic_log(120, LOGGING, seed=9)
+    assert len(tune(logs, edge)["candidates"]) == len(tried)
 
 
 def test_a_deterministic_log_or_no_log_recommends_nothing() -> None:

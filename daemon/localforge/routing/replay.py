@@ -24,7 +24,7 @@ same_task_memory) would need the searches rerun, and are refused by name.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from localforge.settings import RoutingSettings, Settings, WeightSettings
 REPLAYABLE_SECTIONS = ("weights", "routing")
 NOT_REPLAYABLE = ("routing.same_task_memory",)  # changes which neighbours are evidence
 BOOTSTRAP = 1000
+RESAMPLE_CELLS = 1_000_000  # indices drawn at once: bounds a bootstrap's memory at any n
 DRAWS = 256  # posterior draws per decision when the replayed policy is thompson
 Z95 = 1.959963984540054
 
@@ -146,6 +147,15 @@ def snips(weights: np.ndarray, rewards: np.ndarray) -> float:
     return float(np.sum(weights * rewards) / total) if total > 0 else math.nan
 
 
+def resamples(n: int, rounds: int, seed: int) -> Iterator[np.ndarray]:
+    """``rounds`` bootstrap resamples of ``n`` decisions, as index blocks of at most
+    ``RESAMPLE_CELLS`` cells (rows are resamples), drawn in order from one seeded stream."""
+    rng = np.random.default_rng(seed)
+    per_block = max(1, RESAMPLE_CELLS // max(n, 1))
+    for start in range(0, rounds, per_block):
+        yield rng.integers(0, n, size=(min(per_block, rounds - start), n))
+
+
 def bootstrap(
     weights: np.ndarray, rewards: np.ndarray, *, seed: int = 0, rounds: int = BOOTSTRAP
 ) -> tuple[Estimate, Estimate]:
@@ -154,12 +164,14 @@ def bootstrap(
     point_ips, point_snips = ips(weights, rewards), snips(weights, rewards)
     if n < 2:
         return Estimate(point_ips, math.nan, math.nan), Estimate(point_snips, math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(rounds, n))
-    w, wr = weights[idx], (weights * rewards)[idx]
-    ips_rounds = wr.mean(axis=1)
-    totals = w.sum(axis=1)
-    snips_rounds = np.where(totals > 0, wr.sum(axis=1) / np.where(totals > 0, totals, 1), np.nan)
+    weighted = weights * rewards
+    sums, totals = [], []
+    for idx in resamples(n, rounds, seed):
+        sums.append(weighted[idx].sum(axis=1))
+        totals.append(weights[idx].sum(axis=1))
+    wr_sums, w_sums = np.concatenate(sums), np.concatenate(totals)
+    ips_rounds = wr_sums / n
+    snips_rounds = np.where(w_sums > 0, wr_sums / np.where(w_sums > 0, w_sums, 1), np.nan)
     lo_i, hi_i = np.percentile(ips_rounds, [2.5, 97.5])
     lo_s = hi_s = math.nan
     if np.isfinite(snips_rounds).any():

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from localforge.routing.replay import Logged, parse_overrides, target_probabilities
+from localforge.errors import InvalidParams
+from localforge.routing.replay import Logged, parse_overrides, resamples, target_probabilities
 from localforge.settings import Settings
 
 MIN_DECISIONS = 100  # rated decisions a recommendation needs
@@ -69,6 +70,18 @@ def candidate_overrides(settings: Settings) -> list[list[str]]:
                 continue
             seen.add(shown)
             out.append([f"{key}={shown}"])
+    return out
+
+
+def valid_candidates(settings: Settings) -> list[tuple[list[str], Settings]]:
+    """The candidates with the settings each makes; a change outside its setting's range (a
+    doubled hysteresis above 1, every weight at 0) is left out."""
+    out = []
+    for items in candidate_overrides(settings):
+        try:
+            out.append((items, parse_overrides(items, settings)))
+        except InvalidParams:
+            continue
     return out
 
 
@@ -121,13 +134,17 @@ def paired_gains(
     hold at ``1 − FAMILY_LEVEL`` for all candidates together."""
     n = len(rewards)
     tail = 100 * FAMILY_LEVEL / 2 / max(1, len(candidates))
-    idx = np.random.default_rng(seed).integers(0, n, size=(rounds, n))
     base_value = float(_snips(baseline, rewards))
-    base_rounds = _snips(baseline[idx], rewards[idx])
+    diffs: list[list[np.ndarray]] = [[] for _ in candidates]
+    for idx in resamples(n, rounds, seed):
+        drawn = rewards[idx]
+        base_rounds = _snips(baseline[idx], drawn)
+        for rows, weights in zip(diffs, candidates, strict=True):
+            rows.append(_snips(weights[idx], drawn) - base_rounds)
     gains = []
-    for weights in candidates:
+    for rows, weights in zip(diffs, candidates, strict=True):
         value = float(_snips(weights, rewards))
-        diff = _snips(weights[idx], rewards[idx]) - base_rounds
+        diff = np.concatenate(rows)
         finite = diff[np.isfinite(diff)]
         low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan, np.nan)
         total = float(weights.sum())
@@ -159,11 +176,10 @@ def tune(
         report["reason"] = f"{n} rated decisions: rate some answers first (need {min_decisions})"
         return report
     baseline = target_probabilities(logs, settings, seed=seed) / propensities
-    tried = candidate_overrides(settings)
-    weights = [
-        target_probabilities(logs, parse_overrides(items, settings), seed=seed) / propensities
-        for items in tried
-    ]
+    tried, weights = [], []
+    for items, candidate in valid_candidates(settings):
+        tried.append(items)
+        weights.append(target_probabilities(logs, candidate, seed=seed) / propensities)
     gains = paired_gains(baseline, weights, rewards, seed=seed)
     report["current"] = round(float(_snips(baseline, rewards)), 4)
     report["candidates"] = [

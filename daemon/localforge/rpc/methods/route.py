@@ -50,7 +50,9 @@ async def replay(ctx: CallContext, params: ReplayParams) -> dict[str, Any]:
 
 
 class TuneParams(Params):
-    last: int = Field(1000, ge=1, le=100_000, description="newest rated decisions to use")
+    last: int = Field(
+        1000, ge=1, le=10_000, description="newest rated decisions to use (a dozen replays each)"
+    )
     seed: int = Field(0, description="seed of the posterior draws and the bootstrap")
 
 
