@@ -32,7 +32,8 @@ Success is the expected success probability of the chosen model (less noisy than
 sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
 
 Usage: .venv/bin/python -P bench/routing_sim.py [--queries 1000] [--seed 7] [--users agrees,rare]
-       [--stream heldout]
+       [--stream heldout] [--models coder-7b,math-7b,general-8b] [--set KEY=VALUE]
+       [--label-noise 0.2] [--tune-every 250]
 (``-P``: bench/http.py would otherwise shadow the standard library's ``http``.)
 """
 
