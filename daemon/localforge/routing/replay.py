@@ -143,8 +143,15 @@ def ips(weights: np.ndarray, rewards: np.ndarray) -> float:
 
 
 def snips(weights: np.ndarray, rewards: np.ndarray) -> float:
-    total = float(np.sum(weights))
-    return float(np.sum(weights * rewards) / total) if total > 0 else math.nan
+    return float(snips_along(weights, rewards))
+
+
+def snips_along(weights: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+    """SNIPS along the last axis, so one call handles a batch of resamples (NaN where no
+    weight falls)."""
+    totals = weights.sum(axis=-1)
+    safe = np.where(totals > 0, totals, 1.0)
+    return np.where(totals > 0, (weights * rewards).sum(axis=-1) / safe, np.nan)
 
 
 def resamples(n: int, rounds: int, seed: int) -> Iterator[np.ndarray]:
@@ -220,17 +227,26 @@ def replay(
     }
 
 
+StoredRow = tuple[Mapping[str, Any], str, float, float, float]
+"""A rated decision as stored: ``(scores, model, propensity, outcome, confidence)``."""
+
+
+def read_logs(rows: Sequence[StoredRow]) -> list[Logged]:
+    """The stored rows a replay can use; rows logged by an older version are left out."""
+    return [
+        logged
+        for scores, model, propensity, outcome, confidence in rows
+        if (logged := Logged.from_row(scores, model, propensity, outcome, confidence))
+    ]
+
+
 def replay_rows(
-    rows: Sequence[tuple[Mapping[str, Any], str, float, float, float]],
+    rows: Sequence[StoredRow],
     settings: Settings,
     *,
     missing: int = 0,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """``replay`` over stored rows ``(scores, model, propensity, outcome, confidence)``."""
-    logs: list[Logged] = []
-    for scores, model, propensity, outcome, confidence in rows:
-        logged = Logged.from_row(scores, model, propensity, outcome, confidence)
-        if logged is not None:
-            logs.append(logged)
+    """``replay`` over stored rows."""
+    logs = read_logs(rows)
     return replay(logs, settings, seed=seed, skipped=missing + len(rows) - len(logs))

@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 
 from localforge.errors import InvalidParams
-from localforge.routing.replay import Logged, parse_overrides, resamples, target_probabilities
+from localforge.routing.replay import (
+    Logged,
+    StoredRow,
+    parse_overrides,
+    read_logs,
+    resamples,
+    snips_along,
+    target_probabilities,
+)
 from localforge.settings import Settings
 
 MIN_DECISIONS = 100  # rated decisions a recommendation needs
@@ -45,7 +53,7 @@ def _number(value: float) -> str:
 def candidate_overrides(settings: Settings) -> list[list[str]]:
     """One-setting changes worth trying from ``settings``: each a list of ``--set`` items."""
     routing, weights = settings.routing, settings.weights
-    options: dict[str, list[float | str]] = {
+    options: dict[str, list[float]] = {
         "weights.latency": [0.0, weights.latency * 2 or 0.05],
         "routing.hysteresis": [0.0, routing.hysteresis * 2 or 0.02],
         "routing.benchmark_prior_weight": [
@@ -65,7 +73,7 @@ def candidate_overrides(settings: Settings) -> list[list[str]]:
     for key, values in options.items():
         seen = {current[key]}
         for value in values:
-            shown = value if isinstance(value, str) else _number(value)
+            shown = _number(value)
             if shown in seen:
                 continue
             seen.add(shown)
@@ -114,13 +122,6 @@ class Gain:
         }
 
 
-def _snips(weights: np.ndarray, rewards: np.ndarray) -> np.ndarray:
-    """SNIPS along the last axis (NaN where no weight falls)."""
-    totals = weights.sum(axis=-1)
-    safe = np.where(totals > 0, totals, 1.0)
-    return np.where(totals > 0, (weights * rewards).sum(axis=-1) / safe, np.nan)
-
-
 def paired_gains(
     baseline: np.ndarray,
     candidates: Sequence[np.ndarray],
@@ -134,16 +135,16 @@ def paired_gains(
     hold at ``1 − FAMILY_LEVEL`` for all candidates together."""
     n = len(rewards)
     tail = 100 * FAMILY_LEVEL / 2 / max(1, len(candidates))
-    base_value = float(_snips(baseline, rewards))
+    base_value = float(snips_along(baseline, rewards))
     diffs: list[list[np.ndarray]] = [[] for _ in candidates]
     for idx in resamples(n, rounds, seed):
         drawn = rewards[idx]
-        base_rounds = _snips(baseline[idx], drawn)
+        base_rounds = snips_along(baseline[idx], drawn)
         for rows, weights in zip(diffs, candidates, strict=True):
-            rows.append(_snips(weights[idx], drawn) - base_rounds)
+            rows.append(snips_along(weights[idx], drawn) - base_rounds)
     gains = []
     for rows, weights in zip(diffs, candidates, strict=True):
-        value = float(_snips(weights, rewards))
+        value = float(snips_along(weights, rewards))
         diff = np.concatenate(rows)
         finite = diff[np.isfinite(diff)]
         low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan, np.nan)
@@ -181,7 +182,7 @@ def tune(
         tried.append(items)
         weights.append(target_probabilities(logs, candidate, seed=seed) / propensities)
     gains = paired_gains(baseline, weights, rewards, seed=seed)
-    report["current"] = round(float(_snips(baseline, rewards)), 4)
+    report["current"] = round(float(snips_along(baseline, rewards)), 4)
     report["candidates"] = [
         {"set": items, **gain.describe()} for items, gain in zip(tried, gains, strict=True)
     ]
@@ -212,19 +213,15 @@ def _verdict(
 
 
 def tune_rows(
-    rows: Sequence[tuple[Mapping[str, Any], str, float, float, float]],
+    rows: Sequence[StoredRow],
     settings: Settings,
     *,
     missing: int = 0,
     seed: int = 0,
     min_decisions: int = MIN_DECISIONS,
 ) -> dict[str, Any]:
-    """``tune`` over stored rows ``(scores, model, propensity, outcome, confidence)``."""
-    logs = [
-        logged
-        for scores, model, propensity, outcome, confidence in rows
-        if (logged := Logged.from_row(scores, model, propensity, outcome, confidence))
-    ]
+    """``tune`` over stored rows."""
+    logs = read_logs(rows)
     return tune(
         logs,
         settings,
