@@ -56,19 +56,22 @@ def test_tune_adopts_a_change_that_is_truly_better_when_the_benchmarks_mislead()
     assert greedy["high"] < 0  # trusting the benchmarks more is worse here, and it shows
 
 
-def test_tune_keeps_the_settings_when_nothing_is_better() -> None:
+def test_when_the_benchmarks_are_right_tune_narrows_the_draws_and_is_truly_better() -> None:
     logs, truths = synthetic_log(1500, LOGGING, seed=3)
     flipped = [
         Logged(log.arms, log.chosen, log.propensity, 1.0 - log.reward, log.confidence)
         for log in logs
     ]  # now the benchmarks are right, and LOGGING (plain Thompson) explores too much
+    right = [1 - t for t in truths]
     report = tune(flipped, LOGGING, seed=4)
-    if report["recommended"]:
-        chosen = parse_overrides(report["recommended"], LOGGING)
-        assert true_value(logs, [1 - t for t in truths], chosen) >= true_value(
-            logs, [1 - t for t in truths], LOGGING
-        )
-    report = tune(logs[:60], LOGGING, seed=4)
+    assert report["recommended"] == ["routing.posterior_scale=0.3"], report["reason"]
+    chosen = parse_overrides(report["recommended"], LOGGING)
+    assert true_value(logs, right, chosen) > true_value(logs, right, LOGGING) + 0.02
+
+
+def test_thin_evidence_keeps_the_settings() -> None:
+    logs, _ = synthetic_log(60, LOGGING, seed=3)
+    report = tune(logs, LOGGING, seed=4)
     assert report["recommended"] is None and "too few" in report["reason"]
     assert len(report["candidates"]) == len(candidate_overrides(LOGGING))
 
