@@ -553,10 +553,11 @@ class Mislabelled:
 
 
 def load_classifier() -> Any:
+    """The daemon's default artifact (TF-IDF + the MiniLM embedding), as ``lfd`` loads it."""
     try:
-        from localforge.routing.classifier import TaskClassifier
+        from localforge.routing.classifier import TaskClassifier, artifact_path
 
-        return TaskClassifier.load()
+        return TaskClassifier.load(artifact_path(Settings().classifier))
     except Exception as exc:  # the bench still runs, routing everything as general
         print(f"(no task classifier: {exc}; routing as general)", file=sys.stderr)
         return None
@@ -625,7 +626,10 @@ def main(argv: list[str] | None = None) -> int:
         if classifier is not None and args.label_noise > 0:
             classifier = Mislabelled(classifier, args.label_noise, args.seed)
         routed = [
-            classifier.classify(t).routed_task_type if classifier else "general" for t, _ in stream
+            classifier.classify(t, embedder.embed_one(t)).routed_task_type
+            if classifier
+            else "general"
+            for t, _ in stream
         ]
 
         results: dict[str, dict[str, np.ndarray]] = {}
