@@ -533,8 +533,8 @@ class Mislabelled:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def classify(self, text: str, embedding: np.ndarray | None = None) -> Any:
-        result = self._real.classify(text, embedding)
+    def classify(self, text: str, embedding: np.ndarray | None = None, **parts: Any) -> Any:
+        result = self._real.classify(text, embedding, **parts)
         digest = hashlib.sha256(f"{self._seed}:{text}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
         if rng.random() >= self._share:

@@ -93,6 +93,12 @@ def test_embedding_features_match_sklearn(examples: list[training.Example], tmp_
         got = classifier.probabilities(text, embeddings[i])
         assert got is not None
         np.testing.assert_allclose(got, probs[i, order], atol=1e-6, rtol=0)
+    # Scored in two parts (the words while the query is embedded), the answer is the same.
+    for i, text in enumerate([*texts[:10], "x" * 9000, "", "§§§ ¤¤"]):
+        vector = embeddings[i % len(embeddings)]
+        whole = classifier.classify(text, vector)
+        split = classifier.classify(text, vector, prepared=classifier.text_scores(text))
+        assert split == whole
     with pytest.raises(InvalidParams, match="needs the query's sentence embedding"):
         classifier.classify("hello")
     with pytest.raises(InvalidParams, match="8"):

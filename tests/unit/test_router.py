@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -301,3 +302,50 @@ def test_a_memory_that_fails_on_the_embedding_thread_leaves_memory_neutral() -> 
     decision = asyncio.run(router.route("sort a dict by value"))
     assert "memory unavailable (the vector memory is not open yet" in str(decision.trace)
     assert decision.model in {"coder", "talker", "tiny"}
+
+
+class ClassifierInParts(FakeClassifier):
+    """Scores the words apart; ``text_scores`` must run while the query is being embedded."""
+
+    def __init__(self) -> None:
+        super().__init__("coding", 0.95, needs_embedding=True)
+        self.words_scored = threading.Event()
+        self.prepared: list[Any] = []
+
+    def text_scores(self, text: str) -> str:
+        self.words_scored.set()
+        return f"words of {text}"
+
+    def classify(  # type: ignore[override]
+        self, text: str, embedding: np.ndarray | None = None, *, prepared: Any = None
+    ) -> FakeClassification:
+        self.prepared.append(prepared)
+        return super().classify(text, embedding)
+
+
+class WaitingEmbedder(FakeEmbedder):
+    """Embeds only once the words are scored: a router that scored them after the embedding
+    would wait here for the whole timeout."""
+
+    def __init__(self, classifier: ClassifierInParts) -> None:
+        self.classifier = classifier
+        self.overlapped: list[bool] = []
+
+    def embed_one(self, text: str) -> np.ndarray:
+        self.overlapped.append(self.classifier.words_scored.wait(timeout=5))
+        return super().embed_one(text)
+
+
+def test_the_words_are_scored_while_the_query_is_embedded() -> None:
+    classifier = ClassifierInParts()
+    embedder = WaitingEmbedder(classifier)
+    router = make_router(FakeMemory(embedder=embedder), classifier)
+    decision = asyncio.run(router.route("reverse a linked list in C"))
+    assert decision.task_type == "coding"
+    assert embedder.overlapped == [True]
+    assert classifier.prepared == ["words of reverse a linked list in C"]
+    assert classifier.seen[0] is not None  # and the embedding still reaches the classifier
+    asyncio.run(router.stop())
+    # Stopped, the router classifies in one piece instead of failing.
+    asyncio.run(router.route("sort a list", record=False))
+    assert classifier.prepared[-1] is None

@@ -74,6 +74,14 @@ WORD_CACHE_SIZE = 50_000  # words whose character n-gram features are remembered
 
 
 @dataclass(frozen=True)
+class TextScores:
+    """A text's logits from its words and character n-grams, before the embedding's part."""
+
+    logits: np.ndarray  # read-only
+    known: bool  # any of its features is in the vocabularies
+
+
+@dataclass(frozen=True)
 class Classification:
     task_type: str
     confidence: float
@@ -173,8 +181,28 @@ class TaskClassifier:
 
     # --- the hot path -------------------------------------------------------
 
-    def scores(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
-        """Raw logits (before temperature), or None when the text has no known feature."""
+    def scores(
+        self,
+        text: str,
+        embedding: np.ndarray | None = None,
+        *,
+        prepared: TextScores | None = None,
+    ) -> np.ndarray | None:
+        """Raw logits (before temperature), or None when the text has no known feature.
+
+        ``prepared`` is ``text_scores(text)`` computed beforehand (while the query was embedded).
+        """
+        part = prepared if prepared is not None else self.text_scores(text)
+        if self.needs_embedding:
+            vector = self._check_embedding(embedding)
+            return part.logits + self._coef_embedding @ (vector * self._embedding_weight)
+        return part.logits if part.known else None
+
+    def text_scores(self, text: str) -> TextScores:
+        """The logits of the text's own features, words and character n-grams: the part of
+        classifying that does not need the embedding, so it can run while the query is
+        embedded (onnxruntime releases the GIL)."""
+        text = text[: self.max_chars]
         if self._drop_format:
             text = split_format(text)[0]
         doc = text.lower() if self._lowercase else text
@@ -198,12 +226,8 @@ class TaskClassifier:
             known |= self._add_block(
                 logits, char_counts, self._char_idf, self._coef_chars, self._char_weight
             )
-        if self.needs_embedding:
-            vector = self._check_embedding(embedding)
-            logits += self._coef_embedding @ (vector * self._embedding_weight)
-        elif not known:
-            return None
-        return logits
+        logits.setflags(write=False)
+        return TextScores(logits, known)
 
     def _word_features(self, word: str) -> tuple[int, ...]:
         """Vocabulary indices of a word's character n-grams, remembered per word."""
@@ -240,8 +264,14 @@ class TaskClassifier:
         logits += weights @ coef[indices]
         return True
 
-    def probabilities(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
-        logits = self.scores(text, embedding)
+    def probabilities(
+        self,
+        text: str,
+        embedding: np.ndarray | None = None,
+        *,
+        prepared: TextScores | None = None,
+    ) -> np.ndarray | None:
+        logits = self.scores(text, embedding, prepared=prepared)
         if logits is None:
             return None
         logits = logits / self._temperature
@@ -250,13 +280,20 @@ class TaskClassifier:
         result: np.ndarray = exp / exp.sum()
         return result
 
-    def classify(self, text: str, embedding: np.ndarray | None = None) -> Classification:
+    def classify(
+        self,
+        text: str,
+        embedding: np.ndarray | None = None,
+        *,
+        prepared: TextScores | None = None,
+    ) -> Classification:
+        """``prepared``: ``text_scores(text)``, computed beforehand (else computed here)."""
         if not isinstance(text, str):
             raise InvalidParams(f"text must be a string, got {type(text).__name__}")
         text = text[: self.max_chars]
         if not text.strip():
             return self._fallback("empty query: routed as general")
-        probs = self.probabilities(text, embedding)
+        probs = self.probabilities(text, embedding, prepared=prepared)
         if probs is None:
             return self._fallback("no known words or symbols in the query: routed as general")
         best = int(probs.argmax())

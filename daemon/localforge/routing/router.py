@@ -14,8 +14,9 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -56,6 +57,17 @@ class Classifies(Protocol):
     def features(self) -> str: ...
 
     def classify(self, text: str, embedding: np.ndarray | None = None) -> Any: ...
+
+
+@runtime_checkable
+class ClassifiesInParts(Protocol):
+    """A classifier whose text features can be scored apart, while the query is embedded."""
+
+    def text_scores(self, text: str) -> Any: ...
+
+    def classify(
+        self, text: str, embedding: np.ndarray | None = None, *, prepared: Any = None
+    ) -> Any: ...
 
 
 class RouterMemory(Protocol):
@@ -171,12 +183,16 @@ class Router:
         )
         self.decisions = 0
         self.state = "stopped"
+        # Scores a query's words while the embedding thread embeds it (its thread starts
+        # on first use).
+        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify-text")
 
     async def start(self) -> None:
         self.state = "ready"
 
     async def stop(self) -> None:
         self.state = "stopped"
+        self._text_pool.shutdown(wait=False)
 
     def settings_changed(self, changed: Sequence[str]) -> None:
         """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
@@ -364,6 +380,12 @@ class Router:
                 self._prepared.popitem(last=False)
         return vector, classification, timings
 
+    def _submit_text_scores(self, classifier: ClassifiesInParts, text: str) -> Future[Any] | None:
+        try:
+            return self._text_pool.submit(classifier.text_scores, text)
+        except RuntimeError:  # stopped: classify in one piece
+            return None
+
     def _preparation_version(self) -> tuple[str, str]:
         """What a cached embedding and label depend on: the embedding model and the artifact."""
         try:
@@ -427,6 +449,13 @@ class Router:
         def work() -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
             timings: dict[str, float] = {}
             t0 = time.perf_counter()
+            # onnxruntime releases the GIL while it embeds: the words are scored meanwhile
+            parts = classifier if isinstance(classifier, ClassifiesInParts) else None
+            early = (
+                self._submit_text_scores(parts, text)
+                if parts is not None and embed_one is not None
+                else None
+            )
             vector = embed_one(text) if embed_one is not None else None
             t1 = time.perf_counter()
             timings["embed"] = (t1 - t0) * 1000
@@ -435,7 +464,11 @@ class Router:
             else:
                 use = vector if classifier.needs_embedding else None
                 try:
-                    result = dict(classifier.classify(text, use).to_dict())
+                    if early is not None and parts is not None:
+                        classified = parts.classify(text, use, prepared=early.result())
+                    else:
+                        classified = classifier.classify(text, use)
+                    result = dict(classified.to_dict())
                 except Exception as exc:  # a broken artifact must not stop routing
                     if strict:
                         raise
