@@ -310,7 +310,7 @@ def routing_phase(memories: int, keystrokes: int) -> dict[str, list[float]]:
     from localforge.memory.embedder import DEFAULT_MODEL, Embedder
     from localforge.memory.service import MemoryService
     from localforge.routing.candidates import Candidate, StaticCandidates
-    from localforge.routing.classifier import TaskClassifier
+    from localforge.routing.classifier import TaskClassifier, artifact_path
     from localforge.routing.router import Router
     from localforge.settings import Settings
     from localforge.storage.database import Database
@@ -330,7 +330,7 @@ def routing_phase(memories: int, keystrokes: int) -> dict[str, list[float]]:
             rng = np.random.default_rng(7)
             await route_bench.fill(memory, db, route_bench.synthetic(base, memories, rng), rng)
             models = [Candidate("coder-a", {}, 200.0, 0.0, True), Candidate("coder-b", {}, 250.0)]
-            classifier = TaskClassifier.load()
+            classifier = TaskClassifier.load(artifact_path(settings.classifier))  # as lfd does
             router = Router(memory, StaticCandidates(models), lambda: settings, lambda: classifier)
             among = ["coder-a", "coder-b"]
             new_line: list[float] = []
