@@ -421,7 +421,9 @@ class Router:
         search: Search | None = None,
     ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
         """Embed once and classify, on the embedding thread (the classifier may use the vector),
-        and run ``search`` there too, so that a decision leaves the event loop once.
+        and run ``search`` there too, so that a decision leaves the event loop once. A
+        classifier that scores a text in parts has its words scored on a second thread while
+        the query is embedded.
 
         Routing goes on without either part (``strict=False``); ``strict`` raises instead.
         """
