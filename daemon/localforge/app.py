@@ -28,7 +28,8 @@ from localforge.models.evaluation.runner import EvalReport, store_report
 from localforge.models.runtime.manager import ModelManager
 from localforge.paths import Paths
 from localforge.routing.classifier import ClassifierService
-from localforge.routing.router import Classifies, Router
+from localforge.routing.query import Classifies
+from localforge.routing.router import Router
 from localforge.rpc.dispatch import MethodTable
 from localforge.rpc.methods import all_methods
 from localforge.rpc.server import RpcServer

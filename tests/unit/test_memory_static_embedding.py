@@ -17,7 +17,7 @@ from localforge.memory.embedder import (
     assemble_default_model,
 )
 from localforge.memory.static_embedding import STATIC_MODEL, TABLE_FILE, StaticTable, distil
-from localforge.routing.router import embedding_mismatch
+from localforge.routing.query import embedding_mismatch
 
 
 class OneHotSession:

@@ -22,7 +22,7 @@ from localforge.errors import ConfigError, InvalidParams, LocalForgeError
 from localforge.paths import Paths
 from localforge.routing import artifact as artifacts
 from localforge.routing.classifier import TaskClassifier, artifact_path
-from localforge.routing.router import embedding_mismatch
+from localforge.routing.query import embedding_mismatch
 from localforge.settings import Settings, load_settings, parse_flag_assignments
 
 if TYPE_CHECKING:

@@ -264,14 +264,11 @@ class TaskClassifier:
         logits += weights @ coef[indices]
         return True
 
-    def probabilities(
-        self,
-        text: str,
-        embedding: np.ndarray | None = None,
-        *,
-        prepared: TextScores | None = None,
-    ) -> np.ndarray | None:
-        logits = self.scores(text, embedding, prepared=prepared)
+    def probabilities(self, text: str, embedding: np.ndarray | None = None) -> np.ndarray | None:
+        return self._softmax(self.scores(text, embedding))
+
+    def _softmax(self, logits: np.ndarray | None) -> np.ndarray | None:
+        """Probabilities of the labels at the artifact's temperature (None stays None)."""
         if logits is None:
             return None
         logits = logits / self._temperature
@@ -293,7 +290,7 @@ class TaskClassifier:
         text = text[: self.max_chars]
         if not text.strip():
             return self._fallback("empty query: routed as general")
-        probs = self.probabilities(text, embedding, prepared=prepared)
+        probs = self._softmax(self.scores(text, embedding, prepared=prepared))
         if probs is None:
             return self._fallback("no known words or symbols in the query: routed as general")
         best = int(probs.argmax())

@@ -14,9 +14,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,6 +31,13 @@ from localforge.memory.interactions import Interaction, hash_text
 from localforge.memory.scoring import memory_evidence
 from localforge.memory.store import Neighbour
 from localforge.routing.candidates import Candidate, CandidateSource
+from localforge.routing.query import (
+    Classifies,
+    QueryReader,
+    Read,
+    Search,
+    embedding_mismatch,
+)
 from localforge.routing.replay import parse_overrides, replay_rows
 from localforge.routing.scorer import Scorer, Weights
 from localforge.routing.trace import build_trace, compact_scores
@@ -43,31 +49,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PREPARED_KEPT = 512  # texts whose embedding and label are kept for reuse
-
-
-class Classifies(Protocol):
-    needs_embedding: bool
-    max_chars: int
-    min_confidence: float
-
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def features(self) -> str: ...
-
-    def classify(self, text: str, embedding: np.ndarray | None = None) -> Any: ...
-
-
-@runtime_checkable
-class ClassifiesInParts(Protocol):
-    """A classifier whose text features can be scored apart, while the query is embedded."""
-
-    def text_scores(self, text: str) -> Any: ...
-
-    def classify(
-        self, text: str, embedding: np.ndarray | None = None, *, prepared: Any = None
-    ) -> Any: ...
 
 
 class RouterMemory(Protocol):
@@ -100,16 +81,6 @@ class RouterMemory(Protocol):
     ) -> tuple[list[tuple[dict[str, Any], str, float, float, float]], int]: ...
 
 
-@dataclass
-class Search:
-    """The memory search a decision asks for, and what it found (set on the embedding thread)."""
-
-    limit: int
-    models: list[str]
-    found: list[Neighbour] | None = None
-    error: LocalForgeError | None = None
-
-
 @dataclass(frozen=True)
 class Decision:
     request_id: str
@@ -131,30 +102,6 @@ def _skip_cooling(
         for c in cooling
     ]
     return [c for c in candidates if c not in cooling], skipped
-
-
-def embedding_mismatch(classifier: Any, embedding_model: str) -> str | None:
-    """Why ``classifier`` cannot read vectors of ``embedding_model``, or None when it can."""
-    if not getattr(classifier, "needs_embedding", False):
-        return None
-    trained_on = (getattr(classifier, "metadata", None) or {}).get("embedding", {}).get("model")
-    if trained_on is None or trained_on == embedding_model:
-        return None
-    return (
-        f"classifier artifact {classifier.version} reads {trained_on} vectors but "
-        f'embedding.model is {embedding_model}; set classifier.features = "tfidf" or use an '
-        "artifact trained with this embedding ('lfd train')"
-    )
-
-
-def _unclassified(reason: str) -> dict[str, Any]:
-    return {
-        "task_type": "general",
-        "confidence": 0.0,
-        "probabilities": {},
-        "routed_task_type": "general",
-        "reason": reason,
-    }
 
 
 class Router:
@@ -183,16 +130,14 @@ class Router:
         )
         self.decisions = 0
         self.state = "stopped"
-        # Scores a query's words while the embedding thread embeds it (its thread starts
-        # on first use).
-        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify-text")
+        self._reader = QueryReader()
 
     async def start(self) -> None:
         self.state = "ready"
 
     async def stop(self) -> None:
         self.state = "stopped"
-        self._text_pool.shutdown(wait=False)
+        self._reader.close()
 
     def settings_changed(self, changed: Sequence[str]) -> None:
         """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
@@ -359,9 +304,7 @@ class Router:
         _, classification, timings = await self._prepared_query(text)
         return {"prepared": True, "task_type": classification["routed_task_type"], **timings}
 
-    async def _prepared_query(
-        self, text: str, search: Search | None = None
-    ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
+    async def _prepared_query(self, text: str, search: Search | None = None) -> Read:
         """Embed and classify (and search, when asked), reusing the answer for a text seen
         recently (then the caller searches).
 
@@ -379,12 +322,6 @@ class Router:
             while len(self._prepared) > PREPARED_KEPT:
                 self._prepared.popitem(last=False)
         return vector, classification, timings
-
-    def _submit_text_scores(self, classifier: ClassifiesInParts, text: str) -> Future[Any] | None:
-        try:
-            return self._text_pool.submit(classifier.text_scores, text)
-        except RuntimeError:  # stopped: classify in one piece
-            return None
 
     def _preparation_version(self) -> tuple[str, str]:
         """What a cached embedding and label depend on: the embedding model and the artifact."""
@@ -419,11 +356,9 @@ class Router:
         *,
         strict: bool = False,
         search: Search | None = None,
-    ) -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
-        """Embed once and classify, on the embedding thread (the classifier may use the vector),
-        and run ``search`` there too, so that a decision leaves the event loop once. A
-        classifier that scores a text in parts has its words scored on a second thread while
-        the query is embedded.
+    ) -> Read:
+        """Embed once, classify and run ``search``, in one trip to the embedding thread
+        (``QueryReader``), with the embedder and classifier in force.
 
         Routing goes on without either part (``strict=False``); ``strict`` raises instead.
         """
@@ -448,43 +383,16 @@ class Router:
                     raise ConfigError(mismatch)
                 classifier, unclassified_reason = None, f"{mismatch}: routed as general"
 
-        def work() -> tuple[np.ndarray | None, dict[str, Any], dict[str, float]]:
-            timings: dict[str, float] = {}
-            t0 = time.perf_counter()
-            # onnxruntime releases the GIL while it embeds: the words are scored meanwhile
-            parts = classifier if isinstance(classifier, ClassifiesInParts) else None
-            early = (
-                self._submit_text_scores(parts, text)
-                if parts is not None and embed_one is not None
-                else None
+        def work() -> Read:
+            return self._reader.read(
+                text,
+                embed_one,
+                classifier,
+                unclassified_reason,
+                strict=strict,
+                search=search,
+                search_blocking=memory.search_blocking,
             )
-            vector = embed_one(text) if embed_one is not None else None
-            t1 = time.perf_counter()
-            timings["embed"] = (t1 - t0) * 1000
-            if classifier is None:
-                result = _unclassified(unclassified_reason)
-            else:
-                use = vector if classifier.needs_embedding else None
-                try:
-                    if early is not None and parts is not None:
-                        classified = parts.classify(text, use, prepared=early.result())
-                    else:
-                        classified = classifier.classify(text, use)
-                    result = dict(classified.to_dict())
-                except Exception as exc:  # a broken artifact must not stop routing
-                    if strict:
-                        raise
-                    log.exception("classifier failed; routing as general")
-                    result = _unclassified(f"classifier failed ({exc}): routed as general")
-            t2 = time.perf_counter()
-            timings["classify"] = (t2 - t1) * 1000
-            if search is not None and vector is not None:
-                try:
-                    search.found = memory.search_blocking(vector, search.limit, search.models)
-                except LocalForgeError as exc:
-                    search.error = exc
-                timings["search"] = (time.perf_counter() - t2) * 1000
-            return vector, result, timings
 
         return await self.memory.in_embed(work)
 
