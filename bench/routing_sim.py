@@ -18,7 +18,8 @@ vectors (computed once per distinct text), Qdrant Edge search, scorer, SQLite â€
 outcome goes back through the real feedback path (MemoryService.record_outcome). Residency is
 simulated with one slot: the chosen model becomes the loaded one. Simulated time advances one hour
 per query, so memory decay acts as it would over six weeks (the summary prints the age of the
-evidence behind the decisions and its decay weight).
+evidence behind the decisions and its decay weight); ``--step-seconds 5`` sends the stream in one
+sitting instead, as a test over the socket does, where only newer outcomes make old ones fade.
 
 Each policy in ``--policies`` routes the same stream: ``thompson`` (the defaults) and ``score``
 (the deterministic score with its exploration bonus and ``benchmark_prior_weight = 1``, as before
@@ -33,7 +34,7 @@ sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
 
 Usage: .venv/bin/python -P bench/routing_sim.py [--queries 1000] [--seed 7] [--users agrees,rare]
        [--stream heldout] [--models coder-7b,math-7b,general-8b] [--set KEY=VALUE]
-       [--label-noise 0.2] [--tune-every 250]
+       [--label-noise 0.2] [--tune-every 250] [--step-seconds 5]
 (``-P``: bench/http.py would otherwise shadow the standard library's ``http``.)
 """
 
@@ -291,6 +292,7 @@ async def run_localforge(
     work: Path,
     policy: Sequence[str] = (),
     tune_every: int = 0,
+    step_s: float = HOUR,
 ) -> dict[str, Any]:
     held = {
         "settings": Settings.model_validate(
@@ -335,7 +337,7 @@ async def run_localforge(
                 if report["recommended"]:
                     held["settings"] = parse_overrides(report["recommended"], settings())
                     adopted.append(f"{step}: {' '.join(report['recommended'])}")
-            clock["now"] = T0 + step * HOUR
+            clock["now"] = T0 + step * step_s
             started = time.perf_counter()
             decision = await router.route(text)
             timings.append((time.perf_counter() - started) * 1000)
@@ -600,6 +602,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="every N queries, run route tune on the history so far and adopt what it recommends",
     )
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        default=HOUR,
+        metavar="S",
+        help="simulated time between two queries (default an hour; a few seconds is a user, or "
+        "a test, sending the whole stream in one sitting, where time decay cannot act)",
+    )
     args, _ = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
     choose_models(parser, args.models.split(","))
@@ -655,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
                         work,
                         POLICIES[policy],
                         args.tune_every,
+                        args.step_seconds,
                     )
                 )
                 if args.tune_every:

@@ -434,17 +434,18 @@ def test_task_counts_follow_outcomes_and_survive_a_restart(edge_env: Env) -> Non
         await memory.record_outcome(ids[1], "thumbs_down", None)
         await memory.record_outcome(ids[1], "thumbs_up", None)  # replaces the earlier rating
         successes, failures = memory.task_evidence.get("coding", "coder", time.time())
-        assert successes == pytest.approx(2.0, abs=1e-3) and failures == pytest.approx(
-            0.0, abs=1e-3
-        )
+        faded = 1.0 + memory.task_evidence.keep  # the first outcome faded as the second came
+        assert successes == pytest.approx(faded, abs=1e-3)
+        assert failures == pytest.approx(0.0, abs=1e-3)
         return ids
 
     ids = edge_env.run(rate)
 
     async def after_restart(memory: MemoryService) -> None:
         now = time.time()
+        faded = 1.0 + memory.task_evidence.keep
         assert memory.task_evidence.get("coding", "coder", now) == pytest.approx(
-            (2.0, 0.0), abs=1e-3
+            (faded, 0.0), abs=1e-3
         )
         await memory.record_outcome(ids[2], "rejected", None)
         assert memory.task_evidence.get("coding", "coder", now)[1] == pytest.approx(1.0, abs=1e-3)
@@ -452,3 +453,21 @@ def test_task_counts_follow_outcomes_and_survive_a_restart(edge_env: Env) -> Non
         assert memory.task_evidence.get("coding", "coder", now) == (0.0, 0.0)
 
     edge_env.run(after_restart)
+
+
+def test_a_new_half_life_rebuilds_the_task_counts_at_once(edge_env: Env) -> None:
+    async def body(memory: MemoryService) -> tuple[float, float]:
+        ids = [await remember(memory, f"sort list {i} in python", "coder") for i in range(2)]
+        for rid in ids:
+            await memory.record_outcome(rid, "thumbs_up", None)
+        before = memory.task_evidence.get("coding", "coder", time.time())[0]
+        edge_env.settings = Settings.model_validate({"memory": {"outcome_half_life": 0}})
+        memory.settings_changed(["memory.outcome_half_life"])
+        deadline = time.monotonic() + 10
+        while memory.task_evidence.keep != 1.0:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        return before, memory.task_evidence.get("coding", "coder", time.time())[0]
+
+    before, after = edge_env.run(body)
+    assert before < 2.0 - 1e-3 and after == pytest.approx(2.0, abs=1e-3)

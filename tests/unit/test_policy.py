@@ -114,3 +114,35 @@ def test_task_counts_decay_and_a_replaced_outcome_is_taken_back() -> None:
     counts.load([("math", "m", 1.0, 0.0)])
     assert counts.get("coding", "m", now=0.0) == (0.0, 0.0)
     assert counts.get("math", "m", now=0.0) == (1.0, 0.0)
+
+
+def test_each_new_outcome_fades_every_models_older_ones_on_the_task_type() -> None:
+    counts = TaskEvidence(decay=1.0, half_life=1.0)  # no time decay; each newer outcome halves
+    counts.add("coding", "coder", 1.0, at=0.0)
+    counts.add("coding", "coder", 1.0, at=1.0)
+    counts.add("coding", "talker", 0.0, at=2.0)
+    counts.add("math", "coder", 0.0, at=3.0)  # another task type fades nothing on coding
+    assert counts.get("coding", "coder", now=3.0) == pytest.approx((0.75, 0.0))
+    assert counts.get("coding", "talker", now=3.0) == pytest.approx((0.0, 1.0))
+    counts.add("coding", "talker", 1.0, at=2.0, previous=0.0)  # a changed rating is not newer
+    assert counts.get("coding", "coder", now=3.0) == pytest.approx((0.75, 0.0))
+    assert counts.get("coding", "talker", now=3.0) == pytest.approx((1.0, 0.0))
+
+
+def test_time_decay_counts_towards_the_fading_and_a_reload_repeats_it() -> None:
+    """Half a day of λ = 0.25 per day is already a halving: the newer outcome adds no fading."""
+    counts = TaskEvidence(decay=0.25, half_life=1.0)
+    counts.add("coding", "coder", 1.0, at=0.0)
+    counts.add("coding", "coder", 0.0, at=DAY_S / 2)
+    assert counts.get("coding", "coder", now=DAY_S / 2) == pytest.approx((0.5, 1.0))
+    counts.add("coding", "coder", 0.0, at=DAY_S / 2 + 1.0)  # a second later: halved by count
+    live = counts.get("coding", "coder", now=DAY_S)
+    assert live == pytest.approx((0.125, 0.75), rel=1e-3)
+    again = TaskEvidence(decay=0.25, half_life=1.0)
+    again.load(
+        [
+            ("coding", "coder", v, t)
+            for v, t in ((0.0, DAY_S / 2 + 1.0), (1.0, 0.0), (0.0, DAY_S / 2))
+        ]
+    )
+    assert again.get("coding", "coder", now=DAY_S) == pytest.approx(live)

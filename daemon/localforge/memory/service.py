@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LATENCY_EWMA = 0.2
 OPTIMIZE_MIN_UNINDEXED = 10_000
+COUNT_KEYS = ("memory.decay", "memory.outcome_half_life")  # how the task-type counts fade
 
 
 def make_store(settings: MemorySettings, data_dir: Path, dim: int) -> VectorStore:
@@ -86,7 +87,7 @@ class MemoryService:
         self.state = "stopped"
         self.detail = "not started"
         self.feedback: dict[str, tuple[float, int]] = {}
-        self.task_evidence = TaskEvidence(settings().memory.decay)
+        self.task_evidence = _task_evidence(settings().memory)
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_retention = 0.0
@@ -176,7 +177,12 @@ class MemoryService:
         self.state, self.detail = "stopped", ""
 
     def settings_changed(self, changed: Sequence[str]) -> None:
-        """Nothing to apply: settings are read per use, or need a restart (restart_keys)."""
+        """The task-type counts are rebuilt when how they fade changes; the rest is read per use."""
+        if self.state == "stopped" or not set(changed) & set(COUNT_KEYS):
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: the next start rebuilds them
+            reload = asyncio.get_running_loop().create_task(self._reload_task_evidence())
+            self._tasks = [task for task in self._tasks if not task.done()] + [reload]
 
     def status(self) -> dict[str, Any]:
         store = self._store
@@ -330,8 +336,9 @@ class MemoryService:
         return await self.db.run(lambda conn: repo.logged_decisions(conn, last))
 
     async def _reload_task_evidence(self) -> None:
-        self.task_evidence = TaskEvidence(self.settings.memory.decay)
-        self.task_evidence.load(await self.db.run(outcome_rows))
+        counts = _task_evidence(self.settings.memory)
+        counts.load(await self.db.run(outcome_rows))
+        self.task_evidence = counts
 
     def _reindex(self, row: Interaction) -> None:
         point = row.point()
@@ -477,6 +484,10 @@ class MemoryService:
             return True
         finally:
             self._optimizing = False
+
+
+def _task_evidence(settings: MemorySettings) -> TaskEvidence:
+    return TaskEvidence(settings.decay, settings.outcome_half_life)
 
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:

@@ -3,9 +3,14 @@
 The nearest past queries say how a model did on queries like this one; these
 counts say how it did on the whole task type, so a posterior has evidence even
 where the neighbourhood is thin. Each count decays by ``λ^days`` from when its
-request was made, like the memory score. Kept in memory (one pair of floats per
-task type and model, so bounded by the registry), rebuilt from SQLite at start
-and after deletes or imports, updated on every outcome.
+request was made, like the memory score, and each new outcome on a task type
+leaves the older ones on it (every model's) at most ``0.5^(1/half_life)`` of
+their weight, time decay included: a user who rates many answers in a day, or a
+whole stream in one sitting, still sees old outcomes fade, and a model that has
+not been tried for a while drifts back to its prior and is tried again. Kept in
+memory (one pair of floats per task type and model, so bounded by the registry),
+rebuilt from SQLite at start, after deletes or imports and when how they fade
+changes, updated on every outcome.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ class _Counts:
 
 
 class TaskEvidence:
-    def __init__(self, decay: float) -> None:
+    def __init__(self, decay: float, half_life: float = 0.0) -> None:
         self.decay = decay
+        self.keep = 0.5 ** (1.0 / half_life) if half_life > 0 else 1.0  # per newer outcome
         self._counts: dict[tuple[str, str], _Counts] = {}
+        self._latest: dict[str, float] = {}  # per task type: its newest rated request
 
     def _factor(self, days: float) -> float:
         return float(self.decay ** max(days, 0.0))
@@ -36,6 +43,8 @@ class TaskEvidence:
         self, task_type: str, model: str, value: float, at: float, previous: float | None = None
     ) -> None:
         """Count outcome ``value`` of a request made at ``at``; ``previous`` is one it replaces."""
+        if previous is None:
+            self._fade(task_type, at)
         counts = self._counts.setdefault((task_type, model), _Counts(at=at))
         if at > counts.at:
             shrink = self._factor((at - counts.at) / DAY_S)
@@ -49,6 +58,21 @@ class TaskEvidence:
         counts.successes = max(counts.successes + value * weight, 0.0)
         counts.failures = max(counts.failures + (1.0 - value) * weight, 0.0)
 
+    def _fade(self, task_type: str, at: float) -> None:
+        """A new outcome: the task type's older ones keep at most ``keep``, time decay included."""
+        latest = self._latest.get(task_type)
+        self._latest[task_type] = at if latest is None else max(at, latest)
+        if latest is None or self.keep >= 1.0:
+            return
+        by_time = self._factor((at - latest) / DAY_S)
+        if by_time <= self.keep:
+            return
+        extra = self.keep / by_time
+        for (task, _), counts in self._counts.items():
+            if task == task_type:
+                counts.successes *= extra
+                counts.failures *= extra
+
     def get(self, task_type: str, model: str, now: float) -> tuple[float, float]:
         """(successes, failures), decayed to ``now``."""
         counts = self._counts.get((task_type, model))
@@ -60,6 +84,7 @@ class TaskEvidence:
     def load(self, rows: Iterable[tuple[str, str, float, float]]) -> None:
         """Replace every count with ``(task_type, model, outcome, created_at)`` rows."""
         self._counts.clear()
+        self._latest.clear()
         for task_type, model, outcome, created_at in sorted(rows, key=lambda r: r[3]):
             self.add(task_type, model, float(outcome), float(created_at))
 
