@@ -1,0 +1,44 @@
+"""A taste that changes during one sitting, rated over the socket: routing follows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.routing_support import configure, route, wait_memory_ready
+from tests.support.daemon import Home, run_daemon
+
+pytestmark = pytest.mark.e2e
+
+CODING = [
+    "write a python function that parses a csv file",
+    "fix this TypeError: 'NoneType' object is not subscriptable",
+    "write a SQL query that counts orders per customer",
+    "implement binary search in rust",
+    "write a bash one-liner that finds files larger than 100MB",
+    "refactor this javascript loop into array.map",
+    "write a regex that matches ISO dates",
+    "add type hints to this python class",
+    "write a go http handler that returns json",
+    "explain this segfault in my C code and fix it",
+    "write unit tests for a python function that reverses a string",
+    "write a dockerfile for a node app",
+]
+BEFORE, AFTER = 36, 72  # rated decisions liking the coder, then liking the talker
+
+
+def test_routing_follows_a_taste_that_changes_in_one_sitting(home: Home) -> None:
+    """No time passes between the ratings: only newer outcomes can outweigh the old ones."""
+    configure(home)
+    after = []
+    with run_daemon(home) as daemon:
+        wait_memory_ready(daemon)
+        for i in range(BEFORE + AFTER):
+            trace = route(daemon, CODING[i % len(CODING)])
+            liked = "coder" if i < BEFORE else "talker"
+            kind = "thumbs_up" if trace["winner"] == liked else "thumbs_down"
+            daemon.call("feedback.record", {"request_id": trace["request_id"], "kind": kind})
+            if i >= BEFORE:
+                after.append(trace["winner"][0])
+    shown = "".join(after)
+    assert after[0] == "c", shown  # what the first part of the sitting taught
+    assert set(after[AFTER // 2 :]) == {"t"}, shown  # and the second half is the new taste
