@@ -434,7 +434,7 @@ def test_task_counts_follow_outcomes_and_survive_a_restart(edge_env: Env) -> Non
         await memory.record_outcome(ids[1], "thumbs_down", None)
         await memory.record_outcome(ids[1], "thumbs_up", None)  # replaces the earlier rating
         successes, failures = memory.task_evidence.get("coding", "coder", time.time())
-        faded = 1.0 + memory.task_evidence.keep  # the first outcome faded as the second came
+        faded = 1.0 + memory.task_evidence.keep("coding", "coder")  # faded as the next came
         assert successes == pytest.approx(faded, abs=1e-3)
         assert failures == pytest.approx(0.0, abs=1e-3)
         return ids
@@ -443,7 +443,7 @@ def test_task_counts_follow_outcomes_and_survive_a_restart(edge_env: Env) -> Non
 
     async def after_restart(memory: MemoryService) -> None:
         now = time.time()
-        faded = 1.0 + memory.task_evidence.keep
+        faded = 1.0 + memory.task_evidence.keep("coding", "coder")
         assert memory.task_evidence.get("coding", "coder", now) == pytest.approx(
             (faded, 0.0), abs=1e-3
         )
@@ -464,7 +464,7 @@ def test_a_new_half_life_rebuilds_the_task_counts_at_once(edge_env: Env) -> None
         edge_env.settings = Settings.model_validate({"memory": {"outcome_half_life": 0}})
         memory.settings_changed(["memory.outcome_half_life"])
         deadline = time.monotonic() + 10
-        while memory.task_evidence.keep != 1.0:
+        while memory.task_evidence.half_life != 0:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
         return before, memory.task_evidence.get("coding", "coder", time.time())[0]

@@ -117,15 +117,15 @@ def test_task_counts_decay_and_a_replaced_outcome_is_taken_back() -> None:
 
 
 def test_each_new_outcome_fades_every_models_older_ones_on_the_task_type() -> None:
-    counts = TaskEvidence(decay=1.0, half_life=1.0)  # no time decay; each newer outcome halves
+    counts = TaskEvidence(decay=1.0, half_life=0.5)  # no time decay; two models: each halves
     counts.add("coding", "coder", 1.0, at=0.0)
-    counts.add("coding", "coder", 1.0, at=1.0)
-    counts.add("coding", "talker", 0.0, at=2.0)
+    counts.add("coding", "talker", 0.0, at=1.0)
+    counts.add("coding", "coder", 1.0, at=2.0)
     counts.add("math", "coder", 0.0, at=3.0)  # another task type fades nothing on coding
-    assert counts.get("coding", "coder", now=3.0) == pytest.approx((0.75, 0.0))
-    assert counts.get("coding", "talker", now=3.0) == pytest.approx((0.0, 1.0))
-    counts.add("coding", "talker", 1.0, at=2.0, previous=0.0)  # a changed rating is not newer
-    assert counts.get("coding", "coder", now=3.0) == pytest.approx((0.75, 0.0))
+    assert counts.get("coding", "coder", now=3.0) == pytest.approx((1.25, 0.0))
+    assert counts.get("coding", "talker", now=3.0) == pytest.approx((0.0, 0.5))
+    counts.add("coding", "talker", 1.0, at=1.0, previous=0.0)  # a changed rating is not newer
+    assert counts.get("coding", "coder", now=3.0) == pytest.approx((1.25, 0.0))
     assert counts.get("coding", "talker", now=3.0) == pytest.approx((1.0, 0.0))
 
 

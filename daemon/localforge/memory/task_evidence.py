@@ -3,11 +3,13 @@
 The nearest past queries say how a model did on queries like this one; these
 counts say how it did on the whole task type, so a posterior has evidence even
 where the neighbourhood is thin. Each count decays by ``λ^days`` from when its
-request was made, like the memory score, and each new outcome on a task type
-leaves the older ones on it (every model's) at most ``0.5^(1/half_life)`` of
-their weight, time decay included: a user who rates many answers in a day, or a
-whole stream in one sitting, still sees old outcomes fade, and a model that has
-not been tried for a while drifts back to its prior and is tried again. Kept in
+request was made, like the memory score. Each new outcome on a task type also
+leaves the older ones on it (every model's) at most ``0.5^(1/(half_life·m))`` of
+their weight, time decay included, for the m models rated on it: they halve at
+least every ``half_life`` newer outcomes per model. So a user who rates many
+answers in a day, or a whole stream in one sitting, still sees old outcomes
+fade, and a model that has not been tried for a while drifts back to its prior
+and is tried again. Kept in
 memory (one pair of floats per task type and model, so bounded by the registry),
 rebuilt from SQLite at start, after deletes or imports and when how they fade
 changes, updated on every outcome.
@@ -32,7 +34,7 @@ class _Counts:
 class TaskEvidence:
     def __init__(self, decay: float, half_life: float = 0.0) -> None:
         self.decay = decay
-        self.keep = 0.5 ** (1.0 / half_life) if half_life > 0 else 1.0  # per newer outcome
+        self.half_life = half_life  # newer outcomes per model rated on the task type
         self._counts: dict[tuple[str, str], _Counts] = {}
         self._latest: dict[str, float] = {}  # per task type: its newest rated request
 
@@ -44,7 +46,7 @@ class TaskEvidence:
     ) -> None:
         """Count outcome ``value`` of a request made at ``at``; ``previous`` is one it replaces."""
         if previous is None:
-            self._fade(task_type, at)
+            self._fade(task_type, model, at)
         counts = self._counts.setdefault((task_type, model), _Counts(at=at))
         if at > counts.at:
             shrink = self._factor((at - counts.at) / DAY_S)
@@ -58,16 +60,22 @@ class TaskEvidence:
         counts.successes = max(counts.successes + value * weight, 0.0)
         counts.failures = max(counts.failures + (1.0 - value) * weight, 0.0)
 
-    def _fade(self, task_type: str, at: float) -> None:
+    def keep(self, task_type: str, model: str) -> float:
+        """How much of its weight an older outcome on ``task_type`` keeps as ``model``'s arrives."""
+        rated = {m for t, m in self._counts if t == task_type} | {model}
+        return 0.5 ** (1.0 / (self.half_life * len(rated))) if self.half_life > 0 else 1.0
+
+    def _fade(self, task_type: str, model: str, at: float) -> None:
         """A new outcome: the task type's older ones keep at most ``keep``, time decay included."""
         latest = self._latest.get(task_type)
         self._latest[task_type] = at if latest is None else max(at, latest)
-        if latest is None or self.keep >= 1.0:
+        keep = self.keep(task_type, model)
+        if latest is None or keep >= 1.0:
             return
         by_time = self._factor((at - latest) / DAY_S)
-        if by_time <= self.keep:
+        if by_time <= keep:
             return
-        extra = self.keep / by_time
+        extra = keep / by_time
         for (task, _), counts in self._counts.items():
             if task == task_type:
                 counts.successes *= extra

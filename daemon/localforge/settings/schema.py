@@ -83,10 +83,11 @@ class MemorySettings(Section):
     top_k: int = Field(10, ge=1, le=1000)
     decay: float = Field(0.95, gt=0, le=1, description="λ per day in the memory score")
     outcome_half_life: float = Field(
-        60.0,
+        30.0,
         ge=0,
-        description="the task type's counts halve their old outcomes at least every this many "
-        "newer outcomes on it, time decay included (0: only time decays them)",
+        description="a task type's counts halve their old outcomes at least every this many "
+        "newer outcomes on it per model rated there, time decay included (0: only time decays "
+        "them)",
     )
     max_points: int = Field(1_000_000, ge=1)
     max_age_days: float | None = Field(None, gt=0)
