@@ -36,7 +36,6 @@ class TaskEvidence:
         self.decay = decay
         self.half_life = half_life  # newer outcomes per model rated on the task type
         self._counts: dict[tuple[str, str], _Counts] = {}
-        self._latest: dict[str, float] = {}  # per task type: its newest rated request
 
     def _factor(self, days: float) -> float:
         return float(self.decay ** max(days, 0.0))
@@ -67,19 +66,17 @@ class TaskEvidence:
 
     def _fade(self, task_type: str, model: str, at: float) -> None:
         """A new outcome: the task type's older ones keep at most ``keep``, time decay included."""
-        latest = self._latest.get(task_type)
-        self._latest[task_type] = at if latest is None else max(at, latest)
+        on_task = [counts for (task, _), counts in self._counts.items() if task == task_type]
         keep = self.keep(task_type, model)
-        if latest is None or keep >= 1.0:
+        if not on_task or keep >= 1.0:
             return
+        latest = max(counts.at for counts in on_task)  # the newest rated request on the task type
         by_time = self._factor((at - latest) / DAY_S)
         if by_time <= keep:
             return
-        extra = keep / by_time
-        for (task, _), counts in self._counts.items():
-            if task == task_type:
-                counts.successes *= extra
-                counts.failures *= extra
+        for counts in on_task:
+            counts.successes *= keep / by_time
+            counts.failures *= keep / by_time
 
     def get(self, task_type: str, model: str, now: float) -> tuple[float, float]:
         """(successes, failures), decayed to ``now``."""
@@ -92,7 +89,6 @@ class TaskEvidence:
     def load(self, rows: Iterable[tuple[str, str, float, float]]) -> None:
         """Replace every count with ``(task_type, model, outcome, created_at)`` rows."""
         self._counts.clear()
-        self._latest.clear()
         for task_type, model, outcome, created_at in sorted(rows, key=lambda r: r[3]):
             self.add(task_type, model, float(outcome), float(created_at))
 
