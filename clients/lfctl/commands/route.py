@@ -140,6 +140,10 @@ def render_explain(trace: dict[str, Any]) -> str:
         f"task      {trace['task_type']}  confidence {trace['confidence']:.2f}"
         f"  ({classification.get('reason', '')})"
     )
+    shares = trace.get("task_shares") or {}
+    if len(shares) > 1:
+        shared = " + ".join(f"{task} {share:.2f}" for task, share in shares.items())
+        lines.append(f"decided   on {shared} (benchmarks, task counts and similar queries)")
     weights = "  ".join(f"{k} {v:.2f}" for k, v in trace["weights"].items())
     lines.append(f"weights   {weights}")
     rows = []

@@ -7,7 +7,9 @@ outcome::
     memory = Σ(outcome · λ^days · sim) / Σ(λ^days · sim)
 
 A model without evidence gets the neutral 0.5 and says so. With ``task_type``
-set, neighbours recorded under another task type are not evidence. With
+set, neighbours recorded under another task type are not evidence; with
+``task_shares`` set, a neighbour counts with the share of the task type it was
+recorded under (none for a task type not in it). With
 ``saturate`` set, a neighbour at or above that similarity counts in full and one
 below it in proportion (``min(sim / saturate, 1)`` in place of ``sim``): the
 posterior policy counts outcomes, and sentence embeddings of related queries sit
@@ -16,7 +18,7 @@ far below 1.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,9 +74,12 @@ def memory_evidence(
     task_type: str | None = None,
     shown: int = 3,
     saturate: float | None = None,
+    task_shares: Mapping[str, float] | None = None,
 ) -> dict[str, MemoryEvidence]:
     if task_type is not None:
-        neighbours = [n for n in neighbours if n.task_type == task_type]
+        task_shares = {task_type: 1.0}
+    if task_shares is not None:
+        neighbours = [n for n in neighbours if task_shares.get(n.task_type, 0.0) > 0.0]
     groups = group_by_model(neighbours, top_k)
     result: dict[str, MemoryEvidence] = {}
     for model in models:
@@ -86,6 +91,8 @@ def memory_evidence(
             if saturate is not None and saturate > 0:
                 closeness = min(closeness / saturate, 1.0)
             weight = (decay**days) * closeness
+            if task_shares is not None:
+                weight *= task_shares[item.task_type]
             numerator += item.outcome * weight
             denominator += weight
         similar = [item for item in items if item.similarity >= min_similarity]

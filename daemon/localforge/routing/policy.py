@@ -8,7 +8,8 @@ the evidence behind the memory one), so the router and the offline replay
   query. The benchmark number is the prior mean, worth ``benchmark_prior_weight``
   pseudo-outcomes; the similar past queries add their decayed, similarity-weighted
   successes and failures (``s = n·memory``, ``f = n·(1 − memory)``), and the model's
-  decayed counts on the routed task type add at most ``task_evidence`` outcomes
+  decayed counts on the task type (mixed over the likely ones, ``routing.task_shares``)
+  add at most ``task_evidence`` outcomes
   (``c = min(1, task_evidence / (S + F))``)::
 
       θ ~ Beta(k·b + c·S + s, k·(1 − b) + c·F + f)

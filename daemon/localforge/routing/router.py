@@ -30,6 +30,7 @@ from localforge.memory.embedder import Embedder
 from localforge.memory.interactions import Interaction, hash_text
 from localforge.memory.scoring import memory_evidence
 from localforge.memory.store import Neighbour
+from localforge.memory.task_evidence import TaskEvidence
 from localforge.routing.candidates import Candidate, CandidateSource
 from localforge.routing.query import (
     Classifies,
@@ -40,6 +41,7 @@ from localforge.routing.query import (
 )
 from localforge.routing.replay import parse_overrides, replay_rows
 from localforge.routing.scorer import Scorer, Weights
+from localforge.routing.task_shares import task_shares
 from localforge.routing.trace import build_trace, compact_scores
 from localforge.routing.tune import tune_rows
 from localforge.settings import Settings
@@ -88,6 +90,18 @@ class Decision:
     task_type: str
     confidence: float
     trace: dict[str, Any]
+
+
+def mixed_counts(
+    counts: TaskEvidence, shares: dict[str, float], model: str, now: float
+) -> tuple[float, float]:
+    """``model``'s decayed (successes, failures) over the task types, weighted by share."""
+    successes = failures = 0.0
+    for task, share in shares.items():
+        s, f = counts.get(task, model, now)
+        successes += share * s
+        failures += share * f
+    return successes, failures
 
 
 def _skip_cooling(
@@ -213,6 +227,7 @@ class Router:
         now = self.clock()
         task_type = classification["routed_task_type"]
         confidence = float(classification["confidence"])
+        shares = task_shares(classification, settings.routing.task_share_min)
         same_task = settings.routing.same_task_memory
         # thompson: a model's evidence is all of its outcomes among the query's neighbourhood
         # (top_k × models nearest), so a posterior sharpens where a model is used often
@@ -225,16 +240,16 @@ class Router:
             decay=settings.memory.decay,
             now=now,
             min_similarity=settings.routing.fallback_min_similarity,
-            task_type=task_type if same_task else None,
             saturate=settings.routing.fallback_min_similarity if thompson else None,
+            task_shares=shares if same_task else None,
         )
-        other = sum(n.task_type != task_type for n in neighbours) if same_task else 0
+        other = sum(n.task_type not in shares for n in neighbours) if same_task else 0
         if other and memory_note is None:
             memory_note = f"ok; {other} neighbours of other task types are not evidence"
         weights = self.weights(settings)
         counts = getattr(self.memory, "task_evidence", None)  # absent in a bare memory
         task_counts = (
-            {name: counts.get(task_type, name, now) for name in names}
+            {name: mixed_counts(counts, shares, name, now) for name in names}
             if thompson and counts is not None
             else None
         )
@@ -246,6 +261,7 @@ class Router:
             feedback=self.memory.feedback,
             measured_latency=self.memory.latency,
             task_counts=task_counts,
+            task_shares=shares,
         )
         winner, reason = selection.winner, selection.reason
         if model is not None:
@@ -283,6 +299,7 @@ class Router:
             request_id=request_id,
             kind=kind,
             classification=classification,
+            task_shares=shares,
             weights=weights,
             selection=selection,
             winner=winner,

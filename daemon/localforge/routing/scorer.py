@@ -142,6 +142,15 @@ class Selection:
     propensity: float = 1.0  # the probability the policy gave the winner
 
 
+def benchmark_part(candidate: Candidate, task_type: str) -> tuple[float, str]:
+    """The candidate's benchmark signal for one task type, and how it was found."""
+    key = benchmark_for(task_type)
+    raw = candidate.benchmarks.get(key)
+    if raw is None:
+        return NEUTRAL_PRIOR, f"no {key} number: neutral"
+    return normalise_benchmark(key, float(raw)), f"{key} {raw:g}"
+
+
 class Scorer:
     def __init__(
         self, weights: Weights, routing: RoutingSettings, rng: np.random.Generator | None = None
@@ -160,12 +169,16 @@ class Scorer:
         feedback: Mapping[str, tuple[float, int]],
         measured_latency: Mapping[str, float],
         task_counts: Mapping[str, tuple[float, float]] | None = None,
+        task_shares: Mapping[str, float] | None = None,
     ) -> Selection:
-        """Score and select; ``task_counts`` are each model's decayed (successes, failures)."""
+        """Score and select; ``task_counts`` are each model's decayed (successes, failures),
+        ``task_shares`` the task types whose benchmarks the prior mixes (``task_type`` alone
+        without them)."""
         if not candidates:
             raise ValueError("no candidates to score")
+        shares = task_shares or {task_type: 1.0}
         ordered = sorted(candidates, key=lambda c: c.name)
-        built = [self._signals(c, task_type, evidence, feedback, measured_latency) for c in ordered]
+        built = [self._signals(c, shares, evidence, feedback, measured_latency) for c in ordered]
         if task_counts:
             built = [
                 (replace(arm, task_successes=s, task_failures=f), notes, memory)
@@ -267,20 +280,18 @@ class Scorer:
     def _signals(
         self,
         candidate: Candidate,
-        task_type: str,
+        task_shares: Mapping[str, float],
         evidence: Mapping[str, MemoryEvidence],
         feedback: Mapping[str, tuple[float, int]],
         measured_latency: Mapping[str, float],
     ) -> tuple[Arm, dict[str, str], MemoryEvidence]:
         notes: dict[str, str] = {}
-        key = benchmark_for(task_type)
-        raw = candidate.benchmarks.get(key)
-        if raw is None:
-            benchmark = NEUTRAL_PRIOR
-            notes["benchmark"] = f"no {key} number: neutral"
+        parts = [(share, *benchmark_part(candidate, task)) for task, share in task_shares.items()]
+        benchmark = sum(share * value for share, value, _ in parts)
+        if len(parts) == 1:
+            notes["benchmark"] = parts[0][2]
         else:
-            benchmark = normalise_benchmark(key, float(raw))
-            notes["benchmark"] = f"{key} {raw:g}"
+            notes["benchmark"] = " + ".join(f"{share:.2f}·({note})" for share, _, note in parts)
 
         memory = evidence.get(candidate.name) or MemoryEvidence(candidate.name, NEUTRAL, False)
         if memory.has_evidence:

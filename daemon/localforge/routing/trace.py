@@ -14,6 +14,7 @@ def build_trace(
     kind: str,
     classification: Mapping[str, Any],
     weights: Weights,
+    task_shares: Mapping[str, float] | None = None,
     selection: Selection,
     winner: str,
     reason: str,
@@ -30,6 +31,10 @@ def build_trace(
         "task_type": classification["routed_task_type"],
         "confidence": round(float(classification["confidence"]), 4),
         "classification": dict(classification),
+        "task_shares": {
+            task: round(share, 4)
+            for task, share in (task_shares or {classification["routed_task_type"]: 1.0}).items()
+        },
         "weights": weights.as_dict(),
         "candidates": [scored.describe() for scored in selection.ranked],
         "winner": winner,

@@ -135,6 +135,14 @@ class RoutingSettings(Section):
     same_task_memory: bool = Field(
         True, description="only past queries of the same task type count as memory evidence"
     )
+    task_share_min: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="task types the classifier gives at least this probability share a "
+        "decision in proportion (benchmark prior, task-type counts, similar queries); "
+        "1: the routed task type alone",
+    )
     policy: Literal["thompson", "score"] = Field(
         "thompson",
         description="thompson: draw each model's success from a Beta posterior (benchmark as "
