@@ -527,7 +527,7 @@ class Mislabelled:
     label, as public prompts in styles the classifier never saw do: the wrong label comes with
     a confidence drawn from 0.4-0.95, so some of them fall back to general, as real errors do.
     The probabilities agree with the label. As with the real classifier's mistakes on the
-    held-out files (the right label second in 51 of 56, median probability 0.34), the right
+    held-out files (the right label second in 44 of 49, median probability 0.34), the right
     label keeps 40-95% of what the wrong one leaves in nine of ten, and 0-15% otherwise; the
     other labels share the rest as the real probabilities do."""
 
