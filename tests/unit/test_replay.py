@@ -146,6 +146,8 @@ def test_overrides_are_validated_with_a_named_cause() -> None:
         parse_overrides(["memory.decay=0.9"], Settings())
     with pytest.raises(InvalidParams, match="cannot be replayed"):
         parse_overrides(["routing.same_task_memory=false"], Settings())
+    with pytest.raises(InvalidParams, match=r"routing\.task_share_min cannot be replayed"):
+        parse_overrides(["routing.task_share_min=1"], Settings())
     with pytest.raises(InvalidParams, match=r"unknown setting 'routing\.explore'"):
         parse_overrides(["routing.explore=1"], Settings())
     with pytest.raises(InvalidParams, match=r"SECTION\.NAME=VALUE"):

@@ -18,7 +18,7 @@ estimate (``matched``: where the new policy could pick the logged model).
 
 Only settings that act on the logged signals can be replayed (the weights and
 the ``routing`` section); ones that change the evidence itself (decay, top_k,
-same_task_memory) would need the searches rerun, and are refused by name.
+same_task_memory, task_share_min) would need the searches rerun, and are refused by name.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from localforge.routing.policy import Arm, Mix, choice_probabilities
 from localforge.settings import RoutingSettings, Settings, WeightSettings
 
 REPLAYABLE_SECTIONS = ("weights", "routing")
-NOT_REPLAYABLE = ("routing.same_task_memory",)  # changes which neighbours are evidence
+NOT_REPLAYABLE = (  # they change which evidence there is, not how it is weighed
+    "routing.same_task_memory",
+    "routing.task_share_min",
+)
 BOOTSTRAP = 1000
 RESAMPLE_CELLS = 1_000_000  # indices drawn at once: bounds a bootstrap's memory at any n
 DRAWS = 256  # posterior draws per decision when the replayed policy is thompson
