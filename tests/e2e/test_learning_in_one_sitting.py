@@ -42,3 +42,23 @@ def test_routing_follows_a_taste_that_changes_in_one_sitting(home: Home) -> None
     shown = "".join(after)
     assert after[0] == "c", shown  # what the first part of the sitting taught
     assert set(after[AFTER // 2 :]) == {"t"}, shown  # and the second half is the new taste
+
+
+@pytest.mark.parametrize(("half_life", "expected"), [(0.0, 4 / 6), (2.0, 0.4286)])
+def test_a_models_newest_outcomes_near_a_query_count_most(
+    home: Home, half_life: float, expected: float
+) -> None:
+    """Four answers liked, then two disliked, seconds apart: with a half-life of two
+    neighbours the two newest outweigh the four before them (weights 1, 0.71, then
+    0.5, 0.35, 0.25, 0.18); with none all six count alike."""
+    configure(home, f"\n[memory]\nneighbour_half_life = {half_life}\n")
+    text = CODING[0]
+    with run_daemon(home) as daemon:
+        wait_memory_ready(daemon)
+        for kind in ["thumbs_up"] * 4 + ["thumbs_down"] * 2:
+            trace = route(daemon, text, model="coder")
+            daemon.call("feedback.record", {"request_id": trace["request_id"], "kind": kind})
+        trace = daemon.call("route.explain", {"text": text})
+    coder = next(c for c in trace["candidates"] if c["model"] == "coder")["memory"]
+    assert coder["neighbours"] == 6, coder
+    assert coder["score"] == pytest.approx(expected, abs=2e-3), coder

@@ -102,6 +102,28 @@ def test_memory_score_is_decayed_similarity_weighted_mean() -> None:
     assert not evidence["c"].has_evidence and evidence["c"].score == NEUTRAL
 
 
+def test_a_models_newer_neighbours_outweigh_its_older_ones_without_time_passing() -> None:
+    # Ten successes, then five failures a minute later: a taste that changed in one sitting.
+    old = [neighbour("a", 0.9, 1.0, days=60 / DAY, pid=f"old{i}") for i in range(10)]
+    new = [neighbour("a", 0.9, 0.0, pid=f"new{i}") for i in range(5)]
+    kwargs: dict[str, Any] = {"top_k": 30, "decay": 0.95, "now": NOW, "min_similarity": 0.5}
+    plain = memory_evidence(old + new, ["a"], **kwargs)["a"]
+    assert plain.score == pytest.approx(10 / 15, abs=1e-4)  # a minute of decay is nothing
+    recent = memory_evidence(old + new, ["a"], recency_half_life=5.0, **kwargs)["a"]
+    kept = [0.5 ** (rank / 5.0) for rank in range(15)]  # newest first: the five failures
+    assert recent.score == pytest.approx(sum(kept[5:]) / sum(kept), abs=1e-4)
+    assert recent.score < 0.5 < plain.score
+    assert recent.weight == pytest.approx(0.9 * sum(kept), rel=1e-4)
+    # Another model's neighbours do not count as newer outcomes of this one.
+    other = [neighbour("b", 0.9, 1.0, pid=f"b{i}") for i in range(20)]
+    mixed = memory_evidence(old + new + other, ["a"], recency_half_life=5.0, **kwargs)["a"]
+    assert mixed.score == pytest.approx(recent.score)
+    # Time decay is included, not multiplied: an outcome keeps the smaller of the two.
+    month = [neighbour("a", 0.9, 1.0, pid="new"), neighbour("a", 0.9, 0.0, days=30, pid="old")]
+    aged = memory_evidence(month, ["a"], recency_half_life=5.0, **kwargs)["a"]
+    assert aged.weight == pytest.approx(0.9 * (1.0 + 0.95**30))
+
+
 def test_memory_keeps_top_k_nearest_per_model() -> None:
     items = [neighbour("a", 0.1 * i, float(i % 2), pid=str(i)) for i in range(1, 10)]
     evidence = memory_evidence(items, ["a"], top_k=3, decay=1.0, now=NOW, min_similarity=0.5)

@@ -13,7 +13,11 @@ recorded under (none for a task type not in it). With
 ``saturate`` set, a neighbour at or above that similarity counts in full and one
 below it in proportion (``min(sim / saturate, 1)`` in place of ``sim``): the
 posterior policy counts outcomes, and sentence embeddings of related queries sit
-far below 1.
+far below 1. With ``recency_half_life`` set, a model's neighbours also count less the
+more of them are newer: the n-th newest keeps at most ``0.5^(n / recency_half_life)`` of
+its weight, time decay included (it keeps the smaller of the two), so the model's latest
+outcomes near this query outweigh its older ones there even when no time has passed
+between them (a taste that changed in one sitting).
 """
 
 from __future__ import annotations
@@ -63,6 +67,17 @@ def group_by_model(neighbours: Iterable[Neighbour], top_k: int) -> dict[str, lis
     return groups
 
 
+def _recency(items: Sequence[Neighbour], half_life: float) -> list[float]:
+    """Per item, the weight it keeps for the items newer than it (all 1.0 without a half-life)."""
+    if half_life <= 0:
+        return [1.0] * len(items)
+    newest_first = sorted(range(len(items)), key=lambda i: -items[i].timestamp)
+    kept = [1.0] * len(items)
+    for rank, i in enumerate(newest_first):
+        kept[i] = 0.5 ** (rank / half_life)
+    return kept
+
+
 def memory_evidence(
     neighbours: Sequence[Neighbour],
     models: Sequence[str],
@@ -75,6 +90,7 @@ def memory_evidence(
     shown: int = 3,
     saturate: float | None = None,
     task_shares: Mapping[str, float] | None = None,
+    recency_half_life: float = 0.0,
 ) -> dict[str, MemoryEvidence]:
     if task_type is not None:
         task_shares = {task_type: 1.0}
@@ -85,12 +101,13 @@ def memory_evidence(
     for model in models:
         items = groups.get(model, [])
         numerator = denominator = 0.0
-        for item in items:
+        recency = _recency(items, recency_half_life)
+        for item, kept in zip(items, recency, strict=True):
             days = max(now - item.timestamp, 0.0) / DAY_S
             closeness = max(item.similarity, 0.0)
             if saturate is not None and saturate > 0:
                 closeness = min(closeness / saturate, 1.0)
-            weight = (decay**days) * closeness
+            weight = min(decay**days, kept) * closeness  # time decay included
             if task_shares is not None:
                 weight *= task_shares[item.task_type]
             numerator += item.outcome * weight

@@ -242,6 +242,7 @@ class Router:
             min_similarity=settings.routing.fallback_min_similarity,
             saturate=settings.routing.fallback_min_similarity if thompson else None,
             task_shares=shares if same_task else None,
+            recency_half_life=settings.memory.neighbour_half_life,
         )
         other = sum(n.task_type not in shares for n in neighbours) if same_task else 0
         if other and memory_note is None:

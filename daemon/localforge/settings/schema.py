@@ -89,6 +89,13 @@ class MemorySettings(Section):
         "newer outcomes on it per model rated there, time decay included (0: only time decays "
         "them)",
     )
+    neighbour_half_life: float = Field(
+        10.0,
+        ge=0,
+        description="a model's similar past queries count less the more of them are newer: "
+        "the n-th newest keeps at most 0.5^(n/this) of its weight, time decay included (0: "
+        "only time decays them)",
+    )
     max_points: int = Field(1_000_000, ge=1)
     max_age_days: float | None = Field(None, gt=0)
     retention_interval_s: float = Field(
