@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             embedder = Embedder(name, data_dir / CACHE_DIR, cache_size=0)
             load_s = time.perf_counter() - started
             cache_path = (
-                embedding_cache_path(data_dir, name, embedder.max_tokens)
+                embedding_cache_path(data_dir, name, embedder.max_tokens, embedder.graph_build)
                 if name == DEFAULT_MODEL
                 else Path(tmp) / "static.npz"  # microseconds to recompute: not worth a file
             )

@@ -69,8 +69,12 @@ def test_retraining_reproduces_the_shipped_dev_accuracy() -> None:
 )
 def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
     shipped = artifacts.load(artifacts.bundled_path("tfidf+embedding")).metadata
+    trained_on = shipped["embedding"]
     cache_path = embedding_cache_path(
-        Paths.from_env().data_dir, shipped["embedding"]["model"], shipped["embedding"]["max_tokens"]
+        Paths.from_env().data_dir,
+        trained_on["model"],
+        trained_on["max_tokens"],
+        trained_on.get("graph", "int8-v1"),  # recorded since the second int8 recipe
     )
     if not cache_path.is_file():
         pytest.skip(

@@ -214,10 +214,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     heldout = [] if args.no_heldout else (args.heldout or training.heldout_files())
     embed = None
     tokens = None
+    graph = "float"
     if features == "tfidf+embedding":
         embedder = make_embedder(settings, paths)
         tokens = embedder.max_tokens
-        cache = embedding_cache_path(paths.data_dir, settings.embedding.model, tokens)
+        graph = embedder.graph_build
+        cache = embedding_cache_path(paths.data_dir, settings.embedding.model, tokens, graph)
         embed = EmbeddingCache(embedder.embed, cache)
     config = training.TrainConfig(
         features=features,
@@ -228,6 +230,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         drop_format_clauses=not args.keep_format_clauses,
         embedding_model=settings.embedding.model if features == "tfidf+embedding" else None,
         embedding_tokens=tokens,
+        embedding_graph=graph,
     )
     result = training.train(data, eval_file, config, embed, heldout=heldout)
     out = args.out or paths.data_dir / "classifier" / artifacts.BUNDLED_NAMES[features]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from localforge.errors import ConfigError, Unavailable
+from localforge.memory.int8_compute import VERSION as INT8_VERSION
 from localforge.memory.int8_compute import int8_graph
 from localforge.memory.static_embedding import STATIC_MODEL, StaticTable
 
@@ -194,6 +195,12 @@ class Embedder:
             settings.threads,
             compute=settings.compute,
         )
+
+    @property
+    def graph_build(self) -> str:
+        """What makes this embedder's vectors, for caches of them: the float graph or the
+        int8 recipe's version (each rebuild of the int8 graph moves its vectors a little)."""
+        return f"int8-v{INT8_VERSION}" if self.graph == "int8" else "float"
 
     def _load(self) -> Any:
         try:

@@ -14,10 +14,13 @@ log = logging.getLogger(__name__)
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
-def embedding_cache_path(data_dir: Path, model: str, max_tokens: int | None = None) -> Path:
-    """One cache per model and token window (a vector depends on what of the text is embedded)."""
+def embedding_cache_path(
+    data_dir: Path, model: str, max_tokens: int | None = None, graph: str = "float"
+) -> Path:
+    """One cache per model, token window and compute graph (a vector depends on all three)."""
     window = f"-{max_tokens}t" if max_tokens else ""
-    return data_dir / "classifier" / f"embeddings-{model.replace('/', '--')}{window}.npz"
+    build = "" if graph == "float" else f"-{graph}"
+    return data_dir / "classifier" / f"embeddings-{model.replace('/', '--')}{window}{build}.npz"
 
 
 class EmbeddingCache:

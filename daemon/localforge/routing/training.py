@@ -107,6 +107,7 @@ class TrainConfig:
     embedding_weight: float = 0.5
     embedding_model: str | None = None
     embedding_tokens: int | None = None  # the embedder's token window, recorded in the artifact
+    embedding_graph: str = "float"  # what computed the vectors (Embedder.graph_build), recorded
     calibration_folds: int = 5
     loso: bool = True
     n_jobs: int = 2
@@ -433,6 +434,7 @@ def export(
             "dim": int(coef.shape[1] - len(vocabulary) - len(char_vocabulary)),
             "weight": config.embedding_weight,
             "max_tokens": config.embedding_tokens,
+            "graph": config.embedding_graph,
         }
     char_settings = None
     if chars is not None and config.char_ngram_range is not None:
