@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from localforge.memory import embedder as embedder_module
 from localforge.memory.embedder import DEFAULT_MODEL, MARKER, Embedder, assemble_default_model
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +86,32 @@ def test_long_texts_are_cut_to_a_head_and_tail_token_window(tmp_path: Path) -> N
     assert not np.allclose(small.embed_one(text), small.embed_one(changed), atol=1e-3)
     short = "sort a list in python"
     assert small.windows([short]) == ([short], [7])  # five word pieces, [CLS] and [SEP]
+
+
+def test_a_long_text_tokenised_near_its_ends_gets_the_window_of_the_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        json.loads(line)["text"]
+        for path in sorted((ROOT / "data").glob("localforge-*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(lines, size=30))[: int(n)] for n in rng.integers(100, 2000, 120)]
+    texts += [
+        "é" * 900 + " the question at the end?",  # one long word piece run
+        "x" * 1500 + " why",  # a word over the tokenizer's 100 characters: one [UNK]
+        "  ".join(["token"] * 400),
+        "数学" * 500 + " 为什么?",
+        "def f(x):\n    return x  # " * 60 + "why does this return None?",
+    ]
+    window = Embedder(DEFAULT_MODEL, tmp_path, max_chars=4000)
+    sliced = window.windows(texts)
+    monkeypatch.setattr(embedder_module, "CHARS_PER_TOKEN", 10**6)  # the whole text, always
+    whole = window.windows(texts)
+    assert sliced == whole
+    assert sum(len(w) < len(t) for w, t in zip(sliced[0], texts, strict=True)) > 80
 
 
 def test_vectors_are_cached_by_text(tmp_path: Path) -> None:

@@ -118,6 +118,29 @@ TAIL_SHARE = 0.25  # of the token window kept from the end of a long text
 CACHE_SIZE = 2048  # texts whose vectors are kept in memory (1.5 KiB each at 384 dimensions)
 BATCH_SIZE = 32
 WINDOW_SLACK = 2  # tokens a word cut at the join may gain when tokenised again
+CHARS_PER_TOKEN = 12  # what an end of a long text is tokenised by; prose runs at 4-5
+
+
+def _head_and_tail(
+    text: str, front: Any, back: Any, back_start: int, head: int, tail: int
+) -> str | None:
+    """``text`` cut to its first ``head`` and last ``tail`` tokens, each end at a whole word.
+
+    ``front`` encodes the text's beginning and ``back`` its end from character
+    ``back_start`` (both may be the whole text's encoding, with ``back_start`` 0). None when
+    either holds too few tokens to end the cut at a word the encoding saw whole."""
+    head_offsets, head_words = front.offsets, front.word_ids
+    tail_offsets, tail_words = back.offsets, back.word_ids
+    if len(head_offsets) < head + 2 or len(tail_offsets) < tail + 2:
+        return None
+    last = head - 1  # the head ends with a whole word
+    while last > 0 and head_words[last] == head_words[last + 1]:
+        last -= 1
+    first = len(tail_offsets) - tail  # and the tail starts at one
+    while tail and first < len(tail_offsets) - 1 and tail_words[first] == tail_words[first - 1]:
+        first += 1
+    tail_begins = back_start + tail_offsets[first][0] if tail else len(text)
+    return text[: head_offsets[last][1]] + " " + text[tail_begins:]
 
 
 @dataclass(frozen=True)
@@ -287,29 +310,38 @@ class Embedder:
         return text[: self.max_chars - tail] + " " + text[len(text) - tail :]
 
     def windows(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
-        """Each text cut to the token window (head and tail), with its token count."""
+        """Each text cut to the token window (head and tail), with its token count.
+
+        A text too long to fit is tokenised only near its two ends (tokenising a whole
+        2,000-character paste with offsets took 2 ms), unless those ends hold too few
+        tokens to tell, as runs of very long words may: then the whole text is."""
         if self._tokenizer is None or not self.max_tokens:
             return list(texts), [len(text) // 4 + 2 for text in texts]
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         room = self.max_tokens - 2 - WINDOW_SLACK  # [CLS] and [SEP] come on top
         tail = int(room * TAIL_SHARE)
+        head = room - tail
+        head_chars, tail_chars = head * CHARS_PER_TOKEN, tail * CHARS_PER_TOKEN
+        ends = [len(text) > head_chars + tail_chars for text in texts]
+        pieces: list[str] = []
+        for text, sliced in zip(texts, ends, strict=True):
+            pieces += [text[:head_chars], text[len(text) - tail_chars :]] if sliced else [text]
+        encodings = iter(self._tokenizer.encode_batch(pieces, add_special_tokens=False))
         out, lengths = [], []
-        for text, encoding in zip(texts, encodings, strict=True):
-            offsets = encoding.offsets
-            if len(offsets) <= room:
+        for text, sliced in zip(texts, ends, strict=True):
+            window = None
+            if sliced:
+                front, back = next(encodings), next(encodings)
+                window = _head_and_tail(text, front, back, len(text) - tail_chars, head, tail)
+                whole = None if window else self._tokenizer.encode(text, add_special_tokens=False)
+            else:
+                whole = next(encodings)
+            if whole is not None and len(whole.offsets) <= room:
                 out.append(text)
-                lengths.append(len(offsets) + 2)
+                lengths.append(len(whole.offsets) + 2)
                 continue
-            words = encoding.word_ids
-            first = len(offsets) - tail  # the tail starts at a whole word
-            while tail and first < len(offsets) - 1 and words[first] == words[first - 1]:
-                first += 1
-            last = room - tail - 1  # and the head ends with one
-            while last > 0 and words[last] == words[last + 1]:
-                last -= 1
-            head_end = offsets[last][1]
-            tail_start = offsets[first][0] if tail else len(text)
-            out.append(text[:head_end] + " " + text[tail_start:])
+            if whole is not None:
+                window = _head_and_tail(text, whole, whole, 0, head, tail)
+            out.append(window or text)
             lengths.append(self.max_tokens)
         return out, lengths
 
