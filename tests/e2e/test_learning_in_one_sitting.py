@@ -62,3 +62,19 @@ def test_a_models_newest_outcomes_near_a_query_count_most(
     coder = next(c for c in trace["candidates"] if c["model"] == "coder")["memory"]
     assert coder["neighbours"] == 6, coder
     assert coder["score"] == pytest.approx(expected, abs=2e-3), coder
+
+
+def test_a_user_who_rates_few_answers_gets_narrower_draws(home: Home) -> None:
+    """Nine decisions, one rated: tries that go unrated teach nothing, so each draw strays
+    from the posterior mean by 0.5 x (2/10)^0.3 instead of 0.5, after a restart too."""
+    configure(home)
+    with run_daemon(home) as daemon:
+        wait_memory_ready(daemon)
+        ids = [route(daemon, CODING[i])["request_id"] for i in range(9)]
+        daemon.call("feedback.record", {"request_id": ids[4], "kind": "thumbs_up"})
+    with run_daemon(home) as daemon:
+        wait_memory_ready(daemon)
+        trace = daemon.call("route.explain", {"text": CODING[9]})
+    for candidate in trace["candidates"]:
+        assert candidate["posterior"]["scale"] == pytest.approx(0.5 * 0.2**0.3, abs=1e-3)
+        assert "20% of decisions rated" in candidate["notes"]["posterior"], candidate

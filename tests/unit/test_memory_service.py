@@ -471,3 +471,25 @@ def test_a_new_half_life_rebuilds_the_task_counts_at_once(edge_env: Env) -> None
 
     before, after = edge_env.run(body)
     assert before < 2.0 - 1e-3 and after == pytest.approx(2.0, abs=1e-3)
+
+
+def test_the_rated_share_counts_decisions_and_ratings_and_survives_a_restart(
+    edge_env: Env,
+) -> None:
+    async def decide(memory: MemoryService) -> list[str]:
+        assert memory.rated.share() == 1.0  # a new user is taken to rate
+        ids = [await remember(memory, f"sort list {i} in python", "coder") for i in range(9)]
+        await memory.record_outcome(ids[3], "thumbs_up", None)
+        await memory.record_outcome(ids[3], "thumbs_down", None)  # one decision, rated twice
+        assert memory.rated.share() == pytest.approx(2 / 10)
+        return ids
+
+    ids = edge_env.run(decide)
+
+    async def after_restart(memory: MemoryService) -> None:
+        assert memory.rated.decisions == 9
+        assert memory.rated.share() == pytest.approx(2 / 10)
+        await memory.record_outcome(ids[0], "accepted", None)
+        assert memory.rated.share() == pytest.approx(3 / 10)
+
+    edge_env.run(after_restart)

@@ -7,7 +7,15 @@ import pytest
 
 from localforge.memory.task_evidence import DAY_S, TaskEvidence
 from localforge.routing.candidates import Candidate
-from localforge.routing.policy import Arm, Mix, choice_probabilities, pick, posterior
+from localforge.routing.policy import (
+    Arm,
+    Mix,
+    choice_probabilities,
+    draw_scale,
+    pick,
+    posterior,
+    sample,
+)
 from localforge.routing.scorer import Scorer, Weights
 from localforge.settings import RoutingSettings
 
@@ -86,7 +94,7 @@ def test_thompson_selection_reports_its_propensity_and_posteriors() -> None:
     assert selection.propensity == winner.probability >= 1 / 200
     assert sum(s.probability for s in selection.ranked) == pytest.approx(1.0)
     described = winner.describe()
-    assert set(described["posterior"]) == {"alpha", "beta", "mean", "draw"}
+    assert set(described["posterior"]) == {"alpha", "beta", "mean", "draw", "scale"}
     assert "picked in" in winner.notes["posterior"] and "of draws" in selection.reason
 
 
@@ -146,3 +154,17 @@ def test_time_decay_counts_towards_the_fading_and_a_reload_repeats_it() -> None:
         ]
     )
     assert again.get("coding", "coder", now=DAY_S) == pytest.approx(live)
+
+
+def test_draws_narrow_for_a_user_who_rates_few_decisions() -> None:
+    routing = RoutingSettings(posterior_scale=0.5, rated_share_power=0.3)
+    rater, rare = arm("m", 0.6), arm("m", 0.6, rated_share=0.1)
+    assert draw_scale(rater, routing) == pytest.approx(0.5)
+    assert draw_scale(rare, routing) == pytest.approx(0.5 * 0.1**0.3)
+    rng = np.random.default_rng(0)
+    spread = [float(sample([a], routing, rng, 4000).std()) for a in (rater, rare)]
+    assert spread[1] / spread[0] == pytest.approx(0.1**0.3, rel=0.1)
+    off = RoutingSettings(posterior_scale=0.5, rated_share_power=0.0)
+    assert draw_scale(rare, off) == pytest.approx(0.5)
+    logged = Arm.from_log("m", rare.to_log())
+    assert logged.rated_share == 0.1 and Arm.from_log("m", {**rater.to_log()}).rated_share == 1.0

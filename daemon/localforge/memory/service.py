@@ -28,6 +28,7 @@ from localforge.memory.edge_store import EdgeStore, optimize_in_child
 from localforge.memory.embedder import CACHE_DIR, Embedded, Embedder
 from localforge.memory.interactions import Interaction
 from localforge.memory.qdrant_store import QdrantClientStore
+from localforge.memory.rated_share import RatedShare
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
 from localforge.memory.sync import IndexSync, Progress
 from localforge.memory.task_evidence import TaskEvidence, outcome_rows
@@ -88,6 +89,7 @@ class MemoryService:
         self.detail = "not started"
         self.feedback: dict[str, tuple[float, int]] = {}
         self.task_evidence = _task_evidence(settings().memory)
+        self.rated = RatedShare()
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_retention = 0.0
@@ -114,6 +116,7 @@ class MemoryService:
     async def start(self) -> None:
         settings = self.settings
         await self._reload_task_evidence()  # counts need no embedding: they serve even degraded
+        self.rated.load(await self.db.run(lambda conn: repo.newest_rated(conn, self.rated.window)))
         self.state, self.detail = "starting", "loading the embedding model"
         cache = self.data_dir / CACHE_DIR
         try:
@@ -274,6 +277,7 @@ class MemoryService:
     async def remember(self, interaction: Interaction) -> None:
         """Commit the interaction to SQLite (durable on return), then index it in the background."""
         await self.db.run(lambda conn: repo.insert(conn, [interaction]))
+        self.rated.decided(interaction.request_id, interaction.outcome is not None)
         point = interaction.point()
         if point is not None and self._store is not None:
             store = self._store
@@ -313,6 +317,7 @@ class MemoryService:
             lambda conn: repo.record_outcome(conn, request_id, kind, score, now)
         )
         self.feedback = await self.db.run(repo.feedback_stats)
+        self.rated.rated(request_id)
         store = self._store
         if store is not None and row.embedding is not None:
             self._in_store_background(

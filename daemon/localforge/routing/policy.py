@@ -20,7 +20,9 @@ the evidence behind the memory one), so the router and the offline replay
 
   A model with little evidence has a wide posterior, so it is tried now and then;
   as evidence piles up its draws settle on what this user reports. No bonus is
-  tuned by hand, and old evidence decays, so the posterior widens again.
+  tuned by hand, and old evidence decays, so the posterior widens again. Each
+  draw strays from the mean by ``posterior_scale``, less for a user who rates few
+  of their decisions (``draw_scale``).
 - ``score``: the deterministic score with an exploration bonus (``routing.scorer``).
 
 Selection is the same for both: below ``fallback_confidence`` a model with enough
@@ -62,6 +64,7 @@ class Arm:
     similar_success: float | None = None
     task_successes: float = 0.0  # decayed counts on the routed task type (``TaskEvidence``)
     task_failures: float = 0.0
+    rated_share: float = 1.0  # of the user's newest decisions, rated (``memory.rated_share``)
 
     def to_log(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,7 @@ class Arm:
             else round(self.similar_success, 4),
             "task_successes": round(self.task_successes, 4),
             "task_failures": round(self.task_failures, 4),
+            "rated_share": round(self.rated_share, 4),
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class Arm:
             None if success is None else float(success),
             float(data.get("task_successes", 0.0)),
             float(data.get("task_failures", 0.0)),
+            float(data.get("rated_share", 1.0)),
         )
 
 
@@ -159,14 +164,22 @@ def thompson_finals(
     return (mix.benchmark + mix.memory + mix.feedback) * draws + mix.latency * latency
 
 
+def draw_scale(arm: Arm, routing: RoutingSettings) -> float:
+    """How far a draw may stray from the posterior mean: ``posterior_scale``, narrowed for a
+    user who rates few decisions (``rated_share ^ rated_share_power``), since a try that is
+    never rated teaches nothing."""
+    share = min(max(arm.rated_share, 0.0), 1.0)
+    return routing.posterior_scale * share**routing.rated_share_power
+
+
 def sample(
     arms: Sequence[Arm], routing: RoutingSettings, rng: np.random.Generator, rows: int
 ) -> np.ndarray:
-    """``rows`` success draws per arm; ``posterior_scale`` narrows them around the mean."""
+    """``rows`` success draws per arm, narrowed around the mean by ``draw_scale``."""
     params = np.asarray([posterior(a, routing) for a in arms])
     draws = rng.beta(params[:, 0], params[:, 1], size=(rows, len(arms)))
-    scale = routing.posterior_scale
-    if scale == 1.0:
+    scale = np.asarray([draw_scale(a, routing) for a in arms])
+    if (scale == 1.0).all():
         return draws
     mean = params[:, 0] / params.sum(axis=1)
     return np.clip(mean + scale * (draws - mean), 0.0, 1.0)

@@ -249,6 +249,7 @@ class Router:
             memory_note = f"ok; {other} neighbours of other task types are not evidence"
         weights = self.weights(settings)
         counts = getattr(self.memory, "task_evidence", None)  # absent in a bare memory
+        rated = getattr(self.memory, "rated", None)
         task_counts = (
             {name: mixed_counts(counts, shares, name, now) for name in names}
             if thompson and counts is not None
@@ -263,6 +264,7 @@ class Router:
             measured_latency=self.memory.latency,
             task_counts=task_counts,
             task_shares=shares,
+            rated_share=rated.share() if rated is not None else 1.0,
         )
         winner, reason = selection.winner, selection.reason
         if model is not None:

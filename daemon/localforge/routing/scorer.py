@@ -46,6 +46,7 @@ from localforge.routing.policy import (
     Arm,
     Mix,
     deterministic_finals,
+    draw_scale,
     evidence_share,
     exploration_bonus,
     fallback_pick,
@@ -170,10 +171,11 @@ class Scorer:
         measured_latency: Mapping[str, float],
         task_counts: Mapping[str, tuple[float, float]] | None = None,
         task_shares: Mapping[str, float] | None = None,
+        rated_share: float = 1.0,
     ) -> Selection:
         """Score and select; ``task_counts`` are each model's decayed (successes, failures),
         ``task_shares`` the task types whose benchmarks the prior mixes (``task_type`` alone
-        without them)."""
+        without them), ``rated_share`` the share of the user's newest decisions rated."""
         if not candidates:
             raise ValueError("no candidates to score")
         shares = task_shares or {task_type: 1.0}
@@ -186,6 +188,8 @@ class Scorer:
                     (b, task_counts.get(b[0].name, (0.0, 0.0))) for b in built
                 )
             ]
+        if rated_share != 1.0:
+            built = [(replace(arm, rated_share=rated_share), n, m) for arm, n, m in built]
         arms = [arm for arm, _, _ in built]
         finals, probabilities, posteriors = self._finals(arms)
         scored = [
@@ -220,7 +224,13 @@ class Scorer:
         for i, arm in enumerate(arms):
             alpha, beta = posterior(arm, self.routing)
             posteriors.append(
-                {"alpha": alpha, "beta": beta, "mean": alpha / (alpha + beta), "draw": draws[0, i]}
+                {
+                    "alpha": alpha,
+                    "beta": beta,
+                    "mean": alpha / (alpha + beta),
+                    "draw": draws[0, i],
+                    "scale": draw_scale(arm, self.routing),
+                }
             )
         return every[0], probabilities, posteriors
 
@@ -259,9 +269,12 @@ class Scorer:
                 arm=arm,
                 probability=probability,
             )
+        narrowed = ""
+        if arm.rated_share < 1.0 and self.routing.rated_share_power > 0:
+            narrowed = f" (spread {post['scale']:.2f}: {arm.rated_share:.0%} of decisions rated)"
         notes["posterior"] = (
             f"success ~ Beta({post['alpha']:.2f}, {post['beta']:.2f}): mean {post['mean']:.3f}, "
-            f"drew {post['draw']:.3f}; picked in {probability:.0%} of draws"
+            f"drew {post['draw']:.3f}{narrowed}; picked in {probability:.0%} of draws"
         )
         notes["exploration"] = "by posterior draws"
         return Scored(

@@ -168,6 +168,13 @@ class RoutingSettings(Section):
         description="thompson: spread of a draw around the posterior mean (1: plain Thompson "
         "sampling, 0: always the best mean)",
     )
+    rated_share_power: float = Field(
+        0.3,
+        ge=0,
+        le=2,
+        description="thompson: draws narrow for a user who rates few decisions: posterior_scale "
+        "x share^power, share = rated share of the newest 200 decisions (0: off)",
+    )
     seed: int | None = Field(
         None,
         ge=0,
