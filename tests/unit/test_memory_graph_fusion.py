@@ -82,6 +82,8 @@ def test_a_graph_of_another_shape_is_refused_by_name(folded: Path, model_dir: Pa
     model = onnx.load(str(folded))
     with pytest.raises(FusionError, match="unequal width"):
         fuse(model, 7)  # 384 wide cannot split into 7 heads
+    with pytest.raises(FusionError, match=r"scores scaled by 0\.176777"):
+        fuse(model, 6)  # heads of 64 would scale by 1/8, the graph scales by 1/√32
     with pytest.raises(FusionError, match="no attention head count"):
         heads_in_config(folded.parent)
 

@@ -29,9 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 MS_DOMAIN = "com.microsoft"
 MASK_INT32 = "attention_mask_int32"
-# Nodes an attention path may pass through between a projection and the products.
-RESHAPING = {"Mul", "Div", "Transpose", "Reshape"}
-MAX_PATH = 8
+MAX_PATH = 8  # nodes an attention path may pass through between a projection and a product
 
 
 class FusionError(ValueError):
@@ -40,11 +38,12 @@ class FusionError(ValueError):
 
 @dataclass(frozen=True)
 class Projection:
-    """``x · weight + bias``, weight and bias constant."""
+    """``scale · (x · weight + bias)``, weight, bias and scale constant."""
 
     x: str
     weight: np.ndarray
     bias: np.ndarray
+    scale: float = 1.0
 
 
 class _Graph:
@@ -81,13 +80,21 @@ class _Graph:
         return readers[0]
 
     def projection(self, name: str) -> Projection:
-        """Walk back from ``name`` through reshaping and scaling to ``x · W + b``."""
+        """Walk back from ``name`` through reshaping and scalar scaling to ``x · W + b``."""
+        scale = 1.0
         for _ in range(MAX_PATH):
             node = self.producer.get(name)
             if node is None:
                 break
-            if node.op_type in RESHAPING:
-                name = self._moving_input(node)
+            if node.op_type in {"Transpose", "Reshape"}:
+                name = node.input[0]
+                continue
+            if node.op_type in {"Mul", "Div"}:
+                factor_name, name = self._split_constant(node)
+                factor = self.constant(factor_name)
+                if factor is None or factor.size != 1 or float(factor) == 0.0:
+                    raise FusionError(f"{node.name} scales by something other than a number")
+                scale = scale * float(factor) if node.op_type == "Mul" else scale / float(factor)
                 continue
             if node.op_type != "Add":
                 break
@@ -97,14 +104,8 @@ class _Graph:
             bias = self.constant(bias_name)
             if weight is None or bias is None or weight.ndim != 2:
                 raise FusionError(f"{product.name} has no constant 2-D weight")
-            return Projection(product.input[0], weight, bias)
+            return Projection(product.input[0], weight, bias, scale)
         raise FusionError(f"no projection behind {name}")
-
-    def _moving_input(self, node: onnx.NodeProto) -> str:
-        if node.op_type in {"Transpose", "Reshape"}:
-            return node.input[0]
-        _, moving = self._split_constant(node)
-        return moving
 
     def _split_constant(self, node: onnx.NodeProto) -> tuple[str, str]:
         """(the constant input, the computed one) of a two-input node."""
@@ -183,6 +184,13 @@ def _attention(
     hidden = query.weight.shape[1]
     if hidden % num_heads or any(p.weight.shape[1] != hidden for p in (key, value)):
         raise FusionError(f"{softmax.name}: projections of unequal width")
+    # The Attention node scales scores by 1/√(head size) and V not at all: so must the graph.
+    expected = 1.0 / np.sqrt(hidden // num_heads)
+    if abs(query.scale * key.scale - expected) > 1e-4 * expected or value.scale != 1.0:
+        raise FusionError(
+            f"{softmax.name}: scores scaled by {query.scale * key.scale:.6g}, "
+            f"V by {value.scale:.6g}; the Attention node scales by {expected:.6g} and 1"
+        )
     weight = numpy_helper.from_array(
         np.concatenate([query.weight, key.weight, value.weight], axis=1).astype(np.float32),
         f"{output}.qkv_weight",
