@@ -491,5 +491,7 @@ def test_the_rated_share_counts_decisions_and_ratings_and_survives_a_restart(
         assert memory.rated.share() == pytest.approx(2 / 10)
         await memory.record_outcome(ids[0], "accepted", None)
         assert memory.rated.share() == pytest.approx(3 / 10)
+        await memory.forget(everything=True)
+        assert memory.rated.decisions == 0 and memory.rated.share() == 1.0
 
     edge_env.run(after_restart)

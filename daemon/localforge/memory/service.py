@@ -115,8 +115,7 @@ class MemoryService:
 
     async def start(self) -> None:
         settings = self.settings
-        await self._reload_task_evidence()  # counts need no embedding: they serve even degraded
-        self.rated.load(await self.db.run(lambda conn: repo.newest_rated(conn, self.rated.window)))
+        await self._reload_counts()  # counts need no embedding: they serve even degraded
         self.state, self.detail = "starting", "loading the embedding model"
         cache = self.data_dir / CACHE_DIR
         try:
@@ -184,7 +183,7 @@ class MemoryService:
         if self.state == "stopped" or not set(changed) & set(COUNT_KEYS):
             return
         with contextlib.suppress(RuntimeError):  # no running loop: the next start rebuilds them
-            reload = asyncio.get_running_loop().create_task(self._reload_task_evidence())
+            reload = asyncio.get_running_loop().create_task(self._reload_counts())
             self._tasks = [task for task in self._tasks if not task.done()] + [reload]
 
     def status(self) -> dict[str, Any]:
@@ -340,10 +339,13 @@ class MemoryService:
         """Rated decisions with their propensity, newest first (see ``routing.replay``)."""
         return await self.db.run(lambda conn: repo.logged_decisions(conn, last))
 
-    async def _reload_task_evidence(self) -> None:
+    async def _reload_counts(self) -> None:
+        """The task-type counts and the rated share, read again from SQLite."""
         counts = _task_evidence(self.settings.memory)
         counts.load(await self.db.run(outcome_rows))
         self.task_evidence = counts
+        window = self.rated.window
+        self.rated.load(await self.db.run(lambda conn: repo.newest_rated(conn, window)))
 
     def _reindex(self, row: Interaction) -> None:
         point = row.point()
@@ -417,7 +419,7 @@ class MemoryService:
         elif ids:
             await self.in_store(lambda: store.delete(ids))
         self.feedback = await self.db.run(repo.feedback_stats)
-        await self._reload_task_evidence()
+        await self._reload_counts()
         return ids
 
     async def apply_retention(self) -> int:
@@ -439,7 +441,7 @@ class MemoryService:
     async def import_(self, path: Path) -> dict[str, Any]:
         read, inserted = await transfer.import_jsonl(self.db, path)
         self.feedback = await self.db.run(repo.feedback_stats)
-        await self._reload_task_evidence()
+        await self._reload_counts()
         assert self.sync is not None
         await self.sync.reconcile(check_outcomes=False)
         return {"read": read, "imported": inserted, "skipped_existing": read - inserted}
