@@ -180,16 +180,19 @@ class Scorer:
             raise ValueError("no candidates to score")
         shares = task_shares or {task_type: 1.0}
         ordered = sorted(candidates, key=lambda c: c.name)
-        built = [self._signals(c, shares, evidence, feedback, measured_latency) for c in ordered]
-        if task_counts:
-            built = [
-                (replace(arm, task_successes=s, task_failures=f), notes, memory)
-                for (arm, notes, memory), (s, f) in (
-                    (b, task_counts.get(b[0].name, (0.0, 0.0))) for b in built
-                )
-            ]
-        if rated_share != 1.0:
-            built = [(replace(arm, rated_share=rated_share), n, m) for arm, n, m in built]
+        counts = task_counts or {}
+        built = [
+            self._signals(
+                c,
+                shares,
+                evidence,
+                feedback,
+                measured_latency,
+                counts.get(c.name, (0.0, 0.0)),
+                rated_share,
+            )
+            for c in ordered
+        ]
         arms = [arm for arm, _, _ in built]
         finals, probabilities, posteriors = self._finals(arms)
         scored = [
@@ -297,6 +300,8 @@ class Scorer:
         evidence: Mapping[str, MemoryEvidence],
         feedback: Mapping[str, tuple[float, int]],
         measured_latency: Mapping[str, float],
+        task_counts: tuple[float, float],
+        rated_share: float,
     ) -> tuple[Arm, dict[str, str], MemoryEvidence]:
         notes: dict[str, str] = {}
         parts = [(share, *benchmark_part(candidate, task)) for task, share in task_shares.items()]
@@ -337,6 +342,8 @@ class Scorer:
             candidate.resident,
             memory.similar,
             memory.similar_success,
+            *task_counts,
+            rated_share,
         )
         return arm, notes, memory
 
