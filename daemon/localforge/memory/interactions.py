@@ -367,15 +367,6 @@ def page(
     return [_row(r) for r in rows]
 
 
-def newest_rated(conn: sqlite3.Connection, last: int) -> list[tuple[str, bool]]:
-    """The newest ``last`` decisions, newest first, each with whether it was rated."""
-    rows = conn.execute(
-        "SELECT request_id, outcome IS NOT NULL FROM interactions ORDER BY created_at DESC LIMIT ?",
-        (last,),
-    ).fetchall()
-    return [(str(r[0]), bool(r[1])) for r in rows]
-
-
 def logged_decisions(
     conn: sqlite3.Connection, last: int
 ) -> tuple[list[tuple[dict[str, Any], str, float, float, float]], int]:

@@ -9,6 +9,7 @@ start; a rating for a decision older than the window changes nothing here.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -52,3 +53,12 @@ class RatedShare:
 
     def share(self) -> float:
         return (self._rated + 1) / (len(self._decisions) + 1)
+
+
+def newest_rated(conn: sqlite3.Connection, last: int) -> list[tuple[str, bool]]:
+    """The newest ``last`` decisions in the log, newest first, each with whether it was rated."""
+    rows = conn.execute(
+        "SELECT request_id, outcome IS NOT NULL FROM interactions ORDER BY created_at DESC LIMIT ?",
+        (last,),
+    ).fetchall()
+    return [(str(r[0]), bool(r[1])) for r in rows]

@@ -27,9 +27,9 @@ from localforge.memory import interactions as repo
 from localforge.memory.edge_store import EdgeStore, optimize_in_child
 from localforge.memory.embedder import CACHE_DIR, Embedded, Embedder
 from localforge.memory.interactions import Interaction
-from localforge.memory.qdrant_store import QdrantClientStore
-from localforge.memory.rated_share import RatedShare
+from localforge.memory.rated_share import RatedShare, newest_rated
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
+from localforge.memory.stores import make_store
 from localforge.memory.sync import IndexSync, Progress
 from localforge.memory.task_evidence import TaskEvidence, outcome_rows
 from localforge.settings import MemorySettings, Settings
@@ -41,20 +41,6 @@ T = TypeVar("T")
 LATENCY_EWMA = 0.2
 OPTIMIZE_MIN_UNINDEXED = 10_000
 COUNT_KEYS = ("memory.decay", "memory.outcome_half_life")  # how the task-type counts fade
-
-
-def make_store(settings: MemorySettings, data_dir: Path, dim: int) -> VectorStore:
-    """Qdrant Edge in the data dir, or qdrant-client for ``memory.url``.
-
-    ``memory.url = "file:///DIR"`` selects qdrant-client's local mode (no server).
-    """
-    if settings.url is None:
-        return EdgeStore(data_dir / "memory" / "edge", dim)
-    if settings.url.startswith("file://"):
-        return QdrantClientStore(
-            settings.collection, dim, path=Path(settings.url[len("file://") :])
-        )
-    return QdrantClientStore(settings.collection, dim, url=settings.url, api_key=settings.api_key)
 
 
 class MemoryService:
@@ -345,7 +331,7 @@ class MemoryService:
         counts.load(await self.db.run(outcome_rows))
         self.task_evidence = counts
         window = self.rated.window
-        self.rated.load(await self.db.run(lambda conn: repo.newest_rated(conn, window)))
+        self.rated.load(await self.db.run(lambda conn: newest_rated(conn, window)))
 
     def _reindex(self, row: Interaction) -> None:
         point = row.point()
@@ -501,4 +487,4 @@ def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:
     return Embedder.from_settings(settings.embedding, cache_dir)
 
 
-__all__ = ["IndexCorrupt", "MemoryService", "make_store"]
+__all__ = ["IndexCorrupt", "MemoryService"]
