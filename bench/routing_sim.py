@@ -7,7 +7,10 @@ Five users with hidden success probabilities per (query cluster, model):
 - drifts:       agrees for 500 queries, then coding and math tastes change;
 - topics:       agrees on one topic of each of coding, math and general, and prefers another
                 model on the other topic of the same task type (no task label can tell them apart);
-- rare:         the contradicting taste, but only one outcome in ten is reported.
+- rare:         the contradicting taste, but only one outcome in ten is reported;
+- editor:       (``--users editor``, not in the default five) the contradicting taste; coding
+                queries come as inline completions (kind ``code``), each judged by being kept
+                or dismissed, the rest as chat, where one outcome in ten is reported.
 
 1,000 queries are drawn from the labelled corpus in data/ (the cluster is the query's label; the
 two topics of a label are a seeded 2-means split of its embeddings); ``--stream heldout`` draws
@@ -177,11 +180,20 @@ class User:
         after: dict[str, dict[str, float]] | None = None,
         *,
         reports: float = 1.0,
+        code_reports: float | None = None,
     ) -> None:
         self.name = name
         self.before = before
         self.after = after or before
         self.reports = reports  # share of outcomes the user reports
+        self.code_reports = code_reports  # set: coding queries are completions, this share judged
+
+    def request(self, cluster: str) -> tuple[str, float]:
+        """The kind of request a query of ``cluster`` comes as, and the share of its outcomes
+        the user reports."""
+        if self.code_reports is not None and cluster.partition("/")[0] == "coding":
+            return "code", self.code_reports
+        return "chat", self.reports
 
     def p(self, cluster: str, model: str, step: int) -> float:
         """``cluster`` is ``label/topic``; a table without the topic's row uses the label's."""
@@ -197,6 +209,7 @@ USERS = [
     User("topics", topic_taste()),
     User("rare", contradicting_taste(), reports=0.1),
 ]
+EXTRA_USERS = [User("editor", contradicting_taste(), reports=0.1, code_reports=1.0)]
 POLICIES = {
     "thompson": [],
     "score": ["routing.policy=score", "routing.benchmark_prior_weight=1"],
@@ -339,11 +352,12 @@ async def run_localforge(
                     adopted.append(f"{step}: {' '.join(report['recommended'])}")
             clock["now"] = T0 + step * step_s
             started = time.perf_counter()
-            decision = await router.route(text)
+            kind, reports = user.request(cluster)
+            decision = await router.route(text, kind=kind)
             timings.append((time.perf_counter() - started) * 1000)
             p = user.p(cluster, decision.model, step)
             success = bool(rng.random() < p)
-            if rng.random() < user.reports:
+            if rng.random() < reports:
                 await memory.record_outcome(
                     decision.request_id, "thumbs_up" if success else "thumbs_down", None
                 )
@@ -658,11 +672,12 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, np.ndarray]] = {}
         lines: list[str] = []
         OVERRIDES.extend(args.set)
-        unknown = set(args.users.split(",")) - {u.name for u in USERS}
+        every = USERS + EXTRA_USERS
+        unknown = set(args.users.split(",")) - {u.name for u in every}
         unknown |= set(args.policies.split(",")) - set(POLICIES)
         if unknown:
             parser.error(f"unknown user or policy: {', '.join(sorted(unknown))}")
-        for user in [u for u in USERS if u.name in args.users.split(",")]:
+        for user in [u for u in every if u.name in args.users.split(",")]:
             extras: dict[str, dict[str, Any]] = {}
             for policy in args.policies.split(","):
                 work = work_root / f"{user.name}-{policy}"

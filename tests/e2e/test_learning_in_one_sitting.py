@@ -65,16 +65,24 @@ def test_a_models_newest_outcomes_near_a_query_count_most(
 
 
 def test_a_user_who_rates_few_answers_gets_narrower_draws(home: Home) -> None:
-    """Nine decisions, one rated: tries that go unrated teach nothing, so each draw strays
-    from the posterior mean by 0.5 x (2/10)^0.3 instead of 0.5, after a restart too."""
+    """Nine chat decisions, one rated: tries that go unrated teach nothing, so each chat
+    draw strays from the posterior mean by 0.5 x (2/10)^0.3 instead of 0.5, after a restart
+    too. The same user's three completions, each accepted, keep the whole spread."""
     configure(home)
     with run_daemon(home) as daemon:
         wait_memory_ready(daemon)
         ids = [route(daemon, CODING[i])["request_id"] for i in range(9)]
         daemon.call("feedback.record", {"request_id": ids[4], "kind": "thumbs_up"})
+        for text in CODING[:3]:
+            completion = route(daemon, text, kind="code")["request_id"]
+            daemon.call("feedback.record", {"request_id": completion, "kind": "accepted"})
     with run_daemon(home) as daemon:
         wait_memory_ready(daemon)
-        trace = daemon.call("route.explain", {"text": CODING[9]})
-    for candidate in trace["candidates"]:
+        chat = daemon.call("route.explain", {"text": CODING[9]})
+        code = daemon.call("route.explain", {"text": CODING[9], "kind": "code"})
+    for candidate in chat["candidates"]:
         assert candidate["posterior"]["scale"] == pytest.approx(0.5 * 0.2**0.3, abs=1e-3)
         assert "20% of decisions rated" in candidate["notes"]["posterior"], candidate
+    for candidate in code["candidates"]:
+        assert candidate["posterior"]["scale"] == pytest.approx(0.5), candidate
+        assert "decisions rated" not in candidate["notes"]["posterior"], candidate

@@ -19,6 +19,7 @@ from localforge.errors import InvalidParams, NotFound
 from localforge.memory import interactions as repo
 from localforge.memory.embedder import Embedder
 from localforge.memory.interactions import Interaction, hash_text
+from localforge.memory.rated_share import newest_rated
 from localforge.memory.service import MemoryService
 from localforge.memory.store import IndexLocked, check_vector
 from localforge.settings import Settings
@@ -81,14 +82,16 @@ def edge_env(tmp_path: Path) -> Env:
     return Env(tmp_path, Settings())
 
 
-async def remember(memory: MemoryService, text: str, model: str, *, days_ago: float = 0.0) -> str:
+async def remember(
+    memory: MemoryService, text: str, model: str, *, days_ago: float = 0.0, kind: str = "chat"
+) -> str:
     rid = str(uuid.uuid4())
     vector = await memory.embed(text)
     await memory.remember(
         Interaction(
             request_id=rid,
             created_at=time.time() - days_ago * 86400,
-            kind="chat",
+            kind=kind,
             query_text=text,
             query_hash=hash_text(text),
             task_type="coding",
@@ -473,25 +476,39 @@ def test_a_new_half_life_rebuilds_the_task_counts_at_once(edge_env: Env) -> None
     assert before < 2.0 - 1e-3 and after == pytest.approx(2.0, abs=1e-3)
 
 
-def test_the_rated_share_counts_decisions_and_ratings_and_survives_a_restart(
+def test_the_rated_share_counts_decisions_and_ratings_per_kind_and_survives_a_restart(
     edge_env: Env,
 ) -> None:
     async def decide(memory: MemoryService) -> list[str]:
-        assert memory.rated.share() == 1.0  # a new user is taken to rate
+        assert memory.rated.share("chat") == 1.0  # a new user is taken to rate
         ids = [await remember(memory, f"sort list {i} in python", "coder") for i in range(9)]
         await memory.record_outcome(ids[3], "thumbs_up", None)
         await memory.record_outcome(ids[3], "thumbs_down", None)  # one decision, rated twice
-        assert memory.rated.share() == pytest.approx(2 / 10)
+        assert memory.rated.share("chat") == pytest.approx(2 / 10)
+        # an editor judges every completion: that kind keeps its own share
+        code = [await remember(memory, f"def sort_{i}(", "coder", kind="code") for i in range(3)]
+        for rid in code:
+            await memory.record_outcome(rid, "accepted", None)
+        assert memory.rated.share("code") == 1.0
+        assert memory.rated.share("chat") == pytest.approx(2 / 10)
         return ids
 
     ids = edge_env.run(decide)
 
     async def after_restart(memory: MemoryService) -> None:
-        assert memory.rated.decisions == 9
-        assert memory.rated.share() == pytest.approx(2 / 10)
+        assert memory.rated.decisions == 12
+        assert memory.rated.share("chat") == pytest.approx(2 / 10)
+        assert memory.rated.share("code") == 1.0
+        newest = await memory.db.run(lambda conn: newest_rated(conn, 1))  # the log's newest
+        assert [(kind, rated) for _, kind, rated in newest][:4] == [
+            ("code", True),
+            ("code", True),
+            ("code", True),
+            ("chat", False),
+        ]
         await memory.record_outcome(ids[0], "accepted", None)
-        assert memory.rated.share() == pytest.approx(3 / 10)
+        assert memory.rated.share("chat") == pytest.approx(3 / 10)
         await memory.forget(everything=True)
-        assert memory.rated.decisions == 0 and memory.rated.share() == 1.0
+        assert memory.rated.decisions == 0 and memory.rated.share("chat") == 1.0
 
     edge_env.run(after_restart)

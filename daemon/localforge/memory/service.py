@@ -27,7 +27,7 @@ from localforge.memory import interactions as repo
 from localforge.memory.edge_store import EdgeStore, optimize_in_child
 from localforge.memory.embedder import CACHE_DIR, Embedded, Embedder
 from localforge.memory.interactions import Interaction
-from localforge.memory.rated_share import RatedShare, newest_rated
+from localforge.memory.rated_share import RatedShares, newest_rated
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
 from localforge.memory.stores import make_store
 from localforge.memory.sync import IndexSync, Progress
@@ -75,7 +75,7 @@ class MemoryService:
         self.detail = "not started"
         self.feedback: dict[str, tuple[float, int]] = {}
         self.task_evidence = _task_evidence(settings().memory)
-        self.rated = RatedShare()
+        self.rated = RatedShares()
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_retention = 0.0
@@ -262,7 +262,9 @@ class MemoryService:
     async def remember(self, interaction: Interaction) -> None:
         """Commit the interaction to SQLite (durable on return), then index it in the background."""
         await self.db.run(lambda conn: repo.insert(conn, [interaction]))
-        self.rated.decided(interaction.request_id, interaction.outcome is not None)
+        self.rated.decided(
+            interaction.request_id, interaction.kind, interaction.outcome is not None
+        )
         point = interaction.point()
         if point is not None and self._store is not None:
             store = self._store

@@ -264,7 +264,7 @@ class Router:
             measured_latency=self.memory.latency,
             task_counts=task_counts,
             task_shares=shares,
-            rated_share=rated.share() if rated is not None else 1.0,
+            rated_share=rated.share(kind) if rated is not None else 1.0,
         )
         winner, reason = selection.winner, selection.reason
         if model is not None:

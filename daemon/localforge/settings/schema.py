@@ -173,7 +173,8 @@ class RoutingSettings(Section):
         ge=0,
         le=2,
         description="thompson: draws narrow for a user who rates few decisions: posterior_scale "
-        "x share^power, share = rated share of the newest 200 decisions (0: off)",
+        "x share^power, share = rated share of the newest 200 decisions of the request's kind "
+        "(chat, code) (0: off)",
     )
     seed: int | None = Field(
         None,
