@@ -82,7 +82,7 @@ def test_a_user_who_rates_few_answers_gets_narrower_draws(home: Home) -> None:
         code = daemon.call("route.explain", {"text": CODING[9], "kind": "code"})
     for candidate in chat["candidates"]:
         assert candidate["posterior"]["scale"] == pytest.approx(0.5 * 0.2**0.3, abs=1e-3)
-        assert "20% of decisions rated" in candidate["notes"]["posterior"], candidate
+        assert "20% of chat decisions rated" in candidate["notes"]["posterior"], candidate
     for candidate in code["candidates"]:
         assert candidate["posterior"]["scale"] == pytest.approx(0.5), candidate
         assert "decisions rated" not in candidate["notes"]["posterior"], candidate

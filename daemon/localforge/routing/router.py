@@ -265,6 +265,7 @@ class Router:
             task_counts=task_counts,
             task_shares=shares,
             rated_share=rated.share(kind) if rated is not None else 1.0,
+            kind=kind,
         )
         winner, reason = selection.winner, selection.reason
         if model is not None:

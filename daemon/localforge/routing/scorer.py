@@ -172,10 +172,12 @@ class Scorer:
         task_counts: Mapping[str, tuple[float, float]] | None = None,
         task_shares: Mapping[str, float] | None = None,
         rated_share: float = 1.0,
+        kind: str = "chat",
     ) -> Selection:
         """Score and select; ``task_counts`` are each model's decayed (successes, failures),
         ``task_shares`` the task types whose benchmarks the prior mixes (``task_type`` alone
-        without them), ``rated_share`` the share of the user's newest decisions rated."""
+        without them), ``rated_share`` the share of the user's newest decisions of this
+        ``kind`` of request rated."""
         if not candidates:
             raise ValueError("no candidates to score")
         shares = task_shares or {task_type: 1.0}
@@ -203,6 +205,7 @@ class Scorer:
                 float(finals[i]),
                 float(probabilities[i]),
                 None if posteriors is None else posteriors[i],
+                kind,
             )
             for i, (arm, notes, memory) in enumerate(built)
         ]
@@ -245,6 +248,7 @@ class Scorer:
         final: float,
         probability: float,
         post: dict[str, float] | None,
+        kind: str,
     ) -> Scored:
         signals = {
             "benchmark": arm.benchmark,
@@ -274,7 +278,9 @@ class Scorer:
             )
         narrowed = ""
         if arm.rated_share < 1.0 and self.routing.rated_share_power > 0:
-            narrowed = f" (spread {post['scale']:.2f}: {arm.rated_share:.0%} of decisions rated)"
+            narrowed = (
+                f" (spread {post['scale']:.2f}: {arm.rated_share:.0%} of {kind} decisions rated)"
+            )
         notes["posterior"] = (
             f"success ~ Beta({post['alpha']:.2f}, {post['beta']:.2f}): mean {post['mean']:.3f}, "
             f"drew {post['draw']:.3f}{narrowed}; picked in {probability:.0%} of draws"
