@@ -33,12 +33,13 @@ def test_only_the_newest_decisions_count() -> None:
 
 
 def test_loading_keeps_the_newest_of_the_log() -> None:
-    share = RatedShare(window=3)
-    share.decided("stale", rated=True)
-    share.load([("d9", True), ("d8", False), ("d7", False), ("d6", True)])  # newest first
-    assert share.decisions == 3 and share.share() == pytest.approx(2 / 4)
-    share.decided("d10")
-    assert share.share() == pytest.approx(2 / 4)  # d7 (unrated) left as d10 came
+    share = RatedShares(window=3)
+    share.decided("stale", "chat", rated=True)
+    rows = [("d9", True), ("d8", False), ("d7", False), ("d6", True)]  # newest first
+    share.load([(request_id, "chat", rated) for request_id, rated in rows])
+    assert share.decisions == 3 and share.share("chat") == pytest.approx(2 / 4)
+    share.decided("d10", "chat")
+    assert share.share("chat") == pytest.approx(2 / 4)  # d7 (unrated) left as d10 came
 
 
 def test_each_kind_of_request_keeps_its_own_share() -> None:

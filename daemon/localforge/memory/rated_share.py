@@ -45,14 +45,6 @@ class RatedShare:
             self._decisions[request_id] = True
             self._rated += 1
 
-    def load(self, newest_first: Iterable[tuple[str, bool]]) -> None:
-        """Replace the window with decisions read from the log, newest first."""
-        rows = list(newest_first)[: self.window]
-        self._decisions.clear()
-        self._rated = 0
-        for request_id, rated in reversed(rows):
-            self.decided(request_id, rated)
-
     @property
     def decisions(self) -> int:
         return len(self._decisions)
@@ -86,19 +78,15 @@ class RatedShares:
             share.rated(request_id)
 
     def load(self, newest_first: Iterable[tuple[str, str, bool]]) -> None:
-        """Replace every window with decisions read from the log, newest first."""
-        by_kind: dict[str, list[tuple[str, bool]]] = {}
-        for request_id, kind, rated in newest_first:
-            by_kind.setdefault(kind, []).append((request_id, rated))
+        """Replace every window with decisions read from the log, newest first (the kinds
+        seen newest get the windows of their own)."""
+        rows = list(newest_first)
         self._kinds.clear()
         self._others = RatedShare(self.window)
-        others: list[tuple[str, bool]] = []
-        for kind, rows in by_kind.items():
-            if len(self._kinds) < MAX_KINDS:
-                self._of(kind).load(rows)
-            else:
-                others += rows
-        self._others.load(others)
+        for _, kind, _ in rows:
+            self._of(kind)
+        for request_id, kind, rated in reversed(rows):
+            self.decided(request_id, kind, rated)
 
     @property
     def decisions(self) -> int:
