@@ -29,6 +29,15 @@ from localforge.routing.classifier import TaskClassifier
         "Be concise.",
         "Show your work.",
         "Single-word reply, title case.",
+        # evaluation-harness framings and answer slots
+        "The last line of your response should be of the following format: 'Answer: $LETTER' "
+        "(without quotes) where LETTER is one of ABCD.",
+        'Remember to put your answer on its own line after "Answer:", and you do not need to '
+        "use a \\boxed command.",
+        "Please reason step by step, and put your final answer within \\boxed{}.",
+        "End your response with 'The answer is X'.",
+        "Answer the following multiple choice question.",
+        "Choose the correct answer from the options below.",
     ],
 )
 def test_answer_format_clauses_are_recognised(clause: str) -> None:
@@ -47,6 +56,9 @@ def test_answer_format_clauses_are_recognised(clause: str) -> None:
         "Do not use recursion.",
         "Summarise the plot of Hamlet in three sentences.",
         "What is the capital of Peru?",
+        "Why does echo $HOME output nothing in my cron job?",
+        "Answer the following question about photosynthesis in plants.",
+        "Choose the best data structure for an LRU cache and explain why.",
     ],
 )
 def test_task_clauses_are_kept(clause: str) -> None:
@@ -70,6 +82,15 @@ def test_task_clauses_are_kept(clause: str) -> None:
             "Name three moons of Mars; output them as a YAML list",
             "Name three moons of Mars",
             "output them as a YAML list",
+        ),
+        (
+            "Solve the following math problem step by step. The last line of your response "
+            "should be of the form Answer: $ANSWER (without quotes) where $ANSWER is the answer "
+            "to the problem.\n\nFind all real x such that x^2 - 5x + 6 = 0.",
+            "Solve the following math problem step by step. Find all real x such that "
+            "x^2 - 5x + 6 = 0.",
+            "The last line of your response should be of the form Answer: $ANSWER (without "
+            "quotes) where $ANSWER is the answer to the problem.",
         ),
         ("What is 2 + 2?", "What is 2 + 2?", ""),
         ("Answer in one word.", "Answer in one word.", ""),  # nothing else: keep it all
@@ -101,6 +122,17 @@ def test_a_format_clause_does_not_move_the_probabilities(dropping: TaskClassifie
     assert dropping.metadata["tokenizer"]["format_clauses"]["mode"] == "drop"
 
 
+def test_a_harness_template_does_not_move_the_probabilities(dropping: TaskClassifier) -> None:
+    task = "Answer the following multiple choice question. Which gas do plants absorb? A) O2 B) CO2"
+    plain = dropping.probabilities("Which gas do plants absorb? A) O2 B) CO2")
+    framed = dropping.probabilities(
+        f"{task}\nThe last line of your response should be of the following format: "
+        "'Answer: $LETTER' (without quotes) where LETTER is one of AB."
+    )
+    assert plain is not None and framed is not None
+    np.testing.assert_allclose(plain, framed, atol=1e-12)
+
+
 def test_artifacts_that_read_whole_texts_still_do(tmp_path: Path) -> None:
     fitted = _fit(drop=False)
     artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
@@ -125,6 +157,19 @@ def test_unknown_format_rules_are_refused_with_a_fix(
         TaskClassifier(artifacts.load(tmp_path))
 
 
+def test_artifacts_trained_with_older_format_rules_still_load(tmp_path: Path) -> None:
+    """Newer rules only skip more answer-format clauses, so an artifact a user trained with
+    an older lfd keeps working after an upgrade."""
+    fitted = _fit(drop=True)
+    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
+    meta_path = tmp_path / artifacts.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["tokenizer"]["format_clauses"]["rules"] = 1
+    meta_path.write_text(json.dumps(meta))
+    loaded = TaskClassifier(artifacts.load(tmp_path))
+    assert loaded.metadata["tokenizer"]["format_clauses"]["rules"] == 1
+
+
 @pytest.mark.parametrize(
     ("text", "label"),
     [
@@ -137,6 +182,14 @@ def test_unknown_format_rules_are_refused_with_a_fix(
         ("Explain why SN2 reactions invert the configuration at carbon.", "hard_reasoning"),
         ("What is 12% of 450? Respond with the number only.", "math"),
         ("Write a sonnet about the sea. Use lowercase only.", "instruction"),
+        (
+            "Solve the following math problem step by step. The last line of your response "
+            "should be of the form Answer: $ANSWER (without quotes) where $ANSWER is the answer "
+            "to the problem.\n\nCompute the remainder when 7^100 is divided by 5.\n\nRemember "
+            'to put your answer on its own line after "Answer:", and you do not need to use a '
+            "\\boxed command.",
+            "math",
+        ),
     ],
 )
 def test_bundled_artifact_reads_wrapped_queries_by_their_task(text: str, label: str) -> None:

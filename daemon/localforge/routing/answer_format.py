@@ -1,7 +1,9 @@
 """Separate a query's task from the instructions about its answer's format.
 
 People wrap any request in instructions about the answer: "Only the words, no period.",
-"Answer with a JSON list.", "Respond in lowercase.", "Keep it under 50 words." Such clauses
+"Answer with a JSON list.", "Respond in lowercase.", "Keep it under 50 words.", and evaluation
+harnesses in theirs ("Answer the following multiple choice question.", "The last line of your
+response should be of the following format: 'Answer: $LETTER'"). Such clauses
 say nothing about the task type, yet their words (write, list, words, format) are the words of
 writing requests, so a bag-of-words model reads wrapped trivia as ``instruction``. The
 classifier therefore reads the query without them: ``split_format`` cuts the text into
@@ -19,7 +21,7 @@ import re
 
 __all__ = ["FORMAT_RULES_VERSION", "is_format_clause", "split_format"]
 
-FORMAT_RULES_VERSION = 1  # recorded in the artifact; bump when the rules change
+FORMAT_RULES_VERSION = 2  # recorded in the artifact; bump when the rules change
 
 # Sentence ends, line breaks and semicolons; a comma or colon only where a format clause follows
 # ("What is the capital of Peru, answer in one word") or precedes ("In one word: ...").
@@ -30,7 +32,9 @@ _CLAUSE_SPLIT = re.compile(
     re.IGNORECASE,
 )
 _LEAD_COLON = re.compile(r"^([^:,\n{}\"'<>\[\]]{3,60})[:,]\s+(?=\S)")
-_FILLER = re.compile(r"^(?:please|pls|and|also|then|but|kindly|oh and)[,\s]+", re.IGNORECASE)
+_FILLER = re.compile(
+    r"^(?:please|pls|and|also|then|but|kindly|oh and|remember to|be sure to)[,\s]+", re.IGNORECASE
+)
 
 # Words that only ever describe an answer's form, and words that do so next to an answer verb.
 _STRONG = (
@@ -81,6 +85,28 @@ _STRICT = re.compile(
 )
 _SHORT = re.compile(r"^(?:only|just)\b", re.IGNORECASE)
 _MAX_WORDS = 16  # a longer clause is part of the task, whatever its first words
+# Evaluation harnesses frame a question and name a slot for its answer: "The last line of your
+# response should be of the following format: 'Answer: $LETTER'", "put your final answer within
+# \boxed{}", "End your response with 'The answer is X'". A slot next to an answer word marks
+# such a clause whatever its length (up to _MAX_SLOT_WORDS).
+_SLOT = re.compile(
+    r"(?-i:\$(?:LETTER|ANSWER|NUMBER|CHOICE|OPTION)S?)\b|\\boxed|"
+    r"\b(?:final )?answer:\s*['\"$<(\[]|['\"](?:final )?answer:|"
+    r"['\"]the (?:final )?answer is\b|\bletter (?:choice|of the (?:correct|right|best))",
+    re.IGNORECASE,
+)
+_SLOT_OWNER = re.compile(r"\b(?:answer|response|reply|output)\b", re.IGNORECASE)
+_MAX_SLOT_WORDS = 40
+# A bare multiple-choice framing says how to answer, not what about.
+_FRAMING = re.compile(
+    r"^(?:answer the following(?: (?:multiple[- ]choice|true[/ -]or[/ -]false|true/false|"
+    r"short[- ]answer))? questions?|(?:choose|select|pick|circle|identify) (?:the )?(?:correct|"
+    r"best|right|most (?:appropriate|likely)) (?:answer|option|choice|one)s?(?: (?:from|among) "
+    r"the (?:\w+ )?(?:options|choices|answers)(?: (?:below|above|given))?)?|(?:choose|select|pick) "
+    r"one of the (?:\w+ )?(?:options|choices|answers)(?: (?:below|above|given))?|"
+    r"(?:please )?reason step by step)[\s.:!]*$",
+    re.IGNORECASE,
+)
 
 
 def is_format_clause(clause: str) -> bool:
@@ -88,8 +114,15 @@ def is_format_clause(clause: str) -> bool:
     if clause[:1].isspace() or clause.startswith(('"""', "'''", "`")):
         return False  # an indented line or a docstring: code, not an instruction
     text = _FILLER.sub("", clause.strip(" \t\"'*-–—([)]"))
-    if not text or len(text.split()) > _MAX_WORDS:
+    if not text:
         return False
+    words = len(text.split())
+    if words <= _MAX_SLOT_WORDS and _SLOT.search(text) and _SLOT_OWNER.search(text):
+        return True
+    if words > _MAX_WORDS:
+        return False
+    if _FRAMING.match(text):
+        return True
     if _STRICT.match(text):
         return True
     if _SHORT.match(text):  # "Only the year.", but not "Just tell me who won in 1998"

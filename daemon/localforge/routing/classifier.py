@@ -154,7 +154,7 @@ class TaskClassifier:
         if not described:
             return False
         rules = int(described.get("rules", 0))
-        if described.get("mode") != "drop" or rules != FORMAT_RULES_VERSION:
+        if described.get("mode") != "drop" or not 1 <= rules <= FORMAT_RULES_VERSION:
             raise Unavailable(
                 f"classifier artifact uses answer-format rules {described}; this lfd knows "
                 f"version {FORMAT_RULES_VERSION}: upgrade lfd or retrain with 'lfd train'"
