@@ -92,6 +92,21 @@ def test_task_clauses_are_kept(clause: str) -> None:
             "The last line of your response should be of the form Answer: $ANSWER (without "
             "quotes) where $ANSWER is the answer to the problem.",
         ),
+        (
+            "<|im_start|>user\nWho wrote Emma?<|im_end|>\n<|im_start|>assistant\n",
+            "Who wrote Emma?",
+            "<|im_start|>user <|im_end|> <|im_start|>assistant",
+        ),
+        (
+            "[INST] Answer in one word: what is the capital of Peru? [/INST]",
+            "what is the capital of Peru?",
+            "[INST] [/INST] Answer in one word",
+        ),
+        (  # a question about a template token is not a templated prompt
+            "Why does my tokenizer print <|endoftext|> at the end?",
+            "Why does my tokenizer print <|endoftext|> at the end?",
+            "",
+        ),
         ("What is 2 + 2?", "What is 2 + 2?", ""),
         ("Answer in one word.", "Answer in one word.", ""),  # nothing else: keep it all
     ],
@@ -131,6 +146,20 @@ def test_a_harness_template_does_not_move_the_probabilities(dropping: TaskClassi
     )
     assert plain is not None and framed is not None
     np.testing.assert_allclose(plain, framed, atol=1e-12)
+
+
+LLAMA3 = (
+    "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: "
+    "December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user"
+    "<|end_header_id|>\n\n{}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+
+
+def test_a_chat_template_does_not_move_the_probabilities(dropping: TaskClassifier) -> None:
+    plain = dropping.probabilities("Why does salt melt ice on roads?")
+    templated = dropping.probabilities(LLAMA3.format("Why does salt melt ice on roads?"))
+    assert plain is not None and templated is not None
+    np.testing.assert_allclose(plain, templated, atol=1e-12)
 
 
 def test_artifacts_that_read_whole_texts_still_do(tmp_path: Path) -> None:
@@ -182,6 +211,8 @@ def test_artifacts_trained_with_older_format_rules_still_load(tmp_path: Path) ->
         ("Explain why SN2 reactions invert the configuration at carbon.", "hard_reasoning"),
         ("What is 12% of 450? Respond with the number only.", "math"),
         ("Write a sonnet about the sea. Use lowercase only.", "instruction"),
+        (LLAMA3.format("Who wrote Pride and Prejudice?"), "general"),
+        (LLAMA3.format("Write a haiku about rain."), "instruction"),
         (
             "Solve the following math problem step by step. The last line of your response "
             "should be of the form Answer: $ANSWER (without quotes) where $ANSWER is the answer "

@@ -9,7 +9,9 @@ writing requests, so a bag-of-words model reads wrapped trivia as ``instruction`
 classifier therefore reads the query without them: ``split_format`` cuts the text into
 sentences and clauses, recognises the clauses that only constrain the answer, and returns the
 rest. When every clause looks like a format instruction (the request *is* the instruction, or
-the rules misfire), the whole text is kept.
+the rules misfire), the whole text is kept. A prompt sent raw in a chat template is read
+without the template's markup (``<|im_start|>user``, ``<|start_header_id|>``, ``[INST]``,
+``<start_of_turn>``, Llama 3's date header): its special tokens read as code.
 
 The same function runs in training and on the request path, so the two agree. It is a handful
 of precompiled regular expressions: a few microseconds per query.
@@ -23,6 +25,23 @@ __all__ = ["FORMAT_RULES_VERSION", "is_format_clause", "split_format"]
 
 FORMAT_RULES_VERSION = 2  # recorded in the artifact; bump when the rules change
 
+# Chat-template markup: special tokens with the role names they frame, and the date header
+# Llama 3's template writes into every system turn.
+_TEMPLATE = re.compile(
+    r"(?:<\|start_header_id\|>[^<\n]{0,20}<\|end_header_id\|>"
+    r"|<\|(?:im_start|im_end|begin_of_text|end_of_text|eot_id|endoftext|system|user|assistant|end)\|>"
+    r"(?:(?<=im_start\|>)\s*(?:system|user|assistant)\b)?"
+    r"|<(?:start|end)_of_turn>(?:(?<=start_of_turn>)(?:user|model)\b)?"
+    r"|\[/?INST\]|<</?SYS>>|</?s>"
+    r"|^Cutting Knowledge Date: [^\n]{0,30}$|^Today Date: [^\n]{0,30}$)[ \t]*",
+    re.MULTILINE,
+)
+# Only a prompt that opens with a template is read without it: a question about a tokenizer's
+# <|endoftext|> keeps its words.
+_TEMPLATE_START = re.compile(
+    r"\s*(?:<s>\s*)?(?:<\|(?:im_start|begin_of_text|start_header_id|system|user)\|>|"
+    r"<start_of_turn>|\[INST\])"
+)
 # Sentence ends, line breaks and semicolons; a comma or colon only where a format clause follows
 # ("What is the capital of Peru, answer in one word") or precedes ("In one word: ...").
 _CLAUSE_SPLIT = re.compile(
@@ -133,8 +152,11 @@ def is_format_clause(clause: str) -> bool:
 
 
 def split_format(text: str) -> tuple[str, str]:
-    """(task, format instructions): the query without its answer-format clauses, and those."""
-    clauses = [part for part in _CLAUSE_SPLIT.split(text) if part and part.strip()]
+    """(task, format instructions): the query without its answer-format clauses and chat
+    template markup, and those."""
+    markup = [m.strip() for m in _TEMPLATE.findall(text)] if _TEMPLATE_START.match(text) else []
+    bare = _TEMPLATE.sub("\n", text) if markup else text
+    clauses = [part for part in _CLAUSE_SPLIT.split(bare) if part and part.strip()]
     kept: list[str] = []
     dropped: list[str] = []
     for clause in clauses:
@@ -143,6 +165,8 @@ def split_format(text: str) -> tuple[str, str]:
             dropped.append(lead.group(1))
             clause = clause[lead.end() :]
         (dropped if is_format_clause(clause) else kept).append(clause)
-    if not dropped or not kept:
+    if not kept:
         return text, ""
-    return " ".join(kept), " ".join(dropped)
+    if not dropped and not markup:
+        return text, ""
+    return " ".join(kept), " ".join(markup + dropped)
