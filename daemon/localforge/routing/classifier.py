@@ -157,7 +157,7 @@ class TaskClassifier:
         if described.get("mode") != "drop" or not 1 <= rules <= FORMAT_RULES_VERSION:
             raise Unavailable(
                 f"classifier artifact uses answer-format rules {described}; this lfd knows "
-                f"version {FORMAT_RULES_VERSION}: upgrade lfd or retrain with 'lfd train'"
+                f"versions 1 to {FORMAT_RULES_VERSION}: upgrade lfd or retrain with 'lfd train'"
             )
         return True
 
