@@ -107,6 +107,24 @@ def test_task_clauses_are_kept(clause: str) -> None:
             "Why does my tokenizer print <|endoftext|> at the end?",
             "",
         ),
+        (  # few-shot: the worked examples show the answer's form; the last question is the task
+            "Q: What is the capital of Italy?\nA: Rome\n\nQ: What is 17 times 23?\nA:",
+            "What is 17 times 23?",
+            "Q: What is the capital of Italy?\nA: Rome",
+        ),
+        (
+            "The following are multiple choice questions (with answers) about physics.\n\n"
+            "What is 2+2?\nA. 3\nB. 4\nAnswer: B\n\nWhich particle has no charge?\n"
+            "A. proton\nB. neutron\nAnswer:",
+            "The following are multiple choice questions (with answers) about physics. Which "
+            "particle has no charge? A. proton B. neutron",
+            "What is 2+2?\nA. 3\nB. 4\nAnswer: B",
+        ),
+        (  # a dialogue to work on has no empty answer slot: it is the task
+            "Summarise this chat:\nA: hi\nB: hello\nA: how are you?",
+            "Summarise this chat:\nA: hi\nB: hello\nA: how are you?",
+            "",
+        ),
         ("What is 2 + 2?", "What is 2 + 2?", ""),
         ("Answer in one word.", "Answer in one word.", ""),  # nothing else: keep it all
     ],
@@ -162,6 +180,16 @@ def test_a_chat_template_does_not_move_the_probabilities(dropping: TaskClassifie
     np.testing.assert_allclose(plain, templated, atol=1e-12)
 
 
+def test_few_shot_examples_do_not_move_the_probabilities(dropping: TaskClassifier) -> None:
+    plain = dropping.probabilities("What is 17 times 23?")
+    shots = dropping.probabilities(
+        "Q: Who wrote Hamlet?\nA: Shakespeare\n\nQ: What is the capital of Japan?\nA: Tokyo"
+        "\n\nQ: What is 17 times 23?\nA:"
+    )
+    assert plain is not None and shots is not None
+    np.testing.assert_allclose(plain, shots, atol=1e-12)
+
+
 def test_artifacts_that_read_whole_texts_still_do(tmp_path: Path) -> None:
     fitted = _fit(drop=False)
     artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
@@ -213,6 +241,12 @@ def test_artifacts_trained_with_older_format_rules_still_load(tmp_path: Path) ->
         ("Write a sonnet about the sea. Use lowercase only.", "instruction"),
         (LLAMA3.format("Who wrote Pride and Prejudice?"), "general"),
         (LLAMA3.format("Write a haiku about rain."), "instruction"),
+        (
+            "Q: What is the capital of Italy?\nA: Rome\n\nQ: What is the capital of Japan?\n"
+            "A: Tokyo\n\nQ: A baker sells 36 muffins and twice as many buns. How many items "
+            "does she sell?\nA:",
+            "math",
+        ),
         (
             "Solve the following math problem step by step. The last line of your response "
             "should be of the form Answer: $ANSWER (without quotes) where $ANSWER is the answer "

@@ -42,6 +42,14 @@ _TEMPLATE_START = re.compile(
     r"\s*(?:<s>\s*)?(?:<\|(?:im_start|begin_of_text|start_header_id|system|user)\|>|"
     r"<start_of_turn>|\[INST\])"
 )
+# A few-shot prompt: worked examples, each a question and its answer, then the question asked,
+# with an empty answer slot. The examples show how to answer; the last question is the task.
+_QUESTION_LINE = re.compile(r"^(?:q|question|problem|input|query|user)\s*\d*\s*:", re.I | re.M)
+_ANSWER_LINE = re.compile(
+    r"^(?:a|answer|solution|output|response|assistant)\s*\d*\s*:[ \t]*(\S?)", re.I | re.M
+)
+_PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
+
 # Sentence ends, line breaks and semicolons; a comma or colon only where a format clause follows
 # ("What is the capital of Peru, answer in one word") or precedes ("In one word: ...").
 _CLAUSE_SPLIT = re.compile(
@@ -151,11 +159,42 @@ def is_format_clause(clause: str) -> bool:
     return bool(_CONSTRAIN_VERB.match(text) and _STRONG_WORDS.search(text))
 
 
+def _few_shot(text: str) -> tuple[str, str] | None:
+    """(the header and the question asked, the worked examples) of a few-shot prompt, or None.
+
+    It is one when two or more answer slots are marked ("A:", "Answer:", "Output:"), an
+    earlier one is filled and the last one is empty and ends the text."""
+    slots = list(_ANSWER_LINE.finditer(text))
+    if len(slots) < 2 or slots[-1].group(1) or text[slots[-1].end() :].strip():
+        return None
+    answered = [slot for slot in slots[:-1] if slot.group(1)]
+    if not answered:
+        return None
+    # The examples end with the paragraph of the last filled answer.
+    ends = _PARAGRAPH_END.search(text, answered[-1].end())
+    cut = ends.end() if ends else text.find("\n", answered[-1].end()) + 1
+    if cut <= 0 or cut >= slots[-1].start():
+        return None
+    first_question = _QUESTION_LINE.search(text)
+    if first_question and first_question.start() < slots[0].start():
+        header = text[: first_question.start()]
+    else:  # a heading paragraph before the first example ("The following are questions about…")
+        first = _PARAGRAPH_END.search(text)
+        header = text[: first.start()] if first and first.end() < slots[0].start() else ""
+    asked = text[cut : slots[-1].start()]
+    asked = _QUESTION_LINE.sub("", asked, count=1) if _QUESTION_LINE.match(asked) else asked
+    return (header.strip() + "\n" + asked.strip()).strip(), text[len(header) : cut].strip()
+
+
 def split_format(text: str) -> tuple[str, str]:
-    """(task, format instructions): the query without its answer-format clauses and chat
-    template markup, and those."""
+    """(task, format instructions): the query without its answer-format clauses, chat
+    template markup and few-shot examples, and those."""
     markup = [m.strip() for m in _TEMPLATE.findall(text)] if _TEMPLATE_START.match(text) else []
     bare = _TEMPLATE.sub("\n", text) if markup else text
+    shots = _few_shot(bare)
+    if shots is not None:
+        bare = shots[0]
+        markup.append(shots[1])
     clauses = [part for part in _CLAUSE_SPLIT.split(bare) if part and part.strip()]
     kept: list[str] = []
     dropped: list[str] = []
