@@ -201,29 +201,26 @@ def test_artifacts_that_read_whole_texts_still_do(tmp_path: Path) -> None:
     assert not np.allclose(plain, wrapped)
 
 
-def test_unknown_format_rules_are_refused_with_a_fix(
-    dropping: TaskClassifier, tmp_path: Path
-) -> None:
+def _saved_with_rules(path: Path, rules: int) -> Path:
+    """A small dropping artifact whose metadata names answer-format ``rules``."""
     fitted = _fit(drop=True)
-    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
-    meta_path = tmp_path / artifacts.METADATA_FILE
+    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), path)
+    meta_path = path / artifacts.METADATA_FILE
     meta = json.loads(meta_path.read_text())
-    meta["tokenizer"]["format_clauses"]["rules"] = 999
+    meta["tokenizer"]["format_clauses"]["rules"] = rules
     meta_path.write_text(json.dumps(meta))
+    return path
+
+
+def test_unknown_format_rules_are_refused_with_a_fix(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="retrain"):
-        TaskClassifier(artifacts.load(tmp_path))
+        TaskClassifier(artifacts.load(_saved_with_rules(tmp_path, 999)))
 
 
 def test_artifacts_trained_with_older_format_rules_still_load(tmp_path: Path) -> None:
     """Newer rules only skip more answer-format clauses, so an artifact a user trained with
     an older lfd keeps working after an upgrade."""
-    fitted = _fit(drop=True)
-    artifacts.save(training.export(fitted, 1.0, {}, [], fitted.config, []), tmp_path)
-    meta_path = tmp_path / artifacts.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["tokenizer"]["format_clauses"]["rules"] = 1
-    meta_path.write_text(json.dumps(meta))
-    loaded = TaskClassifier(artifacts.load(tmp_path))
+    loaded = TaskClassifier(artifacts.load(_saved_with_rules(tmp_path, 1)))
     assert loaded.metadata["tokenizer"]["format_clauses"]["rules"] == 1
 
 
