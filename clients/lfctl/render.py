@@ -30,3 +30,14 @@ def table(rows: Sequence[Sequence[object]], headers: Sequence[str] | None = None
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells
     ]
     return "\n".join(lines)
+
+
+def skipped_line(classification: dict[str, object], width: int = 64) -> str | None:
+    """The 'skipped' line of a classification: the text its n-grams did not read (answer
+    format, chat-template markup, few-shot examples), on one line, clipped."""
+    skipped = " ".join(str(classification.get("skipped_text") or "").split())
+    if not skipped:
+        return None
+    if len(skipped) > width:
+        skipped = skipped[: width - 1] + "…"
+    return f"skipped   {skipped!r}: answer format, template or examples, not the task"

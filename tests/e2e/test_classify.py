@@ -135,6 +135,10 @@ def test_lfctl_classify_against_a_real_daemon(daemon: DaemonProcess, home: Home)
     as_json = json.loads(lfctl(home, "classify", "--json", "Who painted the Mona Lisa?").stdout)
     assert as_json["task_type"] == "general"
     assert as_json["artifact"]
+    assert as_json["skipped_text"] == ""
+    wrapped = lfctl(home, "classify", "Who painted the Mona Lisa? Answer with the name only.")
+    assert wrapped.stdout.splitlines()[0].startswith("general"), wrapped.stdout
+    assert "skipped   'Answer with the name only.': answer format" in wrapped.stdout
     assert daemon.call("route.classify", {"text": "🙂"})["routed_task_type"] in LABELS
     assert (
         daemon.call("route.classify", {"text": " "})["reason"] == "empty query: routed as general"

@@ -45,6 +45,11 @@ def test_explain_shows_signals_winner_and_timings(home: Home) -> None:
         assert people.returncode == 0, people.stderr
         for needle in ("task      coding", "benchmark", "winner    coder", "timings", "rank"):
             assert needle in people.stdout
+        assert "skipped   " not in people.stdout
+        wrapped = lfctl(
+            home, "--no-start", "route", "--explain", "sort a list in python. Only the code."
+        )
+        assert "skipped   'Only the code.': answer format" in wrapped.stdout, wrapped.stdout
 
 
 def test_forced_model_and_errors(home: Home) -> None:

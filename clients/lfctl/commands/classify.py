@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from lfctl.context import Context
-from lfctl.render import bar
+from lfctl.render import bar, skipped_line
 
 
 def classify(ctx: Context) -> int:
@@ -18,6 +18,9 @@ def classify(ctx: Context) -> int:
     print(f"{result['task_type']}  {bar(result['confidence'])}  {result['confidence']:.2f}")
     if result["routed_task_type"] != result["task_type"]:
         print(f"routed as {result['routed_task_type']}: {result['reason']}")
+    skipped = skipped_line(result)
+    if skipped:
+        print(skipped)
     ranked = sorted(result["probabilities"].items(), key=lambda item: item[1], reverse=True)
     for label, probability in ranked:
         print(f"  {label:<15}{bar(probability, 10)}  {probability:.2f}")

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from lfctl.context import Context
-from lfctl.render import table
+from lfctl.render import skipped_line, table
 
 SIGNALS = ("benchmark", "memory", "latency", "feedback")
 
@@ -140,6 +140,9 @@ def render_explain(trace: dict[str, Any]) -> str:
         f"task      {trace['task_type']}  confidence {trace['confidence']:.2f}"
         f"  ({classification.get('reason', '')})"
     )
+    skipped = skipped_line(classification)
+    if skipped:
+        lines.append(skipped)
     shares = trace.get("task_shares") or {}
     if len(shares) > 1:
         shared = " + ".join(f"{task} {share:.2f}" for task, share in shares.items())

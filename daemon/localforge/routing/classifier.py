@@ -79,6 +79,7 @@ class TextScores:
 
     logits: np.ndarray  # read-only
     known: bool  # any of its features is in the vocabularies
+    skipped_text: str = ""  # what the n-grams did not read: answer format, template, examples
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Classification:
     probabilities: dict[str, float]
     routed_task_type: str
     reason: str
+    skipped_text: str = ""  # the answer-format clauses, template markup or examples not read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,7 @@ class Classification:
             "probabilities": self.probabilities,
             "routed_task_type": self.routed_task_type,
             "reason": self.reason,
+            "skipped_text": self.skipped_text,
         }
 
 
@@ -203,8 +206,9 @@ class TaskClassifier:
         classifying that does not need the embedding, so it can run while the query is
         embedded (onnxruntime releases the GIL)."""
         text = text[: self.max_chars]
+        skipped = ""
         if self._drop_format:
-            text = split_format(text)[0]
+            text, skipped = split_format(text)
         doc = text.lower() if self._lowercase else text
         tokens = self._token_re.findall(doc)
         vocab = self._vocab
@@ -227,7 +231,7 @@ class TaskClassifier:
                 logits, char_counts, self._char_idf, self._coef_chars, self._char_weight
             )
         logits.setflags(write=False)
-        return TextScores(logits, known)
+        return TextScores(logits, known, skipped)
 
     def _word_features(self, word: str) -> tuple[int, ...]:
         """Vocabulary indices of a word's character n-grams, remembered per word."""
@@ -290,7 +294,8 @@ class TaskClassifier:
         text = text[: self.max_chars]
         if not text.strip():
             return self._fallback("empty query: routed as general")
-        probs = self._softmax(self.scores(text, embedding, prepared=prepared))
+        part = prepared if prepared is not None else self.text_scores(text)
+        probs = self._softmax(self.scores(text, embedding, prepared=part))
         if probs is None:
             return self._fallback("no known words or symbols in the query: routed as general")
         best = int(probs.argmax())
@@ -305,7 +310,9 @@ class TaskClassifier:
         else:
             routed = label
             reason = f"confidence {confidence:.2f} >= {self.min_confidence:.2f}: routed as {label}"
-        return Classification(label, round(confidence, 6), probabilities, routed, reason)
+        return Classification(
+            label, round(confidence, 6), probabilities, routed, reason, part.skipped_text
+        )
 
     def _fallback(self, reason: str) -> Classification:
         confidence = self._uniform[FALLBACK_LABEL]
