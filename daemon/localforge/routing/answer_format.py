@@ -11,7 +11,9 @@ sentences and clauses, recognises the clauses that only constrain the answer, an
 rest. When every clause looks like a format instruction (the request *is* the instruction, or
 the rules misfire), the whole text is kept. A prompt sent raw in a chat template is read
 without the template's markup (``<|im_start|>user``, ``<|start_header_id|>``, ``[INST]``,
-``<start_of_turn>``, Llama 3's date header): its special tokens read as code.
+``<start_of_turn>``, Llama 3's date header): its special tokens read as code. A few-shot
+prompt is read as its heading and its last question: the worked examples show the answer's
+form, and their own topics are not the task's.
 
 The same function runs in training and on the request path, so the two agree. It is a handful
 of precompiled regular expressions: a few microseconds per query.
