@@ -206,8 +206,6 @@ def split_format(text: str) -> tuple[str, str]:
             dropped.append(lead.group(1))
             clause = clause[lead.end() :]
         (dropped if is_format_clause(clause) else kept).append(clause)
-    if not kept:
-        return text, ""
-    if not dropped and not markup:
+    if not kept or not (dropped or markup):
         return text, ""
     return " ".join(kept), " ".join(markup + dropped)
