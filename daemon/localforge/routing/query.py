@@ -81,6 +81,7 @@ def _unclassified(reason: str) -> dict[str, Any]:
         "probabilities": {},
         "routed_task_type": "general",
         "reason": reason,
+        "skipped_text": "",
     }
 
 
