@@ -36,8 +36,10 @@ from localforge.routing.classifier import TaskClassifier
         "use a \\boxed command.",
         "Please reason step by step, and put your final answer within \\boxed{}.",
         "End your response with 'The answer is X'.",
+        '"The correct answer is (insert answer here)"',
         "Answer the following multiple choice question.",
         "Choose the correct answer from the options below.",
+        "What is the correct answer to this question:",
     ],
 )
 def test_answer_format_clauses_are_recognised(clause: str) -> None:
@@ -58,6 +60,7 @@ def test_answer_format_clauses_are_recognised(clause: str) -> None:
         "What is the capital of Peru?",
         "Why does echo $HOME output nothing in my cron job?",
         "Answer the following question about photosynthesis in plants.",
+        "Why does the form say (insert your name here) instead of my name?",
         "Choose the best data structure for an LRU cache and explain why.",
     ],
 )
@@ -161,6 +164,17 @@ def test_a_harness_template_does_not_move_the_probabilities(dropping: TaskClassi
     framed = dropping.probabilities(
         f"{task}\nThe last line of your response should be of the following format: "
         "'Answer: $LETTER' (without quotes) where LETTER is one of AB."
+    )
+    assert plain is not None and framed is not None
+    np.testing.assert_allclose(plain, framed, atol=1e-12)
+
+
+def test_gpqa_prompt_does_not_move_the_probabilities(dropping: TaskClassifier) -> None:
+    plain = dropping.probabilities("Which gas do plants absorb? Choices: (A) O2 (B) CO2")
+    framed = dropping.probabilities(
+        "What is the correct answer to this question: Which gas do plants absorb?\n"
+        "Choices: (A) O2 (B) CO2\n"
+        'Format your response as follows: "The correct answer is (insert answer here)"'
     )
     assert plain is not None and framed is not None
     np.testing.assert_allclose(plain, framed, atol=1e-12)

@@ -25,7 +25,7 @@ import re
 
 __all__ = ["FORMAT_RULES_VERSION", "is_format_clause", "split_format"]
 
-FORMAT_RULES_VERSION = 2  # recorded in the artifact; bump when the rules change
+FORMAT_RULES_VERSION = 3  # recorded in the artifact; bump when the rules change
 
 # Chat-template markup: special tokens with the role names they frame, and the date header
 # Llama 3's template writes into every system turn.
@@ -116,12 +116,14 @@ _SHORT = re.compile(r"^(?:only|just)\b", re.IGNORECASE)
 _MAX_WORDS = 16  # a longer clause is part of the task, whatever its first words
 # Evaluation harnesses frame a question and name a slot for its answer: "The last line of your
 # response should be of the following format: 'Answer: $LETTER'", "put your final answer within
-# \boxed{}", "End your response with 'The answer is X'". A slot next to an answer word marks
+# \boxed{}", "End your response with 'The answer is X'", 'Format your response as follows:
+# "The correct answer is (insert answer here)"'. A slot next to an answer word marks
 # such a clause whatever its length (up to _MAX_SLOT_WORDS).
 _SLOT = re.compile(
     r"(?-i:\$(?:LETTER|ANSWER|NUMBER|CHOICE|OPTION)S?)\b|\\boxed|"
     r"\b(?:final )?answer:\s*['\"$<(\[]|['\"](?:final )?answer:|"
-    r"['\"]the (?:final )?answer is\b|\bletter (?:choice|of the (?:correct|right|best))",
+    r"['\"]the (?:final )?answer is\b|\bletter (?:choice|of the (?:correct|right|best))|"
+    r"\(insert (?:the |your )?(?:final )?answer here\b",
     re.IGNORECASE,
 )
 _SLOT_OWNER = re.compile(r"\b(?:answer|response|reply|output)\b", re.IGNORECASE)
@@ -133,6 +135,7 @@ _FRAMING = re.compile(
     r"best|right|most (?:appropriate|likely)) (?:answer|option|choice|one)s?(?: (?:from|among) "
     r"the (?:\w+ )?(?:options|choices|answers)(?: (?:below|above|given))?)?|(?:choose|select|pick) "
     r"one of the (?:\w+ )?(?:options|choices|answers)(?: (?:below|above|given))?|"
+    r"what is the (?:correct|right|best) answer to (?:this|the following) question|"
     r"(?:please )?reason step by step)[\s.:!]*$",
     re.IGNORECASE,
 )
