@@ -15,7 +15,13 @@ import pytest
 from localforge.errors import ConfigError, InvalidParams
 from localforge.routing import artifact as artifacts
 from localforge.routing import training
-from localforge.routing.classifier import LABELS, ClassifierService, TaskClassifier, char_ngrams
+from localforge.routing.classifier import (
+    LABELS,
+    ClassifierService,
+    TaskClassifier,
+    char_ngrams,
+    fold_digits,
+)
 from localforge.settings import ClassifierSettings
 
 DATA = training.own_data_files()
@@ -29,6 +35,8 @@ PROBES = [
     "SELECT name FROM users WHERE id = 1;",
     "¿Cuál es la capital de Argentina?",
     "a a a a a the the of of of x = y + 1",
+    "राम के पास ४५ आम हैं। हर दोस्त को ५ मिले, तो कितने दोस्त हैं?",
+    "リンゴが１２個あります。",
 ]
 
 
@@ -47,6 +55,48 @@ def _classifier(fitted: training.Fitted, tmp: Path, **kwargs: float) -> TaskClas
     art = training.export(fitted, 1.0, {}, [], fitted.config, [])
     artifacts.save(art, tmp)
     return TaskClassifier.load(tmp, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("৪৫টি আম", "45টি আম"),  # Bengali
+        ("४५ आम", "45 आम"),  # Devanagari
+        ("٤٥ قلمًا", "45 قلمًا"),  # Arabic-Indic
+        ("๔๕ บาท", "45 บาท"),  # Thai
+        ("１２個", "12個"),  # full-width
+        ("x² + 3x = 10", "x² + 3x = 10"),  # a superscript is not a digit
+        ("plain ASCII 42", "plain ASCII 42"),
+    ],
+)
+def test_digits_of_every_script_fold_to_ascii(text: str, folded: str) -> None:
+    assert fold_digits(text) == folded
+
+
+def test_a_number_reads_the_same_in_any_script(fitted: training.Fitted, tmp_path: Path) -> None:
+    classifier = _classifier(fitted, tmp_path)
+    assert classifier.metadata["tokenizer"]["digits"] == "ascii"
+    native = classifier.probabilities("राम के पास ४५ आम हैं")
+    ascii_digits = classifier.probabilities("राम के पास 45 आम हैं")
+    assert native is not None and ascii_digits is not None
+    np.testing.assert_allclose(native, ascii_digits, atol=1e-12)
+
+
+def test_an_artifact_trained_without_folding_reads_digits_as_written(
+    fitted: training.Fitted, tmp_path: Path
+) -> None:
+    """An artifact from before digit folding keeps reading what it was trained on."""
+    art = training.export(fitted, 1.0, {}, [], fitted.config, [])
+    artifacts.save(art, tmp_path)
+    meta_path = tmp_path / artifacts.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    del meta["tokenizer"]["digits"]
+    meta_path.write_text(json.dumps(meta))
+    classifier = TaskClassifier(artifacts.load(tmp_path))
+    native = classifier.probabilities("राम के पास ४५ आम हैं")
+    ascii_digits = classifier.probabilities("राम के पास 45 आम हैं")
+    assert native is not None and ascii_digits is not None
+    assert not np.allclose(native, ascii_digits)
 
 
 def _sklearn_probs(fitted: training.Fitted, texts: list[str]) -> np.ndarray:

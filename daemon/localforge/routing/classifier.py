@@ -16,6 +16,7 @@ import itertools
 import logging
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ log = logging.getLogger(__name__)
 LABELS = ("coding", "math", "reasoning", "instruction", "hard_reasoning", "general")
 FALLBACK_LABEL = "general"
 CHAR_WINDOW = 2000  # characters seen by the character n-grams: head and tail of a longer text
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def fold_digits(text: str) -> str:
+    """Every script's decimal digits as ASCII ones, so that a number reads as a number in any
+    script: "৪৫টি আম" and "４５個" carry the "45" that a word problem in English does."""
+    if text.isascii():
+        return text
+    return _DIGIT.sub(lambda digit: str(unicodedata.digit(digit.group())), text)
 
 
 def char_window(text: str, window: int = CHAR_WINDOW) -> str:
@@ -124,6 +136,7 @@ class TaskClassifier:
             )
         self._sublinear = bool(tokens.get("sublinear_tf", True))
         self._drop_format = self._format_mode(tokens.get("format_clauses"))
+        self._fold_digits = tokens.get("digits") == "ascii"
         self._vocab: dict[str, int] = {term: i for i, term in enumerate(loaded.vocabulary.tolist())}
         n_terms = len(self._vocab)
         chars = tokens.get("char") or {}
@@ -209,6 +222,8 @@ class TaskClassifier:
         skipped = ""
         if self._drop_format:
             text, skipped = split_format(text)
+        if self._fold_digits:
+            text = fold_digits(text)
         doc = text.lower() if self._lowercase else text
         tokens = self._token_re.findall(doc)
         vocab = self._vocab

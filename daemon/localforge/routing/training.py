@@ -29,7 +29,7 @@ import numpy as np
 from localforge.errors import InvalidParams
 from localforge.routing.answer_format import FORMAT_RULES_VERSION, split_format
 from localforge.routing.artifact import Artifact
-from localforge.routing.classifier import CHAR_WINDOW, LABELS, char_ngrams
+from localforge.routing.classifier import CHAR_WINDOW, LABELS, char_ngrams, fold_digits
 from localforge.routing.classifier_eval import (
     evaluate,
     expected_calibration_error,
@@ -104,6 +104,7 @@ class TrainConfig:
     char_weight: float = 1.0
     c: float = 3.0
     drop_format_clauses: bool = True  # read the task without "Only the year."-style clauses
+    fold_digits: bool = True  # read every script's digits as ASCII ones ("৪৫" as "45")
     embedding_weight: float = 0.5
     embedding_model: str | None = None
     embedding_tokens: int | None = None  # the embedder's token window, recorded in the artifact
@@ -122,6 +123,7 @@ class TrainConfig:
             "embedding_weight": self.embedding_weight if self.features != "tfidf" else None,
             "C": self.c,
             "drop_format_clauses": self.drop_format_clauses,
+            "fold_digits": self.fold_digits,
             "class_weight": "balanced",
             "seed": self.seed,
         }
@@ -204,10 +206,10 @@ def _stack(tfidf: Any, chars: Any, embeddings: np.ndarray | None, config: TrainC
 
 
 def task_texts(texts: Sequence[str], config: TrainConfig) -> list[str]:
-    """What the n-gram features read: each text without its answer-format clauses."""
-    if not config.drop_format_clauses:
-        return list(texts)
-    return [split_format(text)[0] for text in texts]
+    """What the n-gram features read: each text without its answer-format clauses, its digits
+    in ASCII."""
+    read = [split_format(text)[0] for text in texts] if config.drop_format_clauses else texts
+    return [fold_digits(text) for text in read] if config.fold_digits else list(read)
 
 
 def fit(
@@ -464,6 +466,7 @@ def export(
                 if config.drop_format_clauses
                 else None
             ),
+            "digits": "ascii" if config.fold_digits else None,
         },
         "embedding": embedding,
         "temperature": temperature,
