@@ -286,11 +286,14 @@ def test_bundled_artifacts_report_an_out_of_distribution_estimate(features: str)
     assert 0.68 <= ood["estimate"] < metrics["dev"]["balanced_accuracy"]
     assert len(loso["per_group"]) >= 10 and heldout["n"] >= 400
     assert wrapped["wrappers"] >= 20 and "mmlu" not in metrics["dev"]["per_source"]
-    # Calibrated out of distribution: about as many queries fall back to general as are wrong
-    # (the temperature minimises the log-loss; the default artifact ends 1.8 points apart, the
-    # TF-IDF one 4.2, under-confident on the scripts only data/ writes in).
-    assert abs(loso["fallback_share"] - loso["error_rate"]) <= 0.05
+    # Calibrated out of distribution: on the other authors' folds, the ones most like public
+    # prompts, about as many queries fall back to general as are wrong (the temperature minimises
+    # the log-loss with every origin weighted alike: 0.2 points apart by default, 2.4 with TF-IDF
+    # alone). The data/ fold, read by a model that never saw data/, stays under-confident.
+    public = metrics["loso_public"]
+    assert abs(public["fallback_share"] - public["error_rate"]) <= 0.03
     assert metrics["calibration"]["fitted_on"] == "leave-one-source-out"
+    assert metrics["calibration"]["weighting"] == "per origin"
 
 
 def test_default_artifact_recalls_every_label_on_the_heldout_files() -> None:

@@ -111,6 +111,26 @@ def test_temperature_fit_recovers_a_known_temperature() -> None:
     assert training.fit_temperature(true_logits * 3, y) == pytest.approx(3.0, rel=0.1)
 
 
+def test_every_origin_weighs_the_same_in_the_temperature_fit() -> None:
+    rng = np.random.default_rng(2)
+    true_logits = rng.normal(size=(4000, 6)) * 2
+    p = training.softmax(true_logits)
+    y = np.array([rng.choice(6, p=row) for row in p])
+    # A large origin whose logits run three times too hot, a small one at the right scale.
+    logits = np.vstack([true_logits[:3600] * 3, true_logits[3600:]])
+    sources = ["big-a"] * 1800 + ["big-b"] * 1800 + ["small"] * 400
+    weights = training.origin_weights(sources)
+    assert weights[:3600].sum() == pytest.approx(weights[3600:].sum())
+    by_row = training.fit_temperature(logits, y)
+    by_origin = training.fit_temperature(logits, y, weights)
+    assert by_row == pytest.approx(3.0, rel=0.15)
+    assert 1.2 < by_origin < by_row - 0.5
+    # A weight of zero leaves a row out.
+    alone = training.fit_temperature(logits[3600:], y[3600:])
+    zeroed = np.r_[np.zeros(3600), np.ones(400)]
+    assert training.fit_temperature(logits, y, zeroed) == pytest.approx(alone, abs=1e-4)
+
+
 def test_bad_training_lines_name_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "mine.jsonl"
     path.write_text('{"text": "hi", "label": "general"}\n{"text": "x", "label": "chat"}\n')

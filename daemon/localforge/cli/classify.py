@@ -227,6 +227,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         char_ngram_range=None if args.no_char_ngrams else (2, 4),
         c=args.c,
         loso=not args.no_loso,
+        calibrate_by_origin=not args.calibrate_per_row,
         drop_format_clauses=not args.keep_format_clauses,
         embedding_model=settings.embedding.model if features == "tfidf+embedding" else None,
         embedding_tokens=tokens,

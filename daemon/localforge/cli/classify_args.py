@@ -74,6 +74,12 @@ def register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="skip leave-one-source-out evaluation (the temperature is then fitted out-of-fold)",
     )
     parser.add_argument(
+        "--calibrate-per-row",
+        action="store_true",
+        help="fit the temperature with every leave-one-source-out row weighted alike "
+        "(by default every origin weighs the same, so data/, the largest, does not set it alone)",
+    )
+    parser.add_argument(
         "--heldout",
         type=Path,
         action="append",

@@ -8,8 +8,9 @@
   selections, the two template sets, and every file the LocalForge developers
   wrote; a source's origin is the first word of its id), so a held-out group is a
   phrasing style the model has not seen. Its
-  logits also calibrate the temperature, so that confidence holds out of
-  distribution rather than on texts like the training ones.
+  logits also calibrate the temperature, every origin weighted the same
+  (``origin_weights``), so that confidence holds out of distribution rather than
+  on texts like the training ones, and no one large group sets it alone.
 - ``outcome``: the decision the router acts on: how often confidence falls under
   ``min_confidence`` (routed as general) against how often the top label is wrong.
 """
@@ -36,6 +37,15 @@ def source_group(source: str) -> str:
     return source.split("-", 1)[0]
 
 
+def origin_weights(sources: Sequence[str]) -> np.ndarray:
+    """Row weights under which every origin counts the same, however many rows it has."""
+    groups = [source_group(s) for s in sources]
+    sizes: dict[str, int] = {}
+    for group in groups:
+        sizes[group] = sizes.get(group, 0) + 1
+    return np.asarray([1.0 / sizes[group] for group in groups])
+
+
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = logits / temperature
     z = z - z.max(axis=1, keepdims=True)
@@ -44,14 +54,16 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return result
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The softmax temperature minimising the negative log-likelihood (golden-section search)."""
+def fit_temperature(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The softmax temperature minimising the (row-weighted) negative log-likelihood
+    (golden-section search)."""
+    w = np.full(len(y), 1.0 / len(y)) if weights is None else weights / weights.sum()
 
     def nll(temperature: float) -> float:
         z = logits / temperature
         z = z - z.max(axis=1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_p[np.arange(len(y)), y].mean())
+        return float(-(w * log_p[np.arange(len(y)), y]).sum())
 
     low, high = 0.05, 10.0
     ratio = (math.sqrt(5) - 1) / 2
@@ -177,6 +189,11 @@ def leave_one_group_out(
     return logits, per_group
 
 
+def _weighting(metrics: dict[str, Any]) -> str:
+    weighting = metrics.get("calibration", {}).get("weighting")
+    return ", every origin weighted alike" if weighting == "per origin" else ""
+
+
 def format_report(metadata: dict[str, Any]) -> str:
     metrics = metadata["metrics"]
     lines = [f"task classifier {metadata['version']}  features={metadata['features']}"]
@@ -190,7 +207,8 @@ def format_report(metadata: dict[str, Any]) -> str:
         )
         lines.append(
             f"calibration ECE {dev['ece_raw']:.4f} raw -> {dev['ece']:.4f} "
-            f"(temperature {metadata['temperature']}, fitted {metadata['calibrated_on']})"
+            f"(temperature {metadata['temperature']}, fitted {metadata['calibrated_on']}"
+            f"{_weighting(metrics)})"
         )
     loso = metrics.get("loso")
     if loso:
@@ -215,6 +233,7 @@ def format_report(metadata: dict[str, Any]) -> str:
                 f"(fair {public['fair_balanced_accuracy']:.4f})"
             )
             lines.append("  " + _recalls(public))
+            lines.append("  " + _routing(public))
     heldout = metrics.get("heldout")
     if heldout:
         lines.append(f"\nheld-out files (never trained on): {', '.join(heldout['files'])}")

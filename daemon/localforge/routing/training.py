@@ -9,8 +9,9 @@ embedding appended as extra features.
 Evaluation (see ``classifier_eval``): the eval file (the corpus dev split),
 leave-one-source-out with sources of one origin held out together, and the
 held-out files in ``data/heldout/`` that are never trained on. The softmax
-temperature is fitted on the leave-one-source-out logits, so that confidence
-is calibrated for phrasings unlike the training data.
+temperature is fitted on the leave-one-source-out logits with every origin
+weighted the same, so that confidence is calibrated for phrasings unlike the
+training data and the largest origin (``data/`` itself) does not set it alone.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from localforge.routing.classifier_eval import (
     fit_temperature,
     format_report,
     leave_one_group_out,
+    origin_weights,
     outcome,
     softmax,
     source_group,
@@ -75,6 +77,7 @@ __all__ = [
     "heldout_files",
     "heldout_wrappers_file",
     "load_examples",
+    "origin_weights",
     "own_data_files",
     "read_examples",
     "read_wrappers",
@@ -110,6 +113,7 @@ class TrainConfig:
     embedding_tokens: int | None = None  # the embedder's token window, recorded in the artifact
     embedding_graph: str = "float"  # what computed the vectors (Embedder.graph_build), recorded
     calibration_folds: int = 5
+    calibrate_by_origin: bool = True  # every origin weighs the same in the temperature fit
     loso: bool = True
     n_jobs: int = 2
     seed: int = SEED
@@ -326,13 +330,16 @@ def train(
     fitted = fit(texts, y, config, embeddings)
     y_index = np.array([LABELS.index(label) for label in y])
     metrics: dict[str, Any] = {}
+    weights = None
     if config.loso and len(_origins(examples)) > 1:
         calibration_logits, metrics["loso"] = leave_one_source_out(examples, config, embeddings)
         calibrated_on = "leave-one-source-out"
+        if config.calibrate_by_origin:
+            weights = origin_weights([e.source for e in examples])
     else:
         calibration_logits = _out_of_fold_logits(texts, y, config, embeddings)
         calibrated_on = f"{config.calibration_folds}-fold out-of-fold"
-    temperature = fit_temperature(calibration_logits, y_index)
+    temperature = fit_temperature(calibration_logits, y_index, weights)
     if "loso" in metrics:
         metrics["loso"].update(outcome(calibration_logits, y_index, temperature))
         public = np.array([source_group(e.source) != OWN_ORIGIN for e in examples])
@@ -343,6 +350,7 @@ def train(
     metrics["calibration"] = {
         "temperature": temperature,
         "fitted_on": calibrated_on,
+        "weighting": "per origin" if weights is not None else "per row",
         "accuracy": round(float((calibration_logits.argmax(axis=1) == y_index).mean()), 4),
         "ece_raw": expected_calibration_error(softmax(calibration_logits), y_index),
         "ece": expected_calibration_error(softmax(calibration_logits, temperature), y_index),
