@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,9 +41,7 @@ def source_group(source: str) -> str:
 def origin_weights(sources: Sequence[str]) -> np.ndarray:
     """Row weights under which every origin counts the same, however many rows it has."""
     groups = [source_group(s) for s in sources]
-    sizes: dict[str, int] = {}
-    for group in groups:
-        sizes[group] = sizes.get(group, 0) + 1
+    sizes = Counter(groups)
     return np.asarray([1.0 / sizes[group] for group in groups])
 
 
