@@ -60,8 +60,10 @@ from typing import Any
 import numpy as np
 
 from localforge.benchmarks import TASK_BENCHMARK, normalise_benchmark
-from localforge.memory.embedder import DEFAULT_MODEL, Embedder
+from localforge.memory.embedder import CACHE_DIR, DEFAULT_MODEL, Embedder
 from localforge.memory.service import MemoryService
+from localforge.memory.static_embedding import STATIC_MODEL
+from localforge.paths import Paths
 from localforge.routing.candidates import Candidate
 from localforge.routing.replay import parse_overrides
 from localforge.routing.router import Router
@@ -581,12 +583,16 @@ class Mislabelled:
         )
 
 
-def load_classifier() -> Any:
-    """The daemon's default artifact (TF-IDF + the MiniLM embedding), as ``lfd`` loads it."""
+def load_classifier(features: str | None = None) -> Any:
+    """The daemon's default artifact (TF-IDF + the MiniLM embedding), as ``lfd`` loads it, or
+    the bundled one for ``features``."""
     try:
         from localforge.routing.classifier import TaskClassifier, artifact_path
 
-        return TaskClassifier.load(artifact_path(Settings().classifier))
+        section = Settings().classifier
+        if features is not None:
+            section = section.model_copy(update={"features": features})
+        return TaskClassifier.load(artifact_path(section))
     except Exception as exc:  # the bench still runs, routing everything as general
         print(f"(no task classifier: {exc}; routing as general)", file=sys.stderr)
         return None
@@ -607,6 +613,18 @@ def main(argv: list[str] | None = None) -> int:
         help="draw queries from data/ (the classifier trained on them) or data/heldout/ (unseen)",
     )
     parser.add_argument("--policies", default=",".join(POLICIES), help="thompson,score")
+    parser.add_argument(
+        "--embedding",
+        default=DEFAULT_MODEL,
+        help="embedding.model routing uses (the topics are split on MiniLM's vectors whatever "
+        "it is); static/all-MiniLM-L6-v2 routes with the TF-IDF artifact",
+    )
+    parser.add_argument(
+        "--features",
+        choices=["tfidf", "tfidf+embedding"],
+        default=None,
+        help="the bundled classifier artifact to route with (default: the daemon's)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -651,7 +669,10 @@ def main(argv: list[str] | None = None) -> int:
         label_of = dict(drawn)
         texts = sorted(label_of)
         vectors = real.embed(texts)
-        embedder = CachedEmbedder(real, dict(zip(texts, vectors, strict=True)))
+        if args.embedding != DEFAULT_MODEL:
+            real = Embedder(args.embedding, Paths.from_env().data_dir / CACHE_DIR)
+        routed_vectors = vectors if args.embedding == DEFAULT_MODEL else real.embed(texts)
+        embedder = CachedEmbedder(real, dict(zip(texts, routed_vectors, strict=True)))
         split = topics(texts, [label_of[t] for t in texts], vectors, args.seed)
         topic_of = dict(zip(texts, split, strict=True))
         stream = [(t, f"{label}/{topic_of[t]}") for t, label in drawn]
@@ -659,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
             f"corpus {len(corpus)} queries, {len(texts)} distinct in the stream; embedded in "
             f"{time.perf_counter() - started:.1f}s"
         )
-        classifier = load_classifier()
+        static = args.embedding == STATIC_MODEL
+        classifier = load_classifier("tfidf" if static and not args.features else args.features)
         if classifier is not None and args.label_noise > 0:
             classifier = Mislabelled(classifier, args.label_noise, args.seed)
         routed = [

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from localforge.errors import ConfigError, InvalidParams, LocalForgeError
+from localforge.memory.static_embedding import vectors_name
 from localforge.paths import Paths
 from localforge.routing import artifact as artifacts
 from localforge.routing.classifier import TaskClassifier, artifact_path
@@ -175,7 +176,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         else args.min_confidence,
         max_chars=section.max_chars,
     )
-    mismatch = embedding_mismatch(classifier, settings.embedding.model)
+    mismatch = embedding_mismatch(classifier, vectors_name(settings.embedding.model))
     if mismatch is not None:
         raise ConfigError(mismatch)
     embed = make_embed(settings, paths) if classifier.needs_embedding else None
@@ -219,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         embedder = make_embedder(settings, paths)
         tokens = embedder.max_tokens
         graph = embedder.graph_build
-        cache = embedding_cache_path(paths.data_dir, settings.embedding.model, tokens, graph)
+        cache = embedding_cache_path(paths.data_dir, embedder.model_name, tokens, graph)
         embed = EmbeddingCache(embedder.embed, cache)
     config = training.TrainConfig(
         features=features,
@@ -229,7 +230,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         loso=not args.no_loso,
         calibrate_by_origin=not args.calibrate_per_row,
         drop_format_clauses=not args.keep_format_clauses,
-        embedding_model=settings.embedding.model if features == "tfidf+embedding" else None,
+        embedding_model=vectors_name(settings.embedding.model)
+        if features == "tfidf+embedding"
+        else None,
         embedding_tokens=tokens,
         embedding_graph=graph,
     )

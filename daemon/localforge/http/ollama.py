@@ -356,7 +356,7 @@ async def embed(request: Request, body: EmbedBody) -> Response:
     started = time.perf_counter()
     texts = [body.input] if isinstance(body.input, str) else list(body.input)
     embedded = await services(request).serving.embed(texts)
-    if body.model not in {"auto", embedded.model, embedded.model.rsplit("/", 1)[-1]}:
+    if not embedded.answers_to(body.model):
         raise NotFound(
             f"model {body.model!r} not found; this daemon embeds with {embedded.model!r} "
             '(or send "auto")'

@@ -406,8 +406,7 @@ async def embeddings(request: Request, body: EmbeddingRequest) -> Response:
     """Sentence vectors from the model the routing memory uses (unit length, float32)."""
     texts = [body.input] if isinstance(body.input, str) else list(body.input)
     embedded = await services(request).serving.embed(texts)
-    names = {"auto", embedded.model, embedded.model.rsplit("/", 1)[-1]}
-    if body.model not in names:
+    if not embedded.answers_to(body.model):
         raise NotFound(
             f"unknown embedding model {body.model!r}; this daemon embeds with "
             f'{embedded.model!r} (or send "auto"); set embedding.model to change it'

@@ -29,7 +29,13 @@ import numpy as np
 from localforge.errors import ConfigError, Unavailable
 from localforge.memory.int8_compute import VERSION as INT8_VERSION
 from localforge.memory.int8_compute import int8_graph
-from localforge.memory.static_embedding import STATIC_MODEL, StaticTable
+from localforge.memory.static_embedding import (
+    STATIC_MODEL,
+    STATIC_VECTORS,
+    StaticTable,
+    accepted_names,
+    vectors_name,
+)
 
 if TYPE_CHECKING:
     from localforge.settings import EmbeddingSettings
@@ -151,6 +157,10 @@ class Embedded:
     vectors: np.ndarray
     tokens: int  # what the embedding model's tokenizer counted, over all texts
 
+    def answers_to(self, name: str) -> bool:
+        """Whether a client asking for model ``name`` means these vectors."""
+        return name == "auto" or name in accepted_names(self.model)
+
 
 class Embedder:
     """L2-normalised float32 sentence vectors; thread-safe, meant to run off the event loop.
@@ -198,8 +208,11 @@ class Embedder:
         self._model: Any = None
         self.graph = "float"  # or "int8": the compute graph the default model runs on
         self._tokenizer: Any = None
-        if model_name == STATIC_MODEL:
+        if model_name in (STATIC_MODEL, STATIC_VECTORS):
             # A table lookup per token: no window needed, every token of the text counts.
+            # The name says which map made the vectors, so an index (or a classifier) built
+            # on another one's vectors is rebuilt (or refused) instead of read.
+            self.model_name = vectors_name(STATIC_MODEL)
             self.max_tokens = 0
             model_dir = assemble_default_model(cache_dir / DEFAULT_MODEL_DIR)
             self._static = StaticTable.load_or_build(cache_dir, model_dir)

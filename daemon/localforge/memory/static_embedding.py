@@ -11,6 +11,13 @@ order of frequency), so that frequent tokens and punctuation weigh less, as in S
 weighting. The table is built once into the data dir (about a minute on two cores) and kept
 as float16 (22 MiB for 30,522 tokens).
 
+Token vectors of single-token passes do not sit where MiniLM puts sentences (0.37 mean cosine
+between a text's static and MiniLM vectors), so the pooled vector is then mapped by a fixed
+384×384 matrix, a ridge regression from pooled static vectors to MiniLM's vectors of the same
+texts (``fit_map``; fitted on the training corpus by ``bench/static_map.py`` and shipped as
+``artifacts/static-map-v1.npz``): one small product more, and the vectors land near MiniLM's
+(0.73 mean cosine on texts the fit never saw), so similar queries find each other more often.
+
 It is an opt-in (``embedding.model = "static/all-MiniLM-L6-v2"``): its vectors are not
 MiniLM's, so a classifier artifact trained on MiniLM cannot read them.
 """
@@ -31,7 +38,10 @@ from localforge.errors import Unavailable
 log = logging.getLogger(__name__)
 
 STATIC_MODEL = "static/all-MiniLM-L6-v2"
+MAP_VERSION = 1
+STATIC_VECTORS = f"{STATIC_MODEL}+map-v{MAP_VERSION}"  # what its vectors are, for the index
 TABLE_FILE = "static-all-MiniLM-L6-v2-v1.npz"
+MAP_FILE = Path(__file__).resolve().parent / "artifacts" / f"static-map-v{MAP_VERSION}.npz"
 DISTIL_BATCH = 512
 
 
@@ -53,6 +63,52 @@ def distil(session: Any, vocab_size: int, cls_id: int, sep_id: int) -> np.ndarra
     return np.concatenate(rows)
 
 
+def vectors_name(model: str) -> str:
+    """What makes ``model``'s vectors, as indexes and classifier artifacts record it: the
+    static embedding's name carries its map's version (vectors of another map do not match)."""
+    return STATIC_VECTORS if model == STATIC_MODEL else model
+
+
+def configured_name(vectors: str) -> str:
+    """The ``embedding.model`` value behind a :func:`vectors_name`."""
+    return STATIC_MODEL if vectors == STATIC_VECTORS else vectors
+
+
+def accepted_names(vectors: str) -> set[str]:
+    """The names an embeddings API client may ask for these vectors by: the vectors' own
+    name, the configured one, and either without its organisation."""
+    names = {vectors, configured_name(vectors)}
+    return names | {name.rsplit("/", 1)[-1] for name in names}
+
+
+def fit_map(pooled: np.ndarray, targets: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """The ``(dim, target_dim)`` matrix that takes ``pooled`` rows nearest to ``targets`` rows
+    (least squares with a ridge penalty: a closed-form solve)."""
+    gram = pooled.T @ pooled + ridge * np.eye(pooled.shape[1], dtype=pooled.dtype)
+    solved: np.ndarray = np.linalg.solve(gram, pooled.T @ targets).astype(np.float32)
+    return solved
+
+
+def load_map(path: Path = MAP_FILE) -> np.ndarray:
+    if not path.is_file():
+        raise Unavailable(
+            f"the static embedding's map {path} is missing; reinstall localforge ('make setup')"
+        )
+    with np.load(path, allow_pickle=False) as npz:
+        return np.asarray(npz["map"], dtype=np.float32)
+
+
+def save_map(matrix: np.ndarray, path: Path = MAP_FILE) -> None:
+    _save(path, matrix.astype(np.float16), key="map")
+
+
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: np.ndarray = rows / norms
+    return out
+
+
 def rank_weights(vocab_size: int, skip: Sequence[int]) -> np.ndarray:
     weights = np.log1p(np.arange(vocab_size, dtype=np.float32) + 1.0)
     weights[list(skip)] = 0.0
@@ -60,19 +116,24 @@ def rank_weights(vocab_size: int, skip: Sequence[int]) -> np.ndarray:
 
 
 class StaticTable:
-    """Token vectors (pre-multiplied by their weights) and the tokenizer that indexes them."""
+    """Token vectors (pre-multiplied by their weights), the tokenizer that indexes them, and
+    the map applied to each pooled vector (none: the pooled vector as it is)."""
 
-    def __init__(self, table: np.ndarray, tokenizer: Any) -> None:
+    def __init__(
+        self, table: np.ndarray, tokenizer: Any, projection: np.ndarray | None = None
+    ) -> None:
         self.table = table
-        self.dim = int(table.shape[1])
+        self.projection = projection
+        self.dim = int(table.shape[1] if projection is None else projection.shape[1])
         tokenizer.no_padding()  # every token of the text, and no padding ones
         tokenizer.no_truncation()
         self.tokenizer = tokenizer
         self._unknown = [int(tokenizer.token_to_id("[UNK]") or 0)]  # for a text without tokens
 
     @classmethod
-    def load_or_build(cls, cache_dir: Path, model_dir: Path) -> StaticTable:
-        """The table in ``cache_dir``, distilled first from the MiniLM files in ``model_dir``."""
+    def load_or_build(cls, cache_dir: Path, model_dir: Path, *, mapped: bool = True) -> StaticTable:
+        """The table in ``cache_dir``, distilled first from the MiniLM files in ``model_dir``;
+        with the shipped map unless ``mapped`` is false (what the map is fitted on)."""
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -92,19 +153,21 @@ class StaticTable:
             _save(path, weighted.astype(np.float16))
         with np.load(path, allow_pickle=False) as npz:
             table = np.asarray(npz["table"], dtype=np.float32)
-        return cls(table, tokenizer)
+        return cls(table, tokenizer, load_map() if mapped else None)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), dim)`` float32 of unit length."""
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+    def pooled(self, texts: Sequence[str]) -> np.ndarray:
+        """The normalised weighted sums of the texts' token rows, before the map."""
+        out = np.empty((len(texts), self.table.shape[1]), dtype=np.float32)
         for i, encoding in enumerate(
             self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         ):
             out[i] = self.table[encoding.ids or self._unknown].sum(axis=0)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        normalised: np.ndarray = out / norms
-        return normalised
+        return _normalised(out)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32 of unit length."""
+        pooled = self.pooled(texts)
+        return pooled if self.projection is None else _normalised(pooled @ self.projection)
 
     def token_count(self, texts: Sequence[str]) -> int:
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
@@ -120,12 +183,13 @@ def _token_id(tokenizer: Any, token: str) -> int:
     return int(found)
 
 
-def _save(path: Path, table: np.ndarray) -> None:
+def _save(path: Path, table: np.ndarray, key: str = "table") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".static-", suffix=".npz", dir=path.parent)
     os.close(fd)
     try:
-        np.savez(tmp, table=table)
+        arrays: dict[str, Any] = {key: table}
+        np.savez(tmp, **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
