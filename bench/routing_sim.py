@@ -267,12 +267,12 @@ class CachedEmbedder(Embedder):
         self.model_name, self.dim, self.max_chars = real.model_name, real.dim, real.max_chars
         self.cache_dir = real.cache_dir
         self._real = real
-        self._cache = cache
+        self._texts = cache  # not the embedder's own LRU cache: every corpus text, kept
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if all(t in self._cache for t in texts):
+        if all(t in self._texts for t in texts):
             return (
-                np.stack([self._cache[t] for t in texts])
+                np.stack([self._texts[t] for t in texts])
                 if texts
                 else np.zeros((0, self.dim), np.float32)
             )
@@ -380,7 +380,7 @@ async def run_localforge(
     if "--debug" in sys.argv:
         import collections
 
-        table = collections.defaultdict(collections.Counter)
+        table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for step, ((_, cluster), model) in enumerate(zip(stream, chosen, strict=True)):
             if step >= 200:
                 table[cluster][model] += 1
