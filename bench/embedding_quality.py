@@ -29,6 +29,7 @@ from localforge.memory.embedder import CACHE_DIR, DEFAULT_MODEL, Embedder
 from localforge.memory.static_embedding import STATIC_MODEL
 from localforge.paths import Paths
 from localforge.routing import training
+from localforge.routing.corpus import Example
 from localforge.routing.embedding_cache import EmbeddingCache, embedding_cache_path
 
 LENGTHS = ((0, 100), (100, 300), (300, 1000), (1000, 10**9))
@@ -57,6 +58,18 @@ def knn_accuracy(
         vote = Counter(labels[i] for i in row).most_common(1)[0][0]
         right += vote == want
     return right / len(truth), top
+
+
+def corpus_rows() -> tuple[list[Example], list[Example]]:
+    """The training corpus (the memory) and the dev + held-out files (the queries judged)."""
+    memory = [e for p in training.default_data_files() for e in training.read_examples(p)]
+    queries = [
+        e
+        for p in [training.default_eval_file(), *training.heldout_files()]
+        if p.is_file()
+        for e in training.read_examples(p)
+    ]
+    return memory, queries
 
 
 def classifier_metrics(embed: Any, loso: bool) -> dict[str, Any]:
@@ -90,13 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     data_dir = Paths.from_env().data_dir
-    memory_rows = [e for p in training.default_data_files() for e in training.read_examples(p)]
-    query_rows = [
-        e
-        for p in [training.default_eval_file(), *training.heldout_files()]
-        if p.is_file()
-        for e in training.read_examples(p)
-    ]
+    memory_rows, query_rows = corpus_rows()
     memory_texts = [e.text for e in memory_rows]
     rng = np.random.default_rng(0)
     timing_texts = [memory_texts[i] for i in rng.permutation(len(memory_texts))[: args.queries]]

@@ -669,10 +669,11 @@ def main(argv: list[str] | None = None) -> int:
         label_of = dict(drawn)
         texts = sorted(label_of)
         vectors = real.embed(texts)
+        routing, routed_vectors = real, vectors  # the topics are always MiniLM's
         if args.embedding != DEFAULT_MODEL:
-            real = Embedder(args.embedding, Paths.from_env().data_dir / CACHE_DIR)
-        routed_vectors = vectors if args.embedding == DEFAULT_MODEL else real.embed(texts)
-        embedder = CachedEmbedder(real, dict(zip(texts, routed_vectors, strict=True)))
+            routing = Embedder(args.embedding, Paths.from_env().data_dir / CACHE_DIR)
+            routed_vectors = routing.embed(texts)
+        embedder = CachedEmbedder(routing, dict(zip(texts, routed_vectors, strict=True)))
         split = topics(texts, [label_of[t] for t in texts], vectors, args.seed)
         topic_of = dict(zip(texts, split, strict=True))
         stream = [(t, f"{label}/{topic_of[t]}") for t, label in drawn]

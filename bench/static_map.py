@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections import Counter
 
 import numpy as np
+from embedding_quality import corpus_rows, knn_accuracy  # bench/ is on the path as a script
 
 from localforge.memory.embedder import (
     CACHE_DIR,
@@ -31,23 +31,10 @@ from localforge.memory.static_embedding import (
     StaticTable,
     fit_map,
     save_map,
+    unit_rows,
 )
 from localforge.paths import Paths
-from localforge.routing import training
 from localforge.routing.embedding_cache import EmbeddingCache, embedding_cache_path
-
-K = 10
-
-
-def knn_vote(memory: np.ndarray, labels: list[str], queries: np.ndarray, truth: list[str]) -> float:
-    top = np.argpartition(-(queries @ memory.T), K, axis=1)[:, :K]
-    votes = [Counter(labels[i] for i in row).most_common(1)[0][0] for row in top]
-    return float(np.mean([v == t for v, t in zip(votes, truth, strict=True)]))
-
-
-def unit(rows: np.ndarray) -> np.ndarray:
-    out: np.ndarray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,13 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     data_dir = Paths.from_env().data_dir
-    fit_rows = [e for p in training.default_data_files() for e in training.read_examples(p)]
-    judged = [
-        e
-        for p in [training.default_eval_file(), *training.heldout_files()]
-        if p.is_file()
-        for e in training.read_examples(p)
-    ]
+    fit_rows, judged = corpus_rows()
     minilm = Embedder(DEFAULT_MODEL, data_dir / CACHE_DIR, cache_size=0)
     cache = EmbeddingCache(
         minilm.embed,
@@ -84,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         ("static, no map", fit_pooled, judged_pooled),
         (
             f"static, map (ridge {args.ridge:g})",
-            unit(fit_pooled @ matrix),
-            unit(judged_pooled @ matrix),
+            unit_rows(fit_pooled @ matrix),
+            unit_rows(judged_pooled @ matrix),
         ),
         ("MiniLM", fit_targets, judged_targets),
     ):
         cosine = float(np.mean(np.sum(queries * judged_targets, axis=1)))
-        print(f"  {name:<22}{cosine:>18.3f}{knn_vote(memory, labels, queries, truth):>18.3f}")
+        vote, _ = knn_accuracy(memory, labels, queries, truth)
+        print(f"  {name:<22}{cosine:>18.3f}{vote:>18.3f}")
     if args.write:
         save_map(matrix)
         print(f"wrote {MAP_FILE}")

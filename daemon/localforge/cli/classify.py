@@ -214,13 +214,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         eval_file = None
     heldout = [] if args.no_heldout else (args.heldout or training.heldout_files())
     embed = None
+    vectors = None  # what makes the vectors the artifact reads (none: TF-IDF alone)
     tokens = None
     graph = "float"
     if features == "tfidf+embedding":
         embedder = make_embedder(settings, paths)
+        vectors = embedder.model_name
         tokens = embedder.max_tokens
         graph = embedder.graph_build
-        cache = embedding_cache_path(paths.data_dir, embedder.model_name, tokens, graph)
+        cache = embedding_cache_path(paths.data_dir, vectors, tokens, graph)
         embed = EmbeddingCache(embedder.embed, cache)
     config = training.TrainConfig(
         features=features,
@@ -230,9 +232,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         loso=not args.no_loso,
         calibrate_by_origin=not args.calibrate_per_row,
         drop_format_clauses=not args.keep_format_clauses,
-        embedding_model=vectors_name(settings.embedding.model)
-        if features == "tfidf+embedding"
-        else None,
+        embedding_model=vectors,
         embedding_tokens=tokens,
         embedding_graph=graph,
     )

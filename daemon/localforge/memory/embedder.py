@@ -34,7 +34,6 @@ from localforge.memory.static_embedding import (
     STATIC_VECTORS,
     StaticTable,
     accepted_names,
-    vectors_name,
 )
 
 if TYPE_CHECKING:
@@ -212,7 +211,7 @@ class Embedder:
             # A table lookup per token: no window needed, every token of the text counts.
             # The name says which map made the vectors, so an index (or a classifier) built
             # on another one's vectors is rebuilt (or refused) instead of read.
-            self.model_name = vectors_name(STATIC_MODEL)
+            self.model_name = STATIC_VECTORS
             self.max_tokens = 0
             model_dir = assemble_default_model(cache_dir / DEFAULT_MODEL_DIR)
             self._static = StaticTable.load_or_build(cache_dir, model_dir)

@@ -102,7 +102,8 @@ def save_map(matrix: np.ndarray, path: Path = MAP_FILE) -> None:
     _save(path, matrix.astype(np.float16), key="map")
 
 
-def _normalised(rows: np.ndarray) -> np.ndarray:
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """``rows`` scaled to unit length (a zero row stays zero)."""
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     out: np.ndarray = rows / norms
@@ -162,12 +163,12 @@ class StaticTable:
             self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         ):
             out[i] = self.table[encoding.ids or self._unknown].sum(axis=0)
-        return _normalised(out)
+        return unit_rows(out)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 of unit length."""
         pooled = self.pooled(texts)
-        return pooled if self.projection is None else _normalised(pooled @ self.projection)
+        return pooled if self.projection is None else unit_rows(pooled @ self.projection)
 
     def token_count(self, texts: Sequence[str]) -> int:
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
