@@ -583,15 +583,17 @@ class Mislabelled:
         )
 
 
-def load_classifier(features: str | None = None) -> Any:
-    """The daemon's default artifact (TF-IDF + the MiniLM embedding), as ``lfd`` loads it, or
-    the bundled one for ``features``."""
+def load_classifier(features: str | None = None, artifact: Path | None = None) -> Any:
+    """The daemon's default artifact (TF-IDF + the MiniLM embedding), as ``lfd`` loads it, the
+    bundled one for ``features``, or the one at ``artifact`` (``lfd train --out``)."""
     try:
         from localforge.routing.classifier import TaskClassifier, artifact_path
 
         section = Settings().classifier
         if features is not None:
             section = section.model_copy(update={"features": features})
+        if artifact is not None:
+            section = section.model_copy(update={"artifact": artifact})
         return TaskClassifier.load(artifact_path(section))
     except Exception as exc:  # the bench still runs, routing everything as general
         print(f"(no task classifier: {exc}; routing as general)", file=sys.stderr)
@@ -624,6 +626,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=["tfidf", "tfidf+embedding"],
         default=None,
         help="the bundled classifier artifact to route with (default: the daemon's)",
+    )
+    parser.add_argument(
+        "--artifact",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="route with this classifier artifact instead (an lfd train --out folder)",
     )
     parser.add_argument(
         "--set",
@@ -682,7 +691,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - started:.1f}s"
         )
         static = args.embedding == STATIC_MODEL
-        classifier = load_classifier("tfidf" if static and not args.features else args.features)
+        features = "tfidf" if static and not args.features else args.features
+        classifier = load_classifier(features, args.artifact)
         if classifier is not None and args.label_noise > 0:
             classifier = Mislabelled(classifier, args.label_noise, args.seed)
         routed = [
@@ -691,6 +701,8 @@ def main(argv: list[str] | None = None) -> int:
             else "general"
             for t, _ in stream
         ]
+        right = sum(r == label.split("/")[0] for r, (_, label) in zip(routed, stream, strict=True))
+        print(f"routed to the true task type: {right / len(stream):.3f} of the stream")
 
         results: dict[str, dict[str, np.ndarray]] = {}
         lines: list[str] = []

@@ -154,3 +154,30 @@ def test_lfctl_status_shows_the_classifier(daemon: DaemonProcess, home: Home) ->
     shown = lfctl(home, "status").stdout
     line = next(line for line in shown.splitlines() if "classifier" in line)
     assert status["version"] in line and "dev accuracy" in line and "hard_reasoning" in line
+
+
+def test_labelled_bench_scores_each_file_and_label(home: Home, tmp_path: Path) -> None:
+    queries = tmp_path / "suite.jsonl"
+    rows = [
+        {"text": "What is 17 times 23?", "label": "math"},
+        {"text": "Write a haiku about autumn rain.", "label": "instruction"},
+        {
+            "text": "Write a haiku about autumn rain.",
+            "label": "coding",
+        },  # labelled wrong on purpose
+    ]
+    queries.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    bench = Path(__file__).resolve().parents[2] / "bench" / "labelled.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), str(queries), "--misses"],
+        env=home.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line.split() for line in done.stdout.splitlines() if line.strip()}
+    assert lines["suite"][1:3] == ["3", "0.667"]  # two of three labelled right
+    assert lines["coding"][1:3] == ["1", "0.000"]
+    assert lines["math"][1:3] == ["1", "1.000"]
+    assert "suite: coding -> instruction" in done.stdout
