@@ -17,10 +17,12 @@ from localforge.routing import artifact as artifacts
 from localforge.routing import training
 from localforge.routing.classifier import (
     LABELS,
+    SHARED_READINGS,
     ClassifierService,
     TaskClassifier,
     char_ngrams,
     fold_digits,
+    routed_indices,
 )
 from localforge.settings import ClassifierSettings
 
@@ -166,6 +168,46 @@ def test_low_confidence_is_routed_as_general(fitted: training.Fitted, tmp_path: 
     assert "routed as instruction" in result.reason
 
 
+def _row(**probabilities: float) -> list[float]:
+    rest = (1.0 - sum(probabilities.values())) / (len(LABELS) - len(probabilities))
+    return [probabilities.get(label, rest) for label in LABELS]
+
+
+@pytest.mark.parametrize(
+    ("row", "routed"),
+    [
+        (_row(math=0.5, hard_reasoning=0.3), "math"),  # a computation either way
+        (_row(hard_reasoning=0.45, math=0.2), "hard_reasoning"),
+        (_row(math=0.5, hard_reasoning=0.05, reasoning=0.41), "general"),
+        (_row(instruction=0.55, general=0.05, coding=0.3), "general"),  # no shared reading
+        (_row(instruction=0.7), "instruction"),
+        (_row(coding=0.45, math=0.3, hard_reasoning=0.1), "general"),  # coding's top
+    ],
+)
+def test_a_top_label_backed_by_its_shared_reading_is_not_a_fallback(
+    row: list[float], routed: str
+) -> None:
+    assert LABELS[int(routed_indices(np.array(row), 0.6)[0])] == routed
+    batch = routed_indices(np.array([row, _row(general=0.9)]), 0.6)
+    assert [LABELS[i] for i in batch] == [routed, "general"]
+
+
+def test_classify_says_when_the_shared_reading_kept_the_label(
+    fitted: training.Fitted, tmp_path: Path
+) -> None:
+    text = "Prove that there are infinitely many primes."
+    probabilities = _classifier(fitted, tmp_path, min_confidence=0.0).classify(text).probabilities
+    top = max(probabilities, key=lambda label: probabilities[label])
+    assert top in SHARED_READINGS
+    together = probabilities[top] + probabilities[SHARED_READINGS[top]]
+    between = (probabilities[top] + together) / 2
+    result = TaskClassifier.load(tmp_path, min_confidence=between).classify(text)
+    assert result.routed_task_type == top
+    assert f"but {top} and {SHARED_READINGS[top]} together {together:.2f}" in result.reason
+    above = TaskClassifier.load(tmp_path, min_confidence=min(together + 0.01, 1.0))
+    assert above.classify(text).routed_task_type == "general"
+
+
 def test_probabilities_are_a_distribution_over_all_labels(
     fitted: training.Fitted, tmp_path: Path
 ) -> None:
@@ -287,12 +329,13 @@ def test_bundled_artifacts_report_an_out_of_distribution_estimate(features: str)
     assert len(loso["per_group"]) >= 10 and heldout["n"] >= 400
     assert wrapped["wrappers"] >= 20 and "mmlu" not in metrics["dev"]["per_source"]
     # Calibrated out of distribution: on the other authors' folds, the ones most like public
-    # prompts, about as many queries fall back to general as are wrong (the temperature minimises
-    # the log-loss with every origin weighted alike: 0.2 points apart by default, 2.4 with TF-IDF
-    # alone). The data/ fold, read by a model that never saw data/, is over-confident instead
-    # (26% fall back, 36% are wrong): no other reading is as unfamiliar.
+    # prompts, about as many queries fall back to general as are wrong, math read as
+    # hard_reasoning and back not counted as wrong, since routing counts the two together (the
+    # temperature minimises the log-loss with every origin weighted alike: 1.7 points apart by
+    # default, 0.6 with TF-IDF alone). The data/ fold, read by a model that never saw data/, is
+    # over-confident instead: no other reading is as unfamiliar.
     public = metrics["loso_public"]
-    assert abs(public["fallback_share"] - public["error_rate"]) <= 0.03
+    assert abs(public["fallback_share"] - public["fair_error_rate"]) <= 0.03
     assert metrics["calibration"]["fitted_on"] == "leave-one-source-out"
     assert metrics["calibration"]["weighting"] == "per origin"
 

@@ -53,7 +53,13 @@ class ClassifierSettings(Section):
         "tfidf+embedding",
         description="bundled artifact to use: TF-IDF alone, or with the sentence embedding",
     )
-    min_confidence: float = Field(0.6, ge=0, le=1, description="below this, route as general")
+    min_confidence: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="below this, route as general (a top label of math or hard_reasoning "
+        "counts the other's probability with its own)",
+    )
     max_chars: int = Field(
         4000, ge=16, description="longer queries are truncated before classifying"
     )
