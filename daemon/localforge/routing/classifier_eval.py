@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from localforge.routing.classifier import LABELS, SHARED_READINGS, routed_indices
+from localforge.routing.classifier import FALLBACK_LABEL, LABELS, SHARED_READINGS, routed_indices
 
 # Confusions an honest reader can make under the label definitions: a university computation
 # is "computing an answer" (math) and "graduate-level science" (hard_reasoning) at once.
@@ -133,7 +133,7 @@ def outcome(
     probs = softmax(logits, temperature)
     top = probs.argmax(axis=1)
     routed = routed_indices(probs, min_confidence)
-    low = routed != top
+    low = (probs.max(axis=1) < min_confidence) & (routed == LABELS.index(FALLBACK_LABEL))
     shared = np.asarray([LABELS.index(SHARED_READINGS.get(label, label)) for label in LABELS])
     fair_wrong = (top != y) & (top != shared[y])
     return {
