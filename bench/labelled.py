@@ -44,10 +44,17 @@ class Answer:
 def read_rows(paths: list[Path]) -> list[Row]:
     rows = []
     for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
                 item = json.loads(line)
-                rows.append(Row(path.stem, item["text"], item["label"]))
+                rows.append(Row(path.stem, str(item["text"]), str(item["label"])))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise SystemExit(
+                    f'{path}:{number}: expected a JSON object with "text" and "label" '
+                    f"({exc.__class__.__name__}: {exc})"
+                ) from None
     return rows
 
 

@@ -158,26 +158,26 @@ def test_lfctl_status_shows_the_classifier(daemon: DaemonProcess, home: Home) ->
 
 def test_labelled_bench_scores_each_file_and_label(home: Home, tmp_path: Path) -> None:
     queries = tmp_path / "suite.jsonl"
+    bench = Path(__file__).resolve().parents[2] / "bench" / "labelled.py"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(bench), str(queries), *args]
+        return subprocess.run(command, env=home.env, capture_output=True, text=True, timeout=120)
+
     rows = [
         {"text": "What is 17 times 23?", "label": "math"},
         {"text": "Write a haiku about autumn rain.", "label": "instruction"},
-        {
-            "text": "Write a haiku about autumn rain.",
-            "label": "coding",
-        },  # labelled wrong on purpose
+        {"text": "Write a haiku about autumn rain.", "label": "coding"},  # wrong on purpose
     ]
     queries.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    bench = Path(__file__).resolve().parents[2] / "bench" / "labelled.py"
-    done = subprocess.run(
-        [sys.executable, str(bench), str(queries), "--misses"],
-        env=home.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run("--misses")
     assert done.returncode == 0, done.stderr
     lines = {line.split()[0]: line.split() for line in done.stdout.splitlines() if line.strip()}
     assert lines["suite"][1:3] == ["3", "0.667"]  # two of three labelled right
     assert lines["coding"][1:3] == ["1", "0.000"]
     assert lines["math"][1:3] == ["1", "1.000"]
     assert "suite: coding -> instruction" in done.stdout
+    queries.write_text('{"text": "What is 17 times 23?"}\n')  # no label: a clear error
+    done = run()
+    assert done.returncode == 1
+    assert f'{queries}:1: expected a JSON object with "text" and "label"' in done.stderr
