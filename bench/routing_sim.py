@@ -65,6 +65,7 @@ from localforge.memory.service import MemoryService
 from localforge.memory.static_embedding import STATIC_MODEL
 from localforge.paths import Paths
 from localforge.routing.candidates import Candidate
+from localforge.routing.classifier import routed_indices
 from localforge.routing.replay import parse_overrides
 from localforge.routing.router import Router
 from localforge.settings import Settings
@@ -564,7 +565,6 @@ class Mislabelled:
         labels = [label for label in result.probabilities if label != result.task_type]
         wrong = str(rng.choice(labels))
         confidence = float(rng.uniform(0.4, 0.95))
-        routed = wrong if confidence >= self._real.min_confidence else "general"
         right = result.task_type
         kept = rng.uniform(0.4, 0.95) if rng.random() < 0.9 else rng.uniform(0.0, 0.15)
         rest = {k: v for k, v in result.probabilities.items() if k not in (right, wrong)}
@@ -573,6 +573,9 @@ class Mislabelled:
         probabilities = {k: left * v / spread for k, v in rest.items()}
         probabilities[wrong] = confidence
         probabilities[right] = (1.0 - confidence) * kept
+        labels = list(result.probabilities)
+        row = np.array([probabilities[k] for k in labels])
+        routed = labels[int(routed_indices(row, self._real.min_confidence, labels)[0])]
         return dataclasses.replace(
             result,
             task_type=wrong,
