@@ -65,7 +65,7 @@ from localforge.memory.service import MemoryService
 from localforge.memory.static_embedding import STATIC_MODEL
 from localforge.paths import Paths
 from localforge.routing.candidates import Candidate
-from localforge.routing.classifier import routed_indices
+from localforge.routing.classifier import TaskClassifier, artifact_path, routed_indices
 from localforge.routing.replay import parse_overrides
 from localforge.routing.router import Router
 from localforge.settings import Settings
@@ -590,8 +590,6 @@ def load_classifier(features: str | None = None, artifact: Path | None = None) -
     """The daemon's default artifact (TF-IDF + the MiniLM embedding), as ``lfd`` loads it, the
     bundled one for ``features``, or the one at ``artifact`` (``lfd train --out``)."""
     try:
-        from localforge.routing.classifier import TaskClassifier, artifact_path
-
         section = Settings().classifier
         if features is not None:
             section = section.model_copy(update={"features": features})
