@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
-from localforge.routing.classifier_eval import FAIR_CONFUSIONS
+from localforge.routing.classifier_eval import is_fair
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,13 @@ def classify(rows: list[Row], artifact: str | None) -> list[Answer]:
     return [Answer(a["task_type"], a["routed_task_type"], a["confidence"]) for a in answers]
 
 
-def fair(label: str, got: str) -> bool:
-    return got == label or (label, got) in FAIR_CONFUSIONS
-
-
 def shares(pairs: list[tuple[Row, Answer]]) -> tuple[float, float, float, float]:
     """Labelled right, fair, routed right (fair), fell back to general."""
     n = max(len(pairs), 1)
     return (
         sum(a.label == r.label for r, a in pairs) / n,
-        sum(fair(r.label, a.label) for r, a in pairs) / n,
-        sum(fair(r.label, a.routed) for r, a in pairs) / n,
+        sum(is_fair(r.label, a.label) for r, a in pairs) / n,
+        sum(is_fair(r.label, a.routed) for r, a in pairs) / n,
         sum(a.routed == "general" and a.label != "general" for r, a in pairs) / n,
     )
 
@@ -129,7 +125,7 @@ def main() -> None:
     report(rows, runs, [a or "bundled" for a in artifacts])
     if args.misses:
         for row, answer in zip(rows, runs[-1], strict=True):
-            if not fair(row.label, answer.label):
+            if not is_fair(row.label, answer.label):
                 print(
                     f"{row.file}: {row.label} -> {answer.label} {answer.confidence:.2f}: "
                     f"{row.text[:160]!r}"

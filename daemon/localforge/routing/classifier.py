@@ -42,11 +42,11 @@ FALLBACK_LABEL = "general"
 SHARED_READINGS: Mapping[str, str] = {"math": "hard_reasoning", "hard_reasoning": "math"}
 
 
-def routed_indices(
-    probs: np.ndarray, min_confidence: float, labels: Sequence[str] = LABELS
-) -> np.ndarray:
-    """Per row of probabilities (columns in ``labels`` order), the label routing acts on: the
-    top one when it reaches ``min_confidence`` alone or with its shared reading, else general."""
+def shared_confidence(
+    probs: np.ndarray, labels: Sequence[str] = LABELS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of probabilities (columns in ``labels`` order): the top label's index, and its
+    probability with its shared reading's added."""
     probs = np.atleast_2d(probs)
     top = probs.argmax(axis=1)
     backed = probs[np.arange(len(top)), top]
@@ -54,6 +54,15 @@ def routed_indices(
         if label in labels and other in labels:
             mine = top == labels.index(label)
             backed = np.where(mine, backed + probs[:, labels.index(other)], backed)
+    return top, backed
+
+
+def routed_indices(
+    probs: np.ndarray, min_confidence: float, labels: Sequence[str] = LABELS
+) -> np.ndarray:
+    """Per row, the label routing acts on: the top one when it reaches ``min_confidence``
+    alone or with its shared reading (``shared_confidence``), else general."""
+    top, backed = shared_confidence(probs, labels)
     return np.where(backed >= min_confidence, top, labels.index(FALLBACK_LABEL))
 
 
@@ -344,12 +353,11 @@ class TaskClassifier:
         threshold = f"{self.min_confidence:.2f}"
         if confidence >= self.min_confidence:
             reason = f"confidence {confidence:.2f} >= {threshold}: routed as {label}"
-        elif routed == label and label in SHARED_READINGS:
-            other = SHARED_READINGS[label]
-            together = confidence + float(probs[self.labels.index(other)])
+        elif routed != FALLBACK_LABEL:  # kept by its shared reading
+            together = float(shared_confidence(probs, self.labels)[1][0])
             reason = (
-                f"confidence {confidence:.2f} < {threshold}, but {label} and {other} "
-                f"together {together:.2f}: routed as {label}"
+                f"confidence {confidence:.2f} < {threshold}, but {label} and "
+                f"{SHARED_READINGS[label]} together {together:.2f}: routed as {label}"
             )
         else:
             reason = f"confidence {confidence:.2f} < {threshold}: routed as {routed}"

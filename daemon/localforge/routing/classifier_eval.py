@@ -114,13 +114,18 @@ def evaluate(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def is_fair(truth: str, got: str) -> bool:
+    """``got`` is the true label or its other honest reading (FAIR_CONFUSIONS)."""
+    return got == truth or (truth, got) in FAIR_CONFUSIONS
+
+
 def fair_balanced_accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """Mean recall per label, where the other honest reading (FAIR_CONFUSIONS) counts as right."""
     recalls = []
     for label in LABELS:
         rows = [i for i, truth in enumerate(y_true) if truth == label]
         if rows:
-            fair = sum(y_pred[i] == label or (label, y_pred[i]) in FAIR_CONFUSIONS for i in rows)
+            fair = sum(is_fair(label, y_pred[i]) for i in rows)
             recalls.append(fair / len(rows))
     return round(float(np.mean(recalls)), 4) if recalls else 0.0
 
@@ -134,8 +139,8 @@ def outcome(
     top = probs.argmax(axis=1)
     routed = routed_indices(probs, min_confidence)
     low = (probs.max(axis=1) < min_confidence) & (routed == LABELS.index(FALLBACK_LABEL))
-    shared = np.asarray([LABELS.index(SHARED_READINGS.get(label, label)) for label in LABELS])
-    fair_wrong = (top != y) & (top != shared[y])
+    pairs = zip(y, top, strict=True)
+    fair_wrong = np.asarray([not is_fair(LABELS[t], LABELS[p]) for t, p in pairs])
     return {
         "fallback_share": round(float(low.mean()), 4),
         "error_rate": round(float((top != y).mean()), 4),
