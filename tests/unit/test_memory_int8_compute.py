@@ -107,3 +107,16 @@ def test_the_embedder_runs_int8_close_to_float_and_falls_back_on_a_fault(
     fallen = Embedder(DEFAULT_MODEL, tmp_path / "b", cache_size=0)
     assert fallen.graph == "float"
     assert np.allclose(fallen.embed(TEXTS), exact.embed(TEXTS), atol=1e-5)
+
+
+def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Activations are quantised per run: a text padded beside longer ones must not move."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fast = Embedder(DEFAULT_MODEL, tmp_path / "a", cache_size=0)
+    assert fast.graph == "int8" and fast.graph_build.endswith("-rows")
+    companions = [text * 4 for text in TEXTS] + ["ok", "fix this: KeyError 'user'"]
+    alone = np.stack([fast.embed([text])[0] for text in TEXTS])
+    together = fast.embed(TEXTS + companions)[: len(TEXTS)]
+    assert np.array_equal(alone, together)

@@ -122,6 +122,9 @@ DEFAULT_MAX_TOKENS = 64  # head 3/4 + tail 1/4 of a longer text; see bench/route
 TAIL_SHARE = 0.25  # of the token window kept from the end of a long text
 CACHE_SIZE = 2048  # texts whose vectors are kept in memory (1.5 KiB each at 384 dimensions)
 BATCH_SIZE = 32
+# The int8 graph quantises activations with one scale per run, so a text run beside others
+# (padding included) would get a vector that depends on them; it runs each text alone.
+INT8_ROWS = "rows"
 WINDOW_SLACK = 2  # tokens a word cut at the join may gain when tokenised again
 CHARS_PER_TOKEN = 12  # what an end of a long text is tokenised by; prose runs at 4-5
 
@@ -234,8 +237,9 @@ class Embedder:
     @property
     def graph_build(self) -> str:
         """What makes this embedder's vectors, for caches of them: the float graph or the
-        int8 recipe's version (each rebuild of the int8 graph moves its vectors a little)."""
-        return f"int8-v{INT8_VERSION}" if self.graph == "int8" else "float"
+        int8 recipe's version (each rebuild of the int8 graph moves its vectors a little),
+        run one text at a time."""
+        return f"int8-v{INT8_VERSION}-{INT8_ROWS}" if self.graph == "int8" else "float"
 
     def _load(self) -> Any:
         try:
@@ -435,8 +439,9 @@ class Embedder:
     def _run(self, texts: list[str]) -> np.ndarray:
         if self._static is not None:
             return self._static.embed(texts)
+        batch = 1 if self.graph == "int8" else BATCH_SIZE  # see INT8_ROWS
         with self._lock:
-            rows = list(self._model.embed(texts, batch_size=BATCH_SIZE))
+            rows = list(self._model.embed(texts, batch_size=batch))
         matrix = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
