@@ -31,6 +31,11 @@ the posterior policy). ``--set`` changes any setting for every policy, e.g.
 
 Baselines on the same query stream: oracle (best model per cluster, hindsight), benchmark-only
 (classifier + published numbers), best single model (hindsight), the model already loaded, random.
+Two references learn by trying, as LocalForge does, but are told what it has to infer: Thompson
+sampling with the router's defaults per true task type ("told the task type": no classifier
+errors) and per true cluster ("told the cluster": the topic too). What separates LocalForge from
+the first is its classifier and its memory; what separates the first from the second is knowing
+the topic, which only the similar past queries can tell LocalForge.
 The closing table gives each user's last 200 queries as a share of the oracle.
 Success is the expected success probability of the chosen model (less noisy than sampled outcomes;
 sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
@@ -66,6 +71,7 @@ from localforge.memory.static_embedding import STATIC_MODEL
 from localforge.paths import Paths
 from localforge.routing.candidates import Candidate
 from localforge.routing.classifier import TaskClassifier, artifact_path, routed_indices
+from localforge.routing.policy import MIN_PRIOR
 from localforge.routing.replay import parse_overrides
 from localforge.routing.router import Router
 from localforge.settings import Settings
@@ -424,7 +430,50 @@ def baselines(
         f"best single ({best_name})": [best_name] * len(stream),
         f"already loaded ({LOADED_AT_START})": [LOADED_AT_START] * len(stream),
         "random": [NAMES[k] for k in picks],
+        "told the task type": told_thompson(user, stream, False, rng),
+        "told the cluster": told_thompson(user, stream, True, rng),
     }
+
+
+def told_thompson(
+    user: User, stream: list[tuple[str, str]], by_cluster: bool, rng: np.random.Generator
+) -> list[str]:
+    """A reference learner that is told each query's true cluster (``by_cluster``) or true
+    task type: Thompson sampling per cluster or type with the router's defaults (the
+    benchmark as a prior worth ``benchmark_prior_weight`` outcomes, draws at
+    ``posterior_scale``, older counts halving every ``outcome_half_life`` newer outcomes per
+    model), fed the outcomes the user reports. No embedding, no classifier: what is left
+    between it and the oracle is the price of learning by trying."""
+    defaults = Settings()
+    weight = defaults.routing.benchmark_prior_weight
+    spread = defaults.routing.posterior_scale
+    keep = 0.5 ** (1.0 / (defaults.memory.outcome_half_life * len(NAMES)))
+    counts: dict[str, np.ndarray] = {}  # key -> (models, 2) decayed successes, failures
+    chosen = []
+    for step, (_, cluster) in enumerate(stream):
+        task = cluster.partition("/")[0]
+        key = cluster if by_cluster else task
+        bench = TASK_BENCHMARK[task]
+        prior = np.array(
+            [
+                min(
+                    max(normalise_benchmark(bench, MODELS[m]["benchmarks"][bench]), MIN_PRIOR),
+                    1.0 - MIN_PRIOR,
+                )
+                for m in NAMES
+            ]
+        )
+        seen = counts.setdefault(key, np.zeros((len(NAMES), 2)))
+        alpha, beta = weight * prior + seen[:, 0], weight * (1.0 - prior) + seen[:, 1]
+        mean = alpha / (alpha + beta)
+        draws = mean + spread * (rng.beta(alpha, beta) - mean)
+        pick = int(np.argmax(draws))
+        chosen.append(NAMES[pick])
+        success = rng.random() < user.p(cluster, NAMES[pick], step)
+        if rng.random() < user.request(cluster)[1]:
+            seen *= keep
+            seen[pick, 0 if success else 1] += 1.0
+    return chosen
 
 
 def successes(user: User, stream: list[tuple[str, str]], chosen: list[str]) -> np.ndarray:
