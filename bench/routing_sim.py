@@ -560,7 +560,11 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     for ax, (user, curves) in zip(np.atleast_1d(axes), results.items(), strict=True):
         for label, values in curves.items():
             cumulative = np.cumsum(values) / np.arange(1, len(values) + 1)
-            style = {"linewidth": 2.5} if label.startswith("LocalForge") else {"linewidth": 1.2}
+            style: dict[str, Any] = {"linewidth": 1.2}
+            if label.startswith("LocalForge"):
+                style = {"linewidth": 2.5}
+            elif label.startswith("told"):  # the references, not baselines
+                style = {"linewidth": 1.2, "linestyle": "--"}
             ax.plot(cumulative, label=label, **style)
         if user == "drifts":
             ax.axvline(DRIFT_AT, color="grey", linestyle=":", linewidth=1)
