@@ -31,8 +31,8 @@ the posterior policy). ``--set`` changes any setting for every policy, e.g.
 
 Baselines on the same query stream: oracle (best model per cluster, hindsight), benchmark-only
 (classifier + published numbers), best single model (hindsight), the model already loaded, random.
-Two references learn by trying, as LocalForge does, but are told what it has to infer: Thompson
-sampling with the router's defaults per true task type ("told the task type": no classifier
+Two references learn by trying, as LocalForge does, but are told what it has to infer: the
+router's posterior draws per true task type ("told the task type": no classifier
 errors) and per true cluster ("told the cluster": the topic too). What separates LocalForge from
 the first is its classifier and its memory; what separates the first from the second is knowing
 the topic, which only the similar past queries can tell LocalForge.
@@ -54,6 +54,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import shutil
 import sys
 import tempfile
@@ -71,7 +72,7 @@ from localforge.memory.static_embedding import STATIC_MODEL
 from localforge.paths import Paths
 from localforge.routing.candidates import Candidate
 from localforge.routing.classifier import TaskClassifier, artifact_path, routed_indices
-from localforge.routing.policy import MIN_PRIOR
+from localforge.routing.policy import Arm, sample
 from localforge.routing.replay import parse_overrides
 from localforge.routing.router import Router
 from localforge.settings import Settings
@@ -439,35 +440,35 @@ def told_thompson(
     user: User, stream: list[tuple[str, str]], by_cluster: bool, rng: np.random.Generator
 ) -> list[str]:
     """A reference learner that is told each query's true cluster (``by_cluster``) or true
-    task type: Thompson sampling per cluster or type with the router's defaults (the
-    benchmark as a prior worth ``benchmark_prior_weight`` outcomes, draws at
-    ``posterior_scale``, older counts halving every ``outcome_half_life`` newer outcomes per
-    model), fed the outcomes the user reports. No embedding, no classifier: what is left
-    between it and the oracle is the price of learning by trying."""
+    task type: the router's own posterior draws (``routing.policy.sample``, defaults) per
+    cluster or type, the benchmark as the prior and that key's counts as the evidence, in
+    full (no ``task_evidence`` cap), older counts halving every ``outcome_half_life`` newer
+    outcomes per model, fed the outcomes the user reports. No embedding, no classifier:
+    what is left between it and the oracle is the price of learning by trying."""
     defaults = Settings()
-    weight = defaults.routing.benchmark_prior_weight
-    spread = defaults.routing.posterior_scale
+    routing = defaults.routing.model_copy(update={"task_evidence": math.inf})
     keep = 0.5 ** (1.0 / (defaults.memory.outcome_half_life * len(NAMES)))
     counts: dict[str, np.ndarray] = {}  # key -> (models, 2) decayed successes, failures
     chosen = []
     for step, (_, cluster) in enumerate(stream):
         task = cluster.partition("/")[0]
-        key = cluster if by_cluster else task
         bench = TASK_BENCHMARK[task]
-        prior = np.array(
-            [
-                min(
-                    max(normalise_benchmark(bench, MODELS[m]["benchmarks"][bench]), MIN_PRIOR),
-                    1.0 - MIN_PRIOR,
-                )
-                for m in NAMES
-            ]
-        )
-        seen = counts.setdefault(key, np.zeros((len(NAMES), 2)))
-        alpha, beta = weight * prior + seen[:, 0], weight * (1.0 - prior) + seen[:, 1]
-        mean = alpha / (alpha + beta)
-        draws = mean + spread * (rng.beta(alpha, beta) - mean)
-        pick = int(np.argmax(draws))
+        seen = counts.setdefault(cluster if by_cluster else task, np.zeros((len(NAMES), 2)))
+        arms = [
+            Arm(
+                name,
+                benchmark=normalise_benchmark(bench, MODELS[name]["benchmarks"][bench]),
+                memory=0.5,
+                evidence=0.0,
+                latency=0.0,
+                feedback=0.5,
+                resident=False,
+                task_successes=float(seen[i, 0]),
+                task_failures=float(seen[i, 1]),
+            )
+            for i, name in enumerate(NAMES)
+        ]
+        pick = int(np.argmax(sample(arms, routing, rng, 1)[0]))
         chosen.append(NAMES[pick])
         success = rng.random() < user.p(cluster, NAMES[pick], step)
         if rng.random() < user.request(cluster)[1]:

@@ -65,7 +65,7 @@ def test_retraining_reproduces_the_shipped_dev_accuracy() -> None:
 
 @needs_corpus
 @pytest.mark.ci_may_skip(
-    "needs the corpus embedding cache, a minute or two of embedding on 2 cores to create"
+    "needs the corpus embedding cache, which lfd train creates (2.5 minutes on 2 cores)"
 )
 def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
     shipped = artifacts.load(artifacts.bundled_path("tfidf+embedding")).metadata
@@ -79,7 +79,7 @@ def test_retraining_reproduces_the_shipped_embedding_artifact() -> None:
     if not cache_path.is_file():
         pytest.skip(
             f"no sentence-embedding cache at {cache_path}; 'lfd train --features tfidf+embedding' "
-            "creates it (embedding the corpus takes a minute or two on 2 cores)"
+            "creates it (2.5 minutes on 2 cores, embedding the corpus included)"
         )
 
     def not_cached(texts: Sequence[str]) -> np.ndarray:

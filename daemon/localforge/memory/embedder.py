@@ -380,7 +380,7 @@ class Embedder:
         if todo:
             missing = list(todo)
             windows, lengths = self.windows(missing)
-            # Shortest first, so that each batch pads to similar lengths.
+            # Shortest first, so that each float run pads to similar lengths (int8: INT8_ROWS).
             order = sorted(range(len(missing)), key=lengths.__getitem__)
             for start in range(0, len(order), BATCH_SIZE):
                 chunk = order[start : start + BATCH_SIZE]
