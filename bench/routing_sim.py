@@ -13,7 +13,8 @@ Five users with hidden success probabilities per (query cluster, model):
                 or dismissed, the rest as chat, where one outcome in ten is reported.
 
 1,000 queries are drawn from the labelled corpus in data/ (the cluster is the query's label; the
-two topics of a label are a seeded 2-means split of its embeddings); ``--stream heldout`` draws
+two topics of a label are a seeded 2-means split of its embeddings, or with ``--topics sources``
+two groups of its sources, so that a topic is where a query comes from); ``--stream heldout`` draws
 them from data/heldout/ instead, queries the classifier never trained on, so that its real
 mistakes are part of what routing has to learn around.
 LocalForge routes each one through the real pipeline in-process — task classifier, fastembed
@@ -247,13 +248,36 @@ def topics(texts: list[str], labels: list[str], vectors: np.ndarray, seed: int) 
     return topic
 
 
-def load_corpus(folder: Path) -> list[tuple[str, str]]:
+def source_topics(labels: list[str], sources: list[str], seed: int) -> list[int]:
+    """Split each label's sources (its files' styles, suites) into two seeded groups of about
+    equal size: the topic is where a query comes from, not where its vector lies."""
+    rng = np.random.default_rng(seed)
+    topic = [0] * len(labels)
+    for label in sorted(set(labels)):
+        rows = [i for i, lab in enumerate(labels) if lab == label]
+        sizes: dict[str, int] = {}
+        for i in rows:
+            sizes[sources[i]] = sizes.get(sources[i], 0) + 1
+        names = sorted(sizes)
+        rng.shuffle(names)  # the seed breaks ties between sources of one size
+        side: dict[str, int] = {}
+        filled = [0, 0]
+        for name in sorted(names, key=lambda n: -sizes[n]):
+            side[name] = int(np.argmin(filled))
+            filled[side[name]] += sizes[name]
+        for i in rows:
+            topic[i] = side[sources[i]]
+    return topic
+
+
+def load_corpus(folder: Path) -> list[tuple[str, str, str]]:
+    """(text, label, source) per row; a row without a source is its file's."""
     rows = []
     for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             if line.strip():
                 item = json.loads(line)
-                rows.append((item["text"], item["label"]))
+                rows.append((item["text"], item["label"], item.get("source", path.stem)))
     return rows
 
 
@@ -669,6 +693,13 @@ def main(argv: list[str] | None = None) -> int:
         default="corpus",
         help="draw queries from data/ (the classifier trained on them) or data/heldout/ (unseen)",
     )
+    parser.add_argument(
+        "--topics",
+        choices=["vectors", "sources"],
+        default="vectors",
+        help="how the topic user's two topics of a label are split: a seeded 2-means of the "
+        "queries' vectors, or the label's sources in two groups",
+    )
     parser.add_argument("--policies", default=",".join(POLICIES), help="thompson,score")
     parser.add_argument(
         "--embedding",
@@ -723,7 +754,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     choose_models(parser, args.models.split(","))
 
-    corpus = load_corpus(ROOT / "data" / ("heldout" if args.stream == "heldout" else ""))
+    sourced = load_corpus(ROOT / "data" / ("heldout" if args.stream == "heldout" else ""))
+    corpus = [(text, label) for text, label, _ in sourced]
+    source_of = {text: source for text, _, source in sourced}
     rng = np.random.default_rng(args.seed)
     drawn = [corpus[i] for i in rng.integers(0, len(corpus), args.queries)]
     started = time.perf_counter()
@@ -738,7 +771,12 @@ def main(argv: list[str] | None = None) -> int:
             routing = Embedder(args.embedding, Paths.from_env().data_dir / CACHE_DIR)
             routed_vectors = routing.embed(texts)
         embedder = CachedEmbedder(routing, dict(zip(texts, routed_vectors, strict=True)))
-        split = topics(texts, [label_of[t] for t in texts], vectors, args.seed)
+        labels = [label_of[t] for t in texts]
+        split = (
+            source_topics(labels, [source_of[t] for t in texts], args.seed)
+            if args.topics == "sources"
+            else topics(texts, labels, vectors, args.seed)
+        )
         topic_of = dict(zip(texts, split, strict=True))
         stream = [(t, f"{label}/{topic_of[t]}") for t, label in drawn]
         print(

@@ -458,6 +458,30 @@ def test_task_counts_follow_outcomes_and_survive_a_restart(edge_env: Env) -> Non
     edge_env.run(after_restart)
 
 
+def test_a_changed_taste_drops_the_older_counts_and_a_restart_repeats_it(tmp_path: Path) -> None:
+    env = Env(tmp_path, Settings.model_validate({"memory": {"change_window": 4}}))
+
+    async def rate(memory: MemoryService) -> float:
+        ids = [await remember(memory, f"sort list {i} in python", "coder") for i in range(16)]
+        for rid in ids[:12]:
+            await memory.record_outcome(rid, "thumbs_up", None)
+        assert memory.task_evidence.changes() == {}
+        for rid in ids[12:]:
+            await memory.record_outcome(rid, "thumbs_down", None)
+        changes = memory.task_evidence.changes()
+        assert list(changes) == [("coding", "coder")]
+        successes, failures = memory.task_evidence.get("coding", "coder", time.time())
+        assert successes < 1.5 and failures > 2.5  # only the newest four are left
+        return changes[("coding", "coder")]
+
+    changed_at = env.run(rate)
+
+    async def after_restart(memory: MemoryService) -> None:
+        assert memory.task_evidence.changes() == {("coding", "coder"): changed_at}
+
+    env.run(after_restart)
+
+
 def test_a_new_half_life_rebuilds_the_task_counts_at_once(edge_env: Env) -> None:
     async def body(memory: MemoryService) -> tuple[float, float]:
         ids = [await remember(memory, f"sort list {i} in python", "coder") for i in range(2)]

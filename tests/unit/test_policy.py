@@ -156,6 +156,49 @@ def test_time_decay_counts_towards_the_fading_and_a_reload_repeats_it() -> None:
     assert again.get("coding", "coder", now=DAY_S) == pytest.approx(live)
 
 
+def test_newest_outcomes_unlike_the_older_ones_drop_them() -> None:
+    """Twenty successes, then failures: the third in a row is unlikely enough.
+
+    Window [1, 1, 0, 0] against 18 of 18 (Laplace 19/20): P(X ≤ 2) = 0.014, kept at 1%;
+    [1, 0, 0, 0] against 19 of 19: P(X ≤ 1) = 0.0004, dropped.
+    """
+    counts = TaskEvidence(decay=1.0, change_window=4, change_level=0.01)
+    for i in range(20):
+        counts.add("coding", "coder", 1.0, at=float(i))
+    for i in range(2):
+        counts.add("coding", "coder", 0.0, at=20.0 + i)
+    assert counts.get("coding", "coder", now=30.0) == pytest.approx((20.0, 2.0))
+    assert counts.changes() == {}
+    counts.add("coding", "coder", 0.0, at=22.0)
+    assert counts.get("coding", "coder", now=30.0) == pytest.approx((1.0, 3.0))
+    assert counts.changes() == {("coding", "coder"): 22.0}
+    # Another model, or the same model on another task type, keeps its counts.
+    counts.add("math", "coder", 1.0, at=24.0)
+    assert counts.get("math", "coder", now=30.0) == (1.0, 0.0)
+
+
+def test_outcomes_that_fit_the_older_ones_or_too_few_of_these_drop_nothing() -> None:
+    counts = TaskEvidence(decay=1.0, change_window=4, change_level=0.01)
+    for i in range(40):  # a steady 50%: a window of 0 or 4 successes has p = 1/16 each way
+        counts.add("coding", "coder", float(i % 2), at=float(i))
+    counts.add("coding", "coder", 1.0, at=40.0)
+    assert counts.changes() == {}
+    few = TaskEvidence(decay=1.0, change_window=4, change_level=0.01)
+    for i, value in enumerate([1.0, 1.0, 0.0, 0.0, 0.0, 0.0]):  # two older outcomes: no test
+        few.add("coding", "coder", value, at=float(i))
+    assert few.changes() == {}
+    assert few.get("coding", "coder", now=9.0) == (2.0, 4.0)
+
+
+def test_a_dropped_past_is_dropped_again_on_reload() -> None:
+    rows = [("coding", "coder", 1.0, float(i)) for i in range(20)]
+    rows += [("coding", "coder", 0.0, 20.0 + i) for i in range(3)]
+    counts = TaskEvidence(decay=1.0, change_window=4)
+    counts.load(rows)
+    assert counts.changes() == {("coding", "coder"): 22.0}
+    assert counts.get("coding", "coder", now=30.0) == pytest.approx((1.0, 3.0))
+
+
 def test_draws_narrow_for_a_user_who_rates_few_decisions() -> None:
     routing = RoutingSettings(posterior_scale=0.5, rated_share_power=0.3)
     rater, rare = arm("m", 0.6), arm("m", 0.6, rated_share=0.1)

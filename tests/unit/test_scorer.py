@@ -124,6 +124,20 @@ def test_a_models_newer_neighbours_outweigh_its_older_ones_without_time_passing(
     assert aged.weight == pytest.approx(0.9 * (1.0 + 0.95**30))
 
 
+def test_neighbours_from_before_a_models_change_are_no_evidence() -> None:
+    items = [
+        neighbour("a", 0.9, 1.0, days=2, pid="before"),
+        neighbour("a", 0.8, 0.0, days=0, pid="after"),
+        neighbour("b", 0.7, 1.0, days=2, pid="other model"),
+    ]
+    changed = {("coding", "a"): NOW - DAY, ("math", "b"): NOW}
+    evidence = memory_evidence(
+        items, ["a", "b"], top_k=10, decay=1.0, now=NOW, min_similarity=0.5, changed_at=changed
+    )
+    assert evidence["a"].neighbours == 1 and evidence["a"].score == 0.0
+    assert evidence["b"].score == 1.0  # its change was on another task type
+
+
 def test_memory_keeps_top_k_nearest_per_model() -> None:
     items = [neighbour("a", 0.1 * i, float(i % 2), pid=str(i)) for i in range(1, 10)]
     evidence = memory_evidence(items, ["a"], top_k=3, decay=1.0, now=NOW, min_similarity=0.5)

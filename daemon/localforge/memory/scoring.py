@@ -17,11 +17,14 @@ far below 1. With ``recency_half_life`` set, a model's neighbours also count les
 more of them are newer: the n-th newest keeps at most ``0.5^(n / recency_half_life)`` of
 its weight, time decay included (it keeps the smaller of the two), so the model's latest
 outcomes near this query outweigh its older ones there even when no time has passed
-between them (a taste that changed in one sitting).
+between them (a taste that changed in one sitting). With ``changed_at`` set, a neighbour
+recorded before the time it gives for its (task type, model) is no evidence: the
+task-type counts saw that model's outcomes there change (``memory.task_evidence``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,11 +94,18 @@ def memory_evidence(
     saturate: float | None = None,
     task_shares: Mapping[str, float] | None = None,
     recency_half_life: float = 0.0,
+    changed_at: Mapping[tuple[str, str], float] | None = None,
 ) -> dict[str, MemoryEvidence]:
     if task_type is not None:
         task_shares = {task_type: 1.0}
     if task_shares is not None:
         neighbours = [n for n in neighbours if task_shares.get(n.task_type, 0.0) > 0.0]
+    if changed_at:
+        neighbours = [
+            n
+            for n in neighbours
+            if n.timestamp >= changed_at.get((n.task_type, n.model), -math.inf)
+        ]
     groups = group_by_model(neighbours, top_k)
     result: dict[str, MemoryEvidence] = {}
     for model in models:

@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LATENCY_EWMA = 0.2
 OPTIMIZE_MIN_UNINDEXED = 10_000
-COUNT_KEYS = ("memory.decay", "memory.outcome_half_life")  # how the task-type counts fade
+COUNT_KEYS = (  # how the task-type counts fade
+    "memory.decay",
+    "memory.outcome_half_life",
+    "memory.change_window",
+    "memory.change_level",
+)
 
 
 class MemoryService:
@@ -482,7 +487,12 @@ class MemoryService:
 
 
 def _task_evidence(settings: MemorySettings) -> TaskEvidence:
-    return TaskEvidence(settings.decay, settings.outcome_half_life)
+    return TaskEvidence(
+        settings.decay,
+        settings.outcome_half_life,
+        change_window=settings.change_window,
+        change_level=settings.change_level,
+    )
 
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:

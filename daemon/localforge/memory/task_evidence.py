@@ -9,19 +9,39 @@ their weight, time decay included, for the m models rated on it: they halve at
 least every ``half_life`` newer outcomes per model. So a user who rates many
 answers in a day, or a whole stream in one sitting, still sees old outcomes
 fade, and a model that has not been tried for a while drifts back to its prior
-and is tried again. Kept in
-memory (one pair of floats per task type and model, so bounded by the registry),
-rebuilt from SQLite at start, after deletes or imports and when how they fade
-changes, updated on every outcome.
+and is tried again.
+
+A fade that slow cannot follow a taste that changes at once. With
+``change_window`` set, each pair also keeps its model's newest outcomes on the
+task type apart: when they are unlikely under the older counts (a two-sided
+binomial test of their rounded sum at ``change_level``, against at least
+``change_window`` older outcomes and their Laplace mean, so that no rate is ever
+certain), the older counts are dropped and only the newest stay. The time of the
+outcome that showed the change is kept (``changes``): the model's similar past
+queries of that task type from before it no longer count either
+(``memory.scoring``).
+
+Kept in memory (per task type and model, a pair of floats and at most
+``change_window`` recent outcomes, so bounded by the registry), rebuilt from SQLite
+at start, after deletes or imports and when how they fade changes, updated on
+every outcome.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DAY_S = 86400.0
+
+
+@dataclass
+class _Recent:
+    value: float
+    weight: float  # what the outcome weighs in the counts now
 
 
 @dataclass
@@ -29,12 +49,41 @@ class _Counts:
     successes: float = 0.0
     failures: float = 0.0
     at: float = 0.0  # the time both counts are referred to
+    recent: deque[_Recent] = field(default_factory=deque)  # the newest outcomes, oldest first
+    changed_at: float | None = None  # when the older counts were last dropped
+
+    def shrink(self, factor: float) -> None:
+        self.successes *= factor
+        self.failures *= factor
+        for item in self.recent:
+            item.weight *= factor
+
+    def older(self) -> tuple[float, float]:
+        """The counts without the recent outcomes."""
+        successes = self.successes - sum(i.value * i.weight for i in self.recent)
+        failures = self.failures - sum((1.0 - i.value) * i.weight for i in self.recent)
+        return max(successes, 0.0), max(failures, 0.0)
+
+
+def binomial_tails(k: int, n: int, p: float) -> tuple[float, float]:
+    """P(X ≤ k) and P(X ≥ k) for X ~ Binomial(n, p)."""
+    pmf = [math.comb(n, i) * p**i * (1.0 - p) ** (n - i) for i in range(n + 1)]
+    return sum(pmf[: k + 1]), sum(pmf[k:])
 
 
 class TaskEvidence:
-    def __init__(self, decay: float, half_life: float = 0.0) -> None:
+    def __init__(
+        self,
+        decay: float,
+        half_life: float = 0.0,
+        *,
+        change_window: int = 0,
+        change_level: float = 0.01,
+    ) -> None:
         self.decay = decay
         self.half_life = half_life  # newer outcomes per model rated on the task type
+        self.change_window = change_window  # 0: no change detection
+        self.change_level = change_level
         self._counts: dict[tuple[str, str], _Counts] = {}
 
     def _factor(self, days: float) -> float:
@@ -48,9 +97,7 @@ class TaskEvidence:
             self._fade(task_type, model, at)
         counts = self._counts.setdefault((task_type, model), _Counts(at=at))
         if at > counts.at:
-            shrink = self._factor((at - counts.at) / DAY_S)
-            counts.successes *= shrink
-            counts.failures *= shrink
+            counts.shrink(self._factor((at - counts.at) / DAY_S))
             counts.at = at
         weight = self._factor((counts.at - at) / DAY_S)
         if previous is not None:
@@ -58,6 +105,35 @@ class TaskEvidence:
             counts.failures -= (1.0 - previous) * weight
         counts.successes = max(counts.successes + value * weight, 0.0)
         counts.failures = max(counts.failures + (1.0 - value) * weight, 0.0)
+        if previous is None and self.change_window > 0:
+            counts.recent.append(_Recent(value, weight))
+            if len(counts.recent) > self.change_window:
+                counts.recent.popleft()
+            if self._changed(counts):
+                successes, failures = counts.older()
+                counts.successes -= successes
+                counts.failures -= failures
+                counts.changed_at = at
+
+    def _changed(self, counts: _Counts) -> bool:
+        """Whether the recent outcomes are unlikely under the older counts."""
+        if len(counts.recent) < self.change_window:
+            return False
+        successes, failures = counts.older()
+        if successes + failures < self.change_window:
+            return False
+        mean = (successes + 1.0) / (successes + failures + 2.0)  # never certain
+        hits = round(sum(item.value for item in counts.recent))
+        low, high = binomial_tails(hits, len(counts.recent), mean)
+        return min(low, high) < self.change_level / 2.0
+
+    def changes(self) -> dict[tuple[str, str], float]:
+        """(task type, model) → when that model's older outcomes there were last dropped."""
+        return {
+            key: counts.changed_at
+            for key, counts in self._counts.items()
+            if counts.changed_at is not None
+        }
 
     def keep(self, task_type: str, model: str) -> float:
         """How much of its weight an older outcome on ``task_type`` keeps as ``model``'s arrives."""
@@ -75,8 +151,7 @@ class TaskEvidence:
         if by_time <= keep:
             return
         for counts in on_task:
-            counts.successes *= keep / by_time
-            counts.failures *= keep / by_time
+            counts.shrink(keep / by_time)
 
     def get(self, task_type: str, model: str, now: float) -> tuple[float, float]:
         """(successes, failures), decayed to ``now``."""

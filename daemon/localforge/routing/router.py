@@ -233,6 +233,7 @@ class Router:
         # (top_k × models nearest), so a posterior sharpens where a model is used often
         thompson = settings.routing.policy == "thompson"
         per_model = settings.memory.top_k * (len(names) if thompson else 1)
+        counts = getattr(self.memory, "task_evidence", None)  # absent in a bare memory
         evidence = memory_evidence(
             neighbours,
             names,
@@ -243,12 +244,12 @@ class Router:
             saturate=settings.routing.fallback_min_similarity if thompson else None,
             task_shares=shares if same_task else None,
             recency_half_life=settings.memory.neighbour_half_life,
+            changed_at=counts.changes() if counts is not None else None,
         )
         other = sum(n.task_type not in shares for n in neighbours) if same_task else 0
         if other and memory_note is None:
             memory_note = f"ok; {other} neighbours of other task types are not evidence"
         weights = self.weights(settings)
-        counts = getattr(self.memory, "task_evidence", None)  # absent in a bare memory
         rated = getattr(self.memory, "rated", None)
         task_counts = (
             {name: mixed_counts(counts, shares, name, now) for name in names}

@@ -95,6 +95,20 @@ class MemorySettings(Section):
         "newer outcomes on it per model rated there, time decay included (0: only time decays "
         "them)",
     )
+    change_window: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="a model's newest this many outcomes on a task type are tested against its "
+        "older ones there; when they are unlikely under them, the older ones (and its similar "
+        "past queries before the change) no longer count (0: off)",
+    )
+    change_level: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="the change test's level: how unlikely the newest outcomes must be",
+    )
     neighbour_half_life: float = Field(
         10.0,
         ge=0,
