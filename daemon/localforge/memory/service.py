@@ -31,8 +31,8 @@ from localforge.memory.rated_share import RatedShares, newest_rated
 from localforge.memory.store import IndexCorrupt, Neighbour, VectorStore
 from localforge.memory.stores import make_store
 from localforge.memory.sync import IndexSync, Progress
-from localforge.memory.task_evidence import TaskEvidence, outcome_rows
-from localforge.settings import MemorySettings, Settings
+from localforge.memory.task_evidence import COUNT_KEYS, TaskEvidence, outcome_rows
+from localforge.settings import Settings
 from localforge.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LATENCY_EWMA = 0.2
 OPTIMIZE_MIN_UNINDEXED = 10_000
-COUNT_KEYS = (  # how the task-type counts fade
-    "memory.decay",
-    "memory.outcome_half_life",
-    "memory.change_window",
-    "memory.change_level",
-)
 
 
 class MemoryService:
@@ -79,7 +73,7 @@ class MemoryService:
         self.state = "stopped"
         self.detail = "not started"
         self.feedback: dict[str, tuple[float, int]] = {}
-        self.task_evidence = _task_evidence(settings().memory)
+        self.task_evidence = TaskEvidence.from_settings(settings().memory)
         self.rated = RatedShares()
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -334,7 +328,7 @@ class MemoryService:
 
     async def _reload_counts(self) -> None:
         """The task-type counts and the rated share, read again from SQLite."""
-        counts = _task_evidence(self.settings.memory)
+        counts = TaskEvidence.from_settings(self.settings.memory)
         counts.load(await self.db.run(outcome_rows))
         self.task_evidence = counts
         window = self.rated.window
@@ -484,15 +478,6 @@ class MemoryService:
             return True
         finally:
             self._optimizing = False
-
-
-def _task_evidence(settings: MemorySettings) -> TaskEvidence:
-    return TaskEvidence(
-        settings.decay,
-        settings.outcome_half_life,
-        change_window=settings.change_window,
-        change_level=settings.change_level,
-    )
 
 
 def _default_embedder(settings: Settings, cache_dir: Path) -> Embedder:

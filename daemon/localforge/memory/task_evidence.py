@@ -35,7 +35,15 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from localforge.settings import MemorySettings
+
 DAY_S = 86400.0
+COUNT_KEYS = (  # the settings that say how the counts fade: a change rebuilds them
+    "memory.decay",
+    "memory.outcome_half_life",
+    "memory.change_window",
+    "memory.change_level",
+)
 
 
 @dataclass
@@ -86,6 +94,15 @@ class TaskEvidence:
         self.change_level = change_level
         self._counts: dict[tuple[str, str], _Counts] = {}
 
+    @classmethod
+    def from_settings(cls, settings: MemorySettings) -> TaskEvidence:
+        return cls(
+            settings.decay,
+            settings.outcome_half_life,
+            change_window=settings.change_window,
+            change_level=settings.change_level,
+        )
+
     def _factor(self, days: float) -> float:
         return float(self.decay ** max(days, 0.0))
 
@@ -129,6 +146,8 @@ class TaskEvidence:
 
     def changes(self) -> dict[tuple[str, str], float]:
         """(task type, model) → when that model's older outcomes there were last dropped."""
+        if self.change_window <= 0:
+            return {}  # off: nothing to look through on every decision
         return {
             key: counts.changed_at
             for key, counts in self._counts.items()
