@@ -119,7 +119,7 @@ def test_task_counts_decay_and_a_replaced_outcome_is_taken_back() -> None:
     counts.add("coding", "m", 1.0, at=DAY_S, previous=0.0)  # the later rating changed its mind
     assert counts.get("coding", "m", now=2 * DAY_S) == pytest.approx((0.75, 0.0))
     assert counts.get("math", "m", now=0.0) == (0.0, 0.0)
-    counts.load([("math", "m", 1.0, 0.0)])
+    counts.load([("math", "m", 1.0, 0.0, None)])
     assert counts.get("coding", "m", now=0.0) == (0.0, 0.0)
     assert counts.get("math", "m", now=0.0) == (1.0, 0.0)
 
@@ -149,7 +149,7 @@ def test_time_decay_counts_towards_the_fading_and_a_reload_repeats_it() -> None:
     again = TaskEvidence(decay=0.25, half_life=1.0)
     again.load(
         [
-            ("coding", "coder", v, t)
+            ("coding", "coder", v, t, None)
             for v, t in ((0.0, DAY_S / 2 + 1.0), (1.0, 0.0), (0.0, DAY_S / 2))
         ]
     )
@@ -191,8 +191,8 @@ def test_outcomes_that_fit_the_older_ones_or_too_few_of_these_drop_nothing() -> 
 
 
 def test_a_dropped_past_is_dropped_again_on_reload() -> None:
-    rows = [("coding", "coder", 1.0, float(i)) for i in range(20)]
-    rows += [("coding", "coder", 0.0, 20.0 + i) for i in range(3)]
+    rows = [("coding", "coder", 1.0, float(i), None) for i in range(20)]
+    rows += [("coding", "coder", 0.0, 20.0 + i, None) for i in range(3)]
     counts = TaskEvidence(decay=1.0, change_window=4)
     counts.load(rows)
     assert counts.changes() == {("coding", "coder"): 22.0}

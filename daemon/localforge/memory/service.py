@@ -309,7 +309,9 @@ class MemoryService:
             self._in_store_background(
                 "outcome update", lambda: store.set_outcome(request_id, score), evidence=True
             )
-        self.task_evidence.add(row.task_type, row.model, score, row.created_at, previous)
+        self.task_evidence.add(
+            row.task_type, row.model, score, row.created_at, previous, vector=row.embedding
+        )
         positive, total = self.feedback.get(row.model, (0.0, 0))
         return {
             "request_id": request_id,

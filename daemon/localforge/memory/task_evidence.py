@@ -21,10 +21,27 @@ outcome that showed the change is kept (``changes``): the model's similar past
 queries of that task type from before it no longer count either
 (``memory.scoring``).
 
-Kept in memory (per task type and model, a pair of floats and at most
-``change_window`` recent outcomes, so bounded by the registry), rebuilt from SQLite
-at start, after deletes or imports and when how they fade changes, updated on
-every outcome.
+Where on the task type a model's outcomes lie is kept too: the sums of the
+query embeddings of its successes and of its failures, weighted and faded like
+the counts. Asked with a query's vector and a ``locality`` τ, ``get`` says how
+the model did on queries like this one rather than on the task type at large:
+with ``a_s`` and ``a_f`` the query's similarity to the centroids of the
+successes and of the failures (each shrunk towards the centroid of the task
+type's queries, all models', by ``CENTROID_PRIOR`` outcomes, so that a few outcomes
+cannot point far and a model with no successes has them where the task type's
+queries lie), the farther of the two counts keeps ``exp(−τ·g)`` of its weight, where ``g``
+is ``|a_s − a_f|`` less ``NOISE_Z`` standard errors of the gap chance alone would give (the
+spread of the newest ``QUERY_SAMPLE`` queries' similarities to this one, over each side's
+weight), so that a query that happens to resemble a past success more than the failures
+does not halve the failures.
+A model whose successes lie on one side of a task type and failures on the
+other is then judged by the side the query is on; where outcomes do not depend
+on the query both centroids converge and nothing changes.
+
+Kept in memory (per task type and model, a pair of floats, two embedding sums
+and at most ``change_window`` recent outcomes, so bounded by the registry),
+rebuilt from SQLite at start, after deletes or imports and when how they fade
+changes, updated on every outcome.
 """
 
 from __future__ import annotations
@@ -35,6 +52,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from localforge.settings import MemorySettings
 
 DAY_S = 86400.0
@@ -44,12 +63,66 @@ COUNT_KEYS = (  # the settings that say how the counts fade: a change rebuilds t
     "memory.change_window",
     "memory.change_level",
 )
+CENTROID_PRIOR = 3.0  # outcomes' worth of the task type's centroid in each side's centroid
+Vector = np.ndarray
+NOISE_Z = 2.0  # gaps within this many standard errors of chance count as none
+QUERY_SAMPLE = 64  # newest queries per task type, for how their similarities to a query spread
+OutcomeRow = tuple[str, str, float, float, Vector | None]  # task type, model, outcome, at, vector
 
 
 @dataclass
 class _Recent:
     value: float
     weight: float  # what the outcome weighs in the counts now
+    vector: Vector | None = None
+
+
+@dataclass
+class _Where:
+    """Weighted sums of the query embeddings of a model's successes and failures."""
+
+    successes: Vector
+    failures: Vector
+    success_weight: float = 0.0  # the counted weight these sums hold (outcomes with a vector)
+    failure_weight: float = 0.0
+
+    @classmethod
+    def empty(cls, dim: int) -> _Where:
+        return cls(np.zeros(dim, dtype=np.float64), np.zeros(dim, dtype=np.float64))
+
+    def add(self, vector: Vector, success: float, failure: float) -> None:
+        self.successes += success * vector
+        self.failures += failure * vector
+        self.success_weight = max(self.success_weight + success, 0.0)
+        self.failure_weight = max(self.failure_weight + failure, 0.0)
+
+    def shrink(self, factor: float) -> None:
+        self.successes *= factor
+        self.failures *= factor
+        self.success_weight *= factor
+        self.failure_weight *= factor
+
+    def keeps(
+        self, vector: Vector, locality: float, centre: Vector, spread: float
+    ) -> tuple[float, float]:
+        """The share of its weight each count keeps for a query at ``vector``: ``centre`` is
+        where the task type's queries lie (each side's centroid is shrunk towards it) and
+        ``spread`` how their similarities to the query scatter (a gap chance would give counts
+        as none)."""
+        prior = CENTROID_PRIOR * centre
+        near_success = float(vector @ (self.successes + prior)) / (
+            self.success_weight + CENTROID_PRIOR
+        )
+        near_failure = float(vector @ (self.failures + prior)) / (
+            self.failure_weight + CENTROID_PRIOR
+        )
+        chance = spread * math.sqrt(
+            self.success_weight / (self.success_weight + CENTROID_PRIOR) ** 2
+            + self.failure_weight / (self.failure_weight + CENTROID_PRIOR) ** 2
+        )
+        gap = max(abs(near_success - near_failure) - NOISE_Z * chance, 0.0)
+        kept = math.exp(-locality * gap)
+        return (1.0, kept) if near_success >= near_failure else (kept, 1.0)
 
 
 @dataclass
@@ -59,12 +132,32 @@ class _Counts:
     at: float = 0.0  # the time both counts are referred to
     recent: deque[_Recent] = field(default_factory=deque)  # the newest outcomes, oldest first
     changed_at: float | None = None  # when the older counts were last dropped
+    where: _Where | None = None
 
     def shrink(self, factor: float) -> None:
         self.successes *= factor
         self.failures *= factor
         for item in self.recent:
             item.weight *= factor
+        if self.where is not None:
+            self.where.shrink(factor)
+
+    def place(self, vector: Vector | None, success: float, failure: float) -> None:
+        """Add (or, negative, take back) weighted outcomes of a query at ``vector``."""
+        if vector is None:
+            return
+        if self.where is None or self.where.successes.shape != vector.shape:
+            self.where = _Where.empty(vector.shape[0])  # a new embedding model starts over
+        self.where.add(vector, success, failure)
+
+    def keep_recent(self) -> None:
+        """Drop the older counts: only the recent outcomes stay, where they lie included."""
+        successes, failures = self.older()
+        self.successes -= successes
+        self.failures -= failures
+        self.where = None
+        for item in self.recent:
+            self.place(item.vector, item.value * item.weight, (1.0 - item.value) * item.weight)
 
     def older(self) -> tuple[float, float]:
         """The counts without the recent outcomes."""
@@ -93,6 +186,8 @@ class TaskEvidence:
         self.change_window = change_window  # 0: no change detection
         self.change_level = change_level
         self._counts: dict[tuple[str, str], _Counts] = {}
+        self._centres: dict[str, Vector] = {}  # per task type, until its next outcome
+        self._queries: dict[str, deque[Vector]] = {}  # per task type, the newest rated queries
 
     @classmethod
     def from_settings(cls, settings: MemorySettings) -> TaskEvidence:
@@ -107,9 +202,23 @@ class TaskEvidence:
         return float(self.decay ** max(days, 0.0))
 
     def add(
-        self, task_type: str, model: str, value: float, at: float, previous: float | None = None
+        self,
+        task_type: str,
+        model: str,
+        value: float,
+        at: float,
+        previous: float | None = None,
+        vector: Vector | None = None,
     ) -> None:
-        """Count outcome ``value`` of a request made at ``at``; ``previous`` is one it replaces."""
+        """Count outcome ``value`` of a request made at ``at`` for a query embedded as
+        ``vector``; ``previous`` is an outcome it replaces."""
+        vector = _unit(vector)
+        self._centres.pop(task_type, None)
+        if previous is None and vector is not None:
+            sample = self._queries.get(task_type)
+            if sample is None or sample[0].shape != vector.shape:
+                sample = self._queries[task_type] = deque(maxlen=QUERY_SAMPLE)
+            sample.append(vector)
         if previous is None:
             self._fade(task_type, model, at)
         counts = self._counts.setdefault((task_type, model), _Counts(at=at))
@@ -120,16 +229,16 @@ class TaskEvidence:
         if previous is not None:
             counts.successes -= previous * weight
             counts.failures -= (1.0 - previous) * weight
+            counts.place(vector, -previous * weight, -(1.0 - previous) * weight)
         counts.successes = max(counts.successes + value * weight, 0.0)
         counts.failures = max(counts.failures + (1.0 - value) * weight, 0.0)
+        counts.place(vector, value * weight, (1.0 - value) * weight)
         if previous is None and self.change_window > 0:
-            counts.recent.append(_Recent(value, weight))
+            counts.recent.append(_Recent(value, weight, vector))
             if len(counts.recent) > self.change_window:
                 counts.recent.popleft()
             if self._changed(counts):
-                successes, failures = counts.older()
-                counts.successes -= successes
-                counts.failures -= failures
+                counts.keep_recent()
                 counts.changed_at = at
 
     def _changed(self, counts: _Counts) -> bool:
@@ -172,27 +281,87 @@ class TaskEvidence:
         for counts in on_task:
             counts.shrink(keep / by_time)
 
-    def get(self, task_type: str, model: str, now: float) -> tuple[float, float]:
-        """(successes, failures), decayed to ``now``."""
+    def get(
+        self,
+        task_type: str,
+        model: str,
+        now: float,
+        vector: Vector | None = None,
+        locality: float = 0.0,
+    ) -> tuple[float, float]:
+        """(successes, failures), decayed to ``now``; with ``vector`` and ``locality`` > 0, the
+        count on the side of the task type the query is not on weighs less (see above)."""
         counts = self._counts.get((task_type, model))
         if counts is None:
             return 0.0, 0.0
         shrink = self._factor((now - counts.at) / DAY_S)
-        return counts.successes * shrink, counts.failures * shrink
+        keep_successes = keep_failures = 1.0
+        query = _unit(vector)
+        if (
+            locality > 0.0
+            and query is not None
+            and counts.where is not None
+            and counts.where.successes.shape == query.shape
+        ):
+            centre = self._centre(task_type, query.shape)
+            spread = self._spread(task_type, query)
+            keep_successes, keep_failures = counts.where.keeps(query, locality, centre, spread)
+        return (
+            counts.successes * shrink * keep_successes,
+            counts.failures * shrink * keep_failures,
+        )
 
-    def load(self, rows: Iterable[tuple[str, str, float, float]]) -> None:
-        """Replace every count with ``(task_type, model, outcome, created_at)`` rows."""
+    def _spread(self, task_type: str, query: Vector) -> float:
+        """The standard deviation of the newest rated queries' similarities to ``query``."""
+        sample = self._queries.get(task_type)
+        if not sample or sample[0].shape != query.shape:
+            return 0.0
+        return float(np.std(np.stack(list(sample)) @ query))
+
+    def _centre(self, task_type: str, shape: tuple[int, ...]) -> Vector:
+        """The weighted mean embedding of every rated query on ``task_type``, all models'."""
+        cached = self._centres.get(task_type)
+        if cached is not None and cached.shape == shape:
+            return cached
+        total = np.zeros(shape, dtype=np.float64)
+        weight = 0.0
+        for (task, _), counts in self._counts.items():
+            where = counts.where
+            if task == task_type and where is not None and where.successes.shape == shape:
+                total += where.successes + where.failures
+                weight += where.success_weight + where.failure_weight
+        self._centres[task_type] = total / weight if weight > 0.0 else total
+        return self._centres[task_type]
+
+    def load(self, rows: Iterable[OutcomeRow]) -> None:
+        """Replace every count with ``(task_type, model, outcome, created_at, vector)`` rows."""
         self._counts.clear()
-        for task_type, model, outcome, created_at in sorted(rows, key=lambda r: r[3]):
-            self.add(task_type, model, float(outcome), float(created_at))
+        self._centres.clear()
+        self._queries.clear()
+        for task_type, model, outcome, created_at, vector in sorted(rows, key=lambda r: r[3]):
+            self.add(task_type, model, float(outcome), float(created_at), vector=vector)
 
 
-def outcome_rows(conn: sqlite3.Connection) -> list[tuple[str, str, float, float]]:
-    """Every rated interaction as ``(task_type, model, outcome, created_at)``."""
+def _unit(vector: Vector | None) -> Vector | None:
+    if vector is None:
+        return None
+    flat = np.asarray(vector, dtype=np.float64).ravel()
+    norm = float(np.linalg.norm(flat))
+    return flat / norm if norm > 0.0 and math.isfinite(norm) else None
+
+
+def outcome_rows(conn: sqlite3.Connection) -> list[OutcomeRow]:
+    """Every rated interaction as ``(task_type, model, outcome, created_at, embedding)``."""
     return [
-        (str(r[0]), str(r[1]), float(r[2]), float(r[3]))
+        (
+            str(r[0]),
+            str(r[1]),
+            float(r[2]),
+            float(r[3]),
+            None if r[4] is None else np.frombuffer(r[4], dtype=np.float32),
+        )
         for r in conn.execute(
-            "SELECT task_type, model, outcome, created_at FROM interactions "
+            "SELECT task_type, model, outcome, created_at, embedding FROM interactions "
             "WHERE outcome IS NOT NULL AND outcome_kind != 'error'"
         )
     ]

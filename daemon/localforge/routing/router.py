@@ -93,12 +93,18 @@ class Decision:
 
 
 def mixed_counts(
-    counts: TaskEvidence, shares: dict[str, float], model: str, now: float
+    counts: TaskEvidence,
+    shares: dict[str, float],
+    model: str,
+    now: float,
+    vector: np.ndarray | None = None,
+    locality: float = 0.0,
 ) -> tuple[float, float]:
-    """``model``'s decayed (successes, failures) over the task types, weighted by share."""
+    """``model``'s decayed (successes, failures) over the task types, weighted by share, and
+    near the query at ``vector`` by ``locality`` (``TaskEvidence.get``)."""
     successes = failures = 0.0
     for task, share in shares.items():
-        s, f = counts.get(task, model, now)
+        s, f = counts.get(task, model, now, vector, locality)
         successes += share * s
         failures += share * f
     return successes, failures
@@ -252,7 +258,12 @@ class Router:
         weights = self.weights(settings)
         rated = getattr(self.memory, "rated", None)
         task_counts = (
-            {name: mixed_counts(counts, shares, name, now) for name in names}
+            {
+                name: mixed_counts(
+                    counts, shares, name, now, vector, settings.routing.task_locality
+                )
+                for name in names
+            }
             if thompson and counts is not None
             else None
         )

@@ -181,6 +181,15 @@ class RoutingSettings(Section):
         description="thompson: most outcomes a model's decayed counts on the task type are worth "
         "in its posterior (0: only similar queries count)",
     )
+    task_locality: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="thompson: how much a model's count on its successes or its failures, "
+        "whichever lie farther from the query, weighs less: it keeps exp(-this x the gap "
+        "between the query's similarities to the two centroids, less what chance gives) "
+        "(0: off)",
+    )
     posterior_scale: float = Field(
         0.5,
         ge=0,
