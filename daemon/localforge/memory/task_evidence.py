@@ -39,7 +39,8 @@ other is then judged by the side the query is on; where outcomes do not depend
 on the query both centroids converge and nothing changes.
 
 Kept in memory (per task type and model, a pair of floats, two embedding sums
-and at most ``change_window`` recent outcomes, so bounded by the registry),
+and at most ``change_window`` recent outcomes; per task type at most
+``QUERY_SAMPLE`` query vectors: so bounded by the registry),
 rebuilt from SQLite at start, after deletes or imports and when how they fade
 changes, updated on every outcome.
 """
