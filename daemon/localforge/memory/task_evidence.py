@@ -127,6 +127,14 @@ class _Where:
 
 
 @dataclass
+class _Layout:
+    """Where a task type's rated queries lie, as ``get`` reads it until the next outcome."""
+
+    centre: Vector  # the weighted mean embedding of them all, every model's
+    sample: Vector  # the newest ``QUERY_SAMPLE`` of them, one a row
+
+
+@dataclass
 class _Counts:
     successes: float = 0.0
     failures: float = 0.0
@@ -187,7 +195,7 @@ class TaskEvidence:
         self.change_window = change_window  # 0: no change detection
         self.change_level = change_level
         self._counts: dict[tuple[str, str], _Counts] = {}
-        self._centres: dict[str, Vector] = {}  # per task type, until its next outcome
+        self._layouts: dict[str, _Layout] = {}  # per task type, until its next outcome
         self._queries: dict[str, deque[Vector]] = {}  # per task type, the newest rated queries
 
     @classmethod
@@ -214,7 +222,7 @@ class TaskEvidence:
         """Count outcome ``value`` of a request made at ``at`` for a query embedded as
         ``vector``; ``previous`` is an outcome it replaces."""
         vector = _unit(vector)
-        self._centres.pop(task_type, None)
+        self._layouts.pop(task_type, None)
         if previous is None and vector is not None:
             sample = self._queries.get(task_type)
             if sample is None or sample[0].shape != vector.shape:
@@ -297,32 +305,25 @@ class TaskEvidence:
             return 0.0, 0.0
         shrink = self._factor((now - counts.at) / DAY_S)
         keep_successes = keep_failures = 1.0
-        query = _unit(vector)
+        query = _unit(vector) if locality > 0.0 else None
         if (
-            locality > 0.0
-            and query is not None
+            query is not None
             and counts.where is not None
             and counts.where.successes.shape == query.shape
         ):
-            centre = self._centre(task_type, query.shape)
-            spread = self._spread(task_type, query)
-            keep_successes, keep_failures = counts.where.keeps(query, locality, centre, spread)
+            layout = self._layout(task_type, query.shape)
+            spread = float(np.std(layout.sample @ query)) if len(layout.sample) else 0.0
+            keep_successes, keep_failures = counts.where.keeps(
+                query, locality, layout.centre, spread
+            )
         return (
             counts.successes * shrink * keep_successes,
             counts.failures * shrink * keep_failures,
         )
 
-    def _spread(self, task_type: str, query: Vector) -> float:
-        """The standard deviation of the newest rated queries' similarities to ``query``."""
-        sample = self._queries.get(task_type)
-        if not sample or sample[0].shape != query.shape:
-            return 0.0
-        return float(np.std(np.stack(list(sample)) @ query))
-
-    def _centre(self, task_type: str, shape: tuple[int, ...]) -> Vector:
-        """The weighted mean embedding of every rated query on ``task_type``, all models'."""
-        cached = self._centres.get(task_type)
-        if cached is not None and cached.shape == shape:
+    def _layout(self, task_type: str, shape: tuple[int, ...]) -> _Layout:
+        cached = self._layouts.get(task_type)
+        if cached is not None and cached.centre.shape == shape:
             return cached
         total = np.zeros(shape, dtype=np.float64)
         weight = 0.0
@@ -331,13 +332,16 @@ class TaskEvidence:
             if task == task_type and where is not None and where.successes.shape == shape:
                 total += where.successes + where.failures
                 weight += where.success_weight + where.failure_weight
-        self._centres[task_type] = total / weight if weight > 0.0 else total
-        return self._centres[task_type]
+        queries = [q for q in self._queries.get(task_type, ()) if q.shape == shape]
+        sample = np.stack(queries) if queries else np.zeros((0, *shape))
+        layout = _Layout(total / weight if weight > 0.0 else total, sample)
+        self._layouts[task_type] = layout
+        return layout
 
     def load(self, rows: Iterable[OutcomeRow]) -> None:
         """Replace every count with ``(task_type, model, outcome, created_at, vector)`` rows."""
         self._counts.clear()
-        self._centres.clear()
+        self._layouts.clear()
         self._queries.clear()
         for task_type, model, outcome, created_at, vector in sorted(rows, key=lambda r: r[3]):
             self.add(task_type, model, float(outcome), float(created_at), vector=vector)
