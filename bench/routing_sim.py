@@ -43,7 +43,7 @@ sampled ones are printed too). Learning curves go to bench/out/routing_sim.png.
 
 Usage: .venv/bin/python -P bench/routing_sim.py [--queries 1000] [--seed 7] [--users agrees,rare]
        [--stream heldout] [--models coder-7b,math-7b,general-8b] [--set KEY=VALUE]
-       [--label-noise 0.2] [--tune-every 250] [--step-seconds 5]
+       [--label-noise 0.2] [--tune-every 250] [--step-seconds 5] [--debug]
 (``-P``: bench/http.py would otherwise shadow the standard library's ``http``.)
 """
 
@@ -399,8 +399,6 @@ async def run_localforge(
                 swaps += 1
                 slot.resident = decision.model
             fallbacks += int(decision.trace["fallback"])
-            if "--trace" in sys.argv and step in (900, 901, 902, 903):
-                print(cluster, json.dumps(decision.trace["candidates"])[:3000])
             won = next(c for c in decision.trace["candidates"] if c["model"] == decision.model)
             ages.extend(n["age_days"] for n in won["memory"]["nearest"])
             chosen.append(decision.model)
@@ -749,6 +747,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="simulated time between two queries (default an hour; a few seconds is a user, or "
         "a test, sending the whole stream in one sitting, where time decay cannot act)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print every route tune report, and per user and cluster the models chosen after "
+        "the first 200 queries next to the oracle's",
     )
     args, _ = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
