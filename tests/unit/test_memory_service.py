@@ -536,3 +536,41 @@ def test_the_rated_share_counts_decisions_and_ratings_per_kind_and_survives_a_re
         assert memory.rated.decisions == 0 and memory.rated.share("chat") == 1.0
 
     edge_env.run(after_restart)
+
+
+def test_turning_task_locality_on_rebuilds_the_counts_with_where_outcomes_lie(
+    edge_env: Env,
+) -> None:
+    """Off, the counts keep no embedding sums (a start reads none); on, they are rebuilt."""
+    Counts = tuple[float, float]
+
+    async def body(memory: MemoryService) -> tuple[Counts, Counts, Counts, Counts]:
+        python = [await remember(memory, f"sort list {i} in python", "coder") for i in range(6)]
+        sql = [
+            await remember(memory, f"join table {i} and orders in sql", "coder") for i in range(6)
+        ]
+        for good, bad in zip(python, sql, strict=True):
+            await memory.record_outcome(good, "thumbs_up", None)
+            await memory.record_outcome(bad, "thumbs_down", None)
+        query = await memory.embed("sort list 9 in python")
+
+        def near_and_overall() -> tuple[Counts, Counts]:
+            counts, now = memory.task_evidence, time.time()
+            return counts.get("coding", "coder", now, query, 50.0), counts.get(
+                "coding", "coder", now
+            )
+
+        off = near_and_overall()
+        assert not memory.task_evidence.placed
+        edge_env.settings = Settings.model_validate({"routing": {"task_locality": 50}})
+        memory.settings_changed(["routing.task_locality"])
+        deadline = time.monotonic() + 10
+        while not memory.task_evidence.placed:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        return *off, *near_and_overall()
+
+    off_near, off_overall, on_near, on_overall = edge_env.run(body)
+    assert off_near == pytest.approx(off_overall, rel=1e-6)  # off: the query's place is ignored
+    assert on_near[0] == pytest.approx(on_overall[0], rel=1e-6)  # the successes lie near it
+    assert on_near[1] < 0.5 * on_overall[1]  # the failures, on the other topic, weigh less

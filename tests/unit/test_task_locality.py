@@ -106,3 +106,11 @@ def test_queries_from_another_embedding_model_fall_back_to_the_whole_task_type()
     counts.add("coding", "m", 1.0, at=13.0, vector=other)  # the new model's vectors start over
     for query in (other, A, None):  # one outcome placed: as near to both sides
         assert counts.get("coding", "m", 13.0, query, locality=5.0) == pytest.approx((7.0, 6.0))
+
+
+def test_counts_that_are_not_placed_ignore_where_outcomes_lie() -> None:
+    counts = TaskEvidence(decay=1.0, placed=False)
+    for i in range(6):
+        counts.add("coding", "m", 1.0, at=2.0 * i, vector=A)
+        counts.add("coding", "m", 0.0, at=2.0 * i + 1, vector=B)
+    assert counts.get("coding", "m", 12.0, A, locality=5.0) == pytest.approx((6.0, 6.0))

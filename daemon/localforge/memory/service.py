@@ -73,7 +73,7 @@ class MemoryService:
         self.state = "stopped"
         self.detail = "not started"
         self.feedback: dict[str, tuple[float, int]] = {}
-        self.task_evidence = TaskEvidence.from_settings(settings().memory)
+        self.task_evidence = TaskEvidence.from_settings(settings())
         self.rated = RatedShares()
         self.latency: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -330,8 +330,8 @@ class MemoryService:
 
     async def _reload_counts(self) -> None:
         """The task-type counts and the rated share, read again from SQLite."""
-        counts = TaskEvidence.from_settings(self.settings.memory)
-        counts.load(await self.db.run(outcome_rows))
+        counts = TaskEvidence.from_settings(self.settings)
+        counts.load(await self.db.run(lambda conn: outcome_rows(conn, vectors=counts.placed)))
         self.task_evidence = counts
         window = self.rated.window
         self.rated.load(await self.db.run(lambda conn: newest_rated(conn, window)))

@@ -36,7 +36,9 @@ weight), so that a query that happens to resemble a past success more than the f
 does not halve the failures.
 A model whose successes lie on one side of a task type and failures on the
 other is then judged by the side the query is on; where outcomes do not depend
-on the query both centroids converge and nothing changes.
+on the query both centroids converge and nothing changes. The sums are kept only
+while ``routing.task_locality`` is on (``placed``): off, a start reads no
+embedding from SQLite, and turning it on rebuilds the counts.
 
 Kept in memory (per task type and model, a pair of floats, two embedding sums
 and at most ``change_window`` recent outcomes; per task type at most
@@ -55,7 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from localforge.settings import MemorySettings
+from localforge.settings import Settings
 
 DAY_S = 86400.0
 COUNT_KEYS = (  # the settings that say how the counts fade: a change rebuilds them
@@ -63,6 +65,7 @@ COUNT_KEYS = (  # the settings that say how the counts fade: a change rebuilds t
     "memory.outcome_half_life",
     "memory.change_window",
     "memory.change_level",
+    "routing.task_locality",  # on, where outcomes lie is kept too
 )
 CENTROID_PRIOR = 3.0  # outcomes' worth of the task type's centroid in each side's centroid
 Vector = np.ndarray
@@ -189,22 +192,26 @@ class TaskEvidence:
         *,
         change_window: int = 0,
         change_level: float = 0.01,
+        placed: bool = True,
     ) -> None:
         self.decay = decay
         self.half_life = half_life  # newer outcomes per model rated on the task type
         self.change_window = change_window  # 0: no change detection
         self.change_level = change_level
+        self.placed = placed  # whether the embedding sums and the query sample are kept
         self._counts: dict[tuple[str, str], _Counts] = {}
         self._layouts: dict[str, _Layout] = {}  # per task type, until its next outcome
         self._queries: dict[str, deque[Vector]] = {}  # per task type, the newest rated queries
 
     @classmethod
-    def from_settings(cls, settings: MemorySettings) -> TaskEvidence:
+    def from_settings(cls, settings: Settings) -> TaskEvidence:
+        memory = settings.memory
         return cls(
-            settings.decay,
-            settings.outcome_half_life,
-            change_window=settings.change_window,
-            change_level=settings.change_level,
+            memory.decay,
+            memory.outcome_half_life,
+            change_window=memory.change_window,
+            change_level=memory.change_level,
+            placed=settings.routing.task_locality > 0.0,
         )
 
     def _factor(self, days: float) -> float:
@@ -221,7 +228,7 @@ class TaskEvidence:
     ) -> None:
         """Count outcome ``value`` of a request made at ``at`` for a query embedded as
         ``vector``; ``previous`` is an outcome it replaces."""
-        vector = _unit(vector)
+        vector = _unit(vector) if self.placed else None
         self._layouts.pop(task_type, None)
         if previous is None and vector is not None:
             sample = self._queries.get(task_type)
@@ -355,8 +362,10 @@ def _unit(vector: Vector | None) -> Vector | None:
     return flat / norm if norm > 0.0 and math.isfinite(norm) else None
 
 
-def outcome_rows(conn: sqlite3.Connection) -> list[OutcomeRow]:
-    """Every rated interaction as ``(task_type, model, outcome, created_at, embedding)``."""
+def outcome_rows(conn: sqlite3.Connection, vectors: bool = True) -> list[OutcomeRow]:
+    """Every rated interaction as ``(task_type, model, outcome, created_at, embedding)``;
+    without ``vectors`` the embedding is left unread (None)."""
+    embedding = "embedding" if vectors else "NULL"
     return [
         (
             str(r[0]),
@@ -366,7 +375,7 @@ def outcome_rows(conn: sqlite3.Connection) -> list[OutcomeRow]:
             None if r[4] is None else np.frombuffer(r[4], dtype=np.float32),
         )
         for r in conn.execute(
-            "SELECT task_type, model, outcome, created_at, embedding FROM interactions "
+            f"SELECT task_type, model, outcome, created_at, {embedding} FROM interactions "
             "WHERE outcome IS NOT NULL AND outcome_kind != 'error'"
         )
     ]

@@ -176,7 +176,7 @@ class RoutingSettings(Section):
         "prior, similar past outcomes as evidence); score: deterministic score + exploration",
     )
     task_evidence: float = Field(
-        20.0,
+        40.0,
         ge=0,
         description="thompson: most outcomes a model's decayed counts on the task type are worth "
         "in its posterior (0: only similar queries count)",
