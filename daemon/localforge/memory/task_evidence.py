@@ -60,7 +60,7 @@ import numpy as np
 from localforge.settings import Settings
 
 DAY_S = 86400.0
-COUNT_KEYS = (  # the settings that say how the counts fade: a change rebuilds them
+COUNT_KEYS = (  # the settings the counts are built with: a change rebuilds them
     "memory.decay",
     "memory.outcome_half_life",
     "memory.change_window",
