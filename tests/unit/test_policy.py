@@ -14,6 +14,7 @@ from localforge.routing.policy import (
     draw_scale,
     pick,
     posterior,
+    prior_weight,
     sample,
 )
 from localforge.routing.scorer import Scorer, Weights
@@ -29,15 +30,23 @@ def arm(name: str, benchmark: float, **kw: object) -> Arm:
 
 
 def test_without_evidence_the_posterior_mean_is_the_benchmark() -> None:
-    alpha, beta = posterior(arm("m", 0.8), RoutingSettings(benchmark_prior_weight=2.0))
+    alpha, beta = posterior(arm("m", 0.8), RoutingSettings(benchmark_prior_weight=2.0), 3)
     assert (alpha, beta) == pytest.approx((1.6, 0.4))
+
+
+def test_the_prior_weighs_half_again_for_every_candidate_beyond_three() -> None:
+    routing = RoutingSettings(benchmark_prior_weight=2.0)
+    assert [prior_weight(routing, m) for m in (1, 2, 3, 4, 5, 9)] == [2.0, 2.0, 2.0, 3.0, 4.0, 8.0]
+    assert posterior(arm("m", 0.8), routing, 5) == pytest.approx((3.2, 0.8))
+    memory = arm("m", 0.8, memory=0.25, evidence=4.0)
+    assert posterior(memory, routing, 5) == pytest.approx((3.2 + 1.0, 0.8 + 3.0))
 
 
 def test_similar_outcomes_and_capped_task_counts_are_evidence() -> None:
     routing = RoutingSettings(benchmark_prior_weight=2.0, task_evidence=10.0)
-    local = posterior(arm("m", 0.8, memory=0.25, evidence=4.0), routing)
+    local = posterior(arm("m", 0.8, memory=0.25, evidence=4.0), routing, 3)
     assert local == pytest.approx((1.6 + 1.0, 0.4 + 3.0))
-    counted = posterior(arm("m", 0.8, task_successes=10.0, task_failures=30.0), routing)
+    counted = posterior(arm("m", 0.8, task_successes=10.0, task_failures=30.0), routing, 3)
     assert counted == pytest.approx((1.6 + 2.5, 0.4 + 7.5))  # 40 outcomes worth at most 10
 
 

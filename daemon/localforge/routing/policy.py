@@ -6,10 +6,13 @@ the evidence behind the memory one), so the router and the offline replay
 
 - ``thompson`` (default): a Beta posterior of the model's success on this kind of
   query. The benchmark number is the prior mean, worth ``benchmark_prior_weight``
-  pseudo-outcomes; the similar past queries add their decayed, similarity-weighted
-  successes and failures (``s = n·memory``, ``f = n·(1 − memory)``), and the model's
-  decayed counts on the task type (mixed over the likely ones, ``routing.task_shares``)
-  add at most ``task_evidence`` outcomes
+  pseudo-outcomes, and half as much again for every candidate beyond three
+  (``k = benchmark_prior_weight · max(1, (m − 1) / 2)`` for m candidates: the best of
+  more rivals' draws strays further, so a leader the benchmarks describe well would
+  otherwise be passed over more often); the similar past queries add their decayed,
+  similarity-weighted successes and failures (``s = n·memory``,
+  ``f = n·(1 − memory)``), and the model's decayed counts on the task type (mixed over
+  the likely ones, ``routing.task_shares``) add at most ``task_evidence`` outcomes
   (``c = min(1, task_evidence / (S + F))``)::
 
       θ ~ Beta(k·b + c·S + s, k·(1 − b) + c·F + f)
@@ -112,11 +115,17 @@ class Mix:
     feedback: float
 
 
-def posterior(arm: Arm, routing: RoutingSettings) -> tuple[float, float]:
-    """Beta(α, β): the benchmark worth ``benchmark_prior_weight`` outcomes, the task type's
-    counts worth at most ``task_evidence`` outcomes, and the similar past queries."""
+def prior_weight(routing: RoutingSettings, candidates: int) -> float:
+    """How many outcomes the benchmark is worth when ``candidates`` models compete."""
+    return max(routing.benchmark_prior_weight, MIN_PRIOR) * max(1.0, (candidates - 1) / 2)
+
+
+def posterior(arm: Arm, routing: RoutingSettings, candidates: int) -> tuple[float, float]:
+    """Beta(α, β) among ``candidates`` models: the benchmark worth ``prior_weight`` outcomes,
+    the task type's counts worth at most ``task_evidence`` outcomes, and the similar past
+    queries."""
     prior = min(max(arm.benchmark, MIN_PRIOR), 1.0 - MIN_PRIOR)
-    k = max(routing.benchmark_prior_weight, MIN_PRIOR)
+    k = prior_weight(routing, candidates)
     task = arm.task_successes + arm.task_failures
     scale = min(1.0, routing.task_evidence / task) if task > 0 else 0.0
     successes = arm.evidence * arm.memory
@@ -176,7 +185,7 @@ def sample(
     arms: Sequence[Arm], routing: RoutingSettings, rng: np.random.Generator, rows: int
 ) -> np.ndarray:
     """``rows`` success draws per arm, narrowed around the mean by ``draw_scale``."""
-    params = np.asarray([posterior(a, routing) for a in arms])
+    params = np.asarray([posterior(a, routing, len(arms)) for a in arms])
     draws = rng.beta(params[:, 0], params[:, 1], size=(rows, len(arms)))
     scale = np.asarray([draw_scale(a, routing) for a in arms])
     if (scale == 1.0).all():

@@ -228,7 +228,7 @@ class Scorer:
         probabilities = np.bincount(picks, minlength=len(arms)) / len(picks)
         posteriors = []
         for i, arm in enumerate(arms):
-            alpha, beta = posterior(arm, self.routing)
+            alpha, beta = posterior(arm, self.routing, len(arms))
             posteriors.append(
                 {
                     "alpha": alpha,

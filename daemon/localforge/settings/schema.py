@@ -150,8 +150,9 @@ class RoutingSettings(Section):
     benchmark_prior_weight: float = Field(
         1.0,
         ge=0,
-        description="evidence weight worth the benchmark: memory takes n/(n+this) of the "
-        "benchmark's weight (0: off)",
+        description="evidence weight worth the benchmark: thompson's prior strength, times "
+        "max(1, (m-1)/2) for m candidates; score: memory takes n/(n+this) of the benchmark's "
+        "weight (0: off)",
     )
     exploration: float = Field(
         0.1,
