@@ -107,6 +107,23 @@ def test_thompson_selection_reports_its_propensity_and_posteriors() -> None:
     assert "picked in" in winner.notes["posterior"] and "of draws" in selection.reason
 
 
+def test_a_decision_among_five_models_weighs_the_benchmark_twice() -> None:
+    five = [Candidate(f"m{i}", {"humaneval": 50 + 10 * i}, avg_latency_ms=1000.0) for i in range(5)]
+    selection = scorer(1).score(
+        five,
+        task_type="coding",
+        confidence=0.9,
+        evidence={},
+        feedback={},
+        measured_latency={},
+    )
+    for scored in selection.ranked:
+        assert scored.posterior is not None and scored.arm is not None
+        total = scored.posterior["alpha"] + scored.posterior["beta"]
+        assert total == pytest.approx(2.0)  # the default 1 outcome, times (5 - 1) / 2
+        assert scored.posterior["mean"] == pytest.approx(scored.arm.benchmark)
+
+
 def test_seeded_decisions_repeat() -> None:
     first = [decide(scorer(7, posterior_scale=1.0)).winner for _ in range(1)]
     again = [decide(scorer(7, posterior_scale=1.0)).winner for _ in range(1)]

@@ -8,8 +8,8 @@ the evidence behind the memory one), so the router and the offline replay
   query. The benchmark number is the prior mean, worth ``benchmark_prior_weight``
   pseudo-outcomes, and half as much again for every candidate beyond three
   (``k = benchmark_prior_weight · max(1, (m − 1) / 2)`` for m candidates: the best of
-  more rivals' draws strays further, so a leader the benchmarks describe well would
-  otherwise be passed over more often); the similar past queries add their decayed,
+  more rivals' draws strays further, so a decision would more often go to a model other
+  than the one the evidence favours); the similar past queries add their decayed,
   similarity-weighted successes and failures (``s = n·memory``,
   ``f = n·(1 − memory)``), and the model's decayed counts on the task type (mixed over
   the likely ones, ``routing.task_shares``) add at most ``task_evidence`` outcomes
