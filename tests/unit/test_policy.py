@@ -84,9 +84,13 @@ CANDIDATES = [
 ]
 
 
-def decide(s: Scorer, task_counts: dict[str, tuple[float, float]] | None = None):  # type: ignore[no-untyped-def]
+def decide(  # type: ignore[no-untyped-def]
+    s: Scorer,
+    task_counts: dict[str, tuple[float, float]] | None = None,
+    candidates: list[Candidate] = CANDIDATES,
+):
     return s.score(
-        CANDIDATES,
+        candidates,
         task_type="coding",
         confidence=0.9,
         evidence={},
@@ -109,14 +113,7 @@ def test_thompson_selection_reports_its_propensity_and_posteriors() -> None:
 
 def test_a_decision_among_five_models_weighs_the_benchmark_twice() -> None:
     five = [Candidate(f"m{i}", {"humaneval": 50 + 10 * i}, avg_latency_ms=1000.0) for i in range(5)]
-    selection = scorer(1).score(
-        five,
-        task_type="coding",
-        confidence=0.9,
-        evidence={},
-        feedback={},
-        measured_latency={},
-    )
+    selection = decide(scorer(1), candidates=five)
     for scored in selection.ranked:
         assert scored.posterior is not None and scored.arm is not None
         total = scored.posterior["alpha"] + scored.posterior["beta"]
