@@ -32,7 +32,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,6 @@ import numpy as np
 
 from localforge.memory import interactions as repo
 from localforge.memory.embedder import CACHE_DIR, DEFAULT_MODEL, Embedder
-from localforge.memory.interactions import Interaction
 from localforge.memory.service import MemoryService
 from localforge.paths import Paths
 from localforge.routing import artifact as artifacts
@@ -51,6 +49,10 @@ from localforge.settings import Settings
 from localforge.storage.database import Database
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.interactions import rated_chat  # noqa: E402
+
 STAGES = (
     "classify",
     "embed",
@@ -127,19 +129,13 @@ async def fill(
     batch = 5000
     for start in range(0, len(vectors), batch):
         rows = [
-            Interaction(
-                request_id=str(uuid.uuid4()),
+            rated_chat(
                 created_at=now - float(rng.uniform(0, 60 * 86400)),
-                kind="chat",
-                query_text=None,
-                query_hash="0" * 64,
                 task_type="general",
-                confidence=0.9,
                 model=names[int(rng.integers(0, len(names)))],
-                embedding=vectors[i],
+                vector=vectors[i],
                 embedding_model=DEFAULT_MODEL,
-                outcome=float(rng.random() < 0.6),
-                outcome_kind="thumbs_up",
+                success=bool(rng.random() < 0.6),
             )
             for i in range(start, min(start + batch, len(vectors)))
         ]

@@ -16,19 +16,19 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "daemon"))
+sys.path.insert(0, str(ROOT))
 
 from localforge.memory import interactions as repo  # noqa: E402
-from localforge.memory.interactions import Interaction  # noqa: E402
 from localforge.memory.task_evidence import TaskEvidence, outcome_rows  # noqa: E402
 from localforge.settings import Settings  # noqa: E402
 from localforge.storage.database import Database  # noqa: E402
+from tests.support.interactions import rated_chat  # noqa: E402
 
 TASKS = ("coding", "math", "general", "reasoning", "instruction", "hard_reasoning")
 MODELS = ("coder", "math", "general")
@@ -41,19 +41,13 @@ def fill(conn: sqlite3.Connection, n: int, rng: np.random.Generator) -> None:
         size = min(BATCH, n - start)
         vectors = rng.normal(size=(size, 384)).astype(np.float32)
         rows = [
-            Interaction(
-                request_id=str(uuid.uuid4()),
+            rated_chat(
                 created_at=now - float(rng.uniform(0, 60 * 86400)),
-                kind="chat",
-                query_text=None,
-                query_hash="0" * 64,
                 task_type=TASKS[i % len(TASKS)],
-                confidence=0.9,
                 model=MODELS[i % len(MODELS)],
-                embedding=vectors[i],
+                vector=vectors[i],
                 embedding_model="bench",
-                outcome=float(rng.random() < 0.6),
-                outcome_kind="thumbs_up",
+                success=bool(rng.random() < 0.6),
             )
             for i in range(size)
         ]
